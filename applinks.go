@@ -1,0 +1,13 @@
+// Package caddyapplinks gives any web app behind Caddy what Atlassian's
+// Application links give Confluence and Jira: an OAuth 2.0 provider for
+// incoming links, a token guard in front of the upstream and, later,
+// outgoing links. Importing it registers every module of the plugin, so
+// `xcaddy build --with github.com/applinks/caddy-applinks` is enough.
+package caddyapplinks
+
+import (
+	// The Caddyfile syntax, which imports every module it configures.
+	_ "github.com/applinks/caddy-applinks/caddyfile"
+	// The default storage backend.
+	_ "github.com/applinks/caddy-applinks/module/store/badgerstore"
+)

@@ -1,0 +1,205 @@
+// Package caddyfile parses the Caddyfile syntax of caddy-applinks: the
+// `applinks` global option and the `applinks` directive. It only builds
+// the modules' exported config structs.
+package caddyfile
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/gateway"
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("applinks", parseGlobal)
+	httpcaddyfile.RegisterHandlerDirective("applinks", parseHandler)
+	httpcaddyfile.RegisterDirectiveOrder("applinks", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseGlobal sets up the applinks app from the global option. Repeated
+// blocks are merged.
+//
+// Syntax:
+//
+//	applinks {
+//		storage <backend> [<args...>]
+//		secret_key <passphrase>
+//		issuer <url>
+//		access_token_ttl <duration>
+//		refresh_token_ttl <duration>
+//		code_ttl <duration>
+//		refresh_grace <duration>
+//		session_ttl <duration>
+//		secret_overlap <duration>
+//		user <name> <bcrypt-hash> [<role>]
+//		incoming <name> {
+//			redirect_uri <uri...>
+//			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//			client_id <id>
+//			client_secret <secret>
+//			require_pkce
+//		}
+//	}
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(applinks.App)
+	if existing != nil {
+		prev, ok := existing.(httpcaddyfile.App)
+		if !ok {
+			return nil, d.Errf("unexpected existing value %T for applinks", existing)
+		}
+		if err := json.Unmarshal(prev.Value, app); err != nil {
+			return nil, d.Errf("merging applinks blocks: %v", err)
+		}
+	}
+	d.Next() // the option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := parseAppOption(d, app); err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "applinks", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
+	switch opt := d.Val(); opt {
+	case "storage":
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		name := d.Val()
+		mod, err := caddyfile.UnmarshalModule(d, "applinks.storage."+name)
+		if err != nil {
+			return err
+		}
+		app.StorageRaw = caddyconfig.JSONModuleObject(mod, "backend", name, nil)
+	case "secret_key":
+		return singleArg(d, &app.SecretKey)
+	case "issuer":
+		return singleArg(d, &app.Issuer)
+	case "access_token_ttl":
+		return durationArg(d, &app.AccessTokenTTL)
+	case "refresh_token_ttl":
+		return durationArg(d, &app.RefreshTokenTTL)
+	case "code_ttl":
+		return durationArg(d, &app.CodeTTL)
+	case "refresh_grace":
+		return durationArg(d, &app.RefreshGrace)
+	case "session_ttl":
+		return durationArg(d, &app.SessionTTL)
+	case "secret_overlap":
+		return durationArg(d, &app.SecretOverlap)
+	case "user":
+		args := d.RemainingArgs()
+		if len(args) < 2 || len(args) > 3 {
+			return d.ArgErr()
+		}
+		u := users.ConfigUser{Name: args[0], Password: args[1]}
+		if len(args) == 3 {
+			u.Role = args[2]
+		}
+		app.LocalUsers = append(app.LocalUsers, u)
+	case "incoming":
+		l, err := parseIncoming(d)
+		if err != nil {
+			return err
+		}
+		app.Incoming = append(app.Incoming, l)
+	default:
+		return d.Errf("unrecognized subdirective %q", opt)
+	}
+	return nil
+}
+
+func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
+	var l links.ConfigLink
+	if !d.NextArg() {
+		return l, d.ArgErr()
+	}
+	l.Name = d.Val()
+	if d.NextArg() {
+		return l, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "redirect_uri":
+			uris := d.RemainingArgs()
+			if len(uris) == 0 {
+				return l, d.ArgErr()
+			}
+			l.RedirectURIs = append(l.RedirectURIs, uris...)
+		case "scope":
+			if err := singleArg(d, &l.Scope); err != nil {
+				return l, err
+			}
+		case "client_id":
+			if err := singleArg(d, &l.ClientID); err != nil {
+				return l, err
+			}
+		case "client_secret":
+			if err := singleArg(d, &l.ClientSecret); err != nil {
+				return l, err
+			}
+		case "require_pkce":
+			if d.NextArg() {
+				return l, d.ArgErr()
+			}
+			l.RequirePKCE = true
+		default:
+			return l, d.Errf("unrecognized subdirective %q", sub)
+		}
+	}
+	return l, nil
+}
+
+// parseHandler sets up the applinks handler, which takes no options.
+//
+// Syntax:
+//
+//	applinks
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next()
+	if h.NextArg() || h.NextBlock(h.Nesting()) {
+		return nil, h.Err("applinks takes no arguments; configure it in the global applinks option")
+	}
+	return new(gateway.Handler), nil
+}
+
+func singleArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := singleArg(d, &s); err != nil {
+		return err
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %v", d.Val(), err)
+	}
+	if v <= 0 {
+		return d.Errf("duration %s must be positive", strconv.Quote(s))
+	}
+	*dst = caddy.Duration(v)
+	return nil
+}
+

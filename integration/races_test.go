@@ -1,0 +1,165 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TestConcurrentCodeExchange: of many concurrent exchanges of one code,
+// exactly one gets tokens.
+func TestConcurrentCodeExchange(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	conf := oauthConfig(oauth2.AuthStyleInParams)
+	code := authorize(t, browser(t), conf.AuthCodeURL("s"), "alice", "allow").Query().Get("code")
+	const n = 20
+	var wg sync.WaitGroup
+	results := make(chan *oauth2.Token, n)
+	for range n {
+		wg.Go(func() {
+			tok, err := conf.Exchange(context.Background(), code)
+			if err == nil {
+				results <- tok
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var issued []*oauth2.Token
+	for tok := range results {
+		issued = append(issued, tok)
+	}
+	if len(issued) != 1 {
+		t.Fatalf("%d exchanges of one code succeeded, want 1", len(issued))
+	}
+	// The losers presented a used code: per RFC 6749 §4.1.2 the winner's
+	// tokens are revoked too.
+	if introspect(t, issued[0].AccessToken)["active"] != false {
+		t.Fatal("tokens of a code presented twice are still active")
+	}
+}
+
+// TestConcurrentRefresh: parallel refreshes with one refresh token within
+// the grace all succeed and every new pair works; the family stays intact.
+// After the grace, presenting it again is a replay that revokes the family.
+func TestConcurrentRefresh(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	tok := obtainTokens(t, "alice", oauth2.AuthStyleInParams)
+	const n = 20
+	var wg sync.WaitGroup
+	type result struct {
+		status int
+		m      map[string]any
+	}
+	results := make(chan result, n)
+	for range n {
+		wg.Go(func() {
+			status, m := refresh(t, tok.RefreshToken)
+			results <- result{status, m}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var children []string
+	for r := range results {
+		if r.status != http.StatusOK {
+			t.Fatalf("refresh within grace failed: %d %v", r.status, r.m)
+		}
+		children = append(children, r.m["refresh_token"].(string))
+		if introspect(t, r.m["access_token"].(string))["active"] != true {
+			t.Fatal("a new access token is not active")
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range children {
+		if seen[c] {
+			t.Fatal("the same refresh token was issued twice")
+		}
+		seen[c] = true
+	}
+	// A child rotates normally.
+	status, m := refresh(t, children[0])
+	if status != http.StatusOK {
+		t.Fatalf("refreshing a child: %d %v", status, m)
+	}
+	latest := m["access_token"].(string)
+
+	// After the 2s grace the parent is a replay: the family is revoked.
+	time.Sleep(2500 * time.Millisecond)
+	if status, m := refresh(t, tok.RefreshToken); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("replay after grace: %d %v", status, m)
+	}
+	if introspect(t, latest)["active"] != false {
+		t.Fatal("replay did not revoke the family")
+	}
+	if status, _ := refresh(t, children[1]); status != http.StatusBadRequest {
+		t.Fatal("a sibling survived the family revocation")
+	}
+}
+
+// TestReloadWhileRequestsFlow reloads the config repeatedly while clients
+// refresh and introspect: Badger stays open across generations and no
+// request fails.
+func TestReloadWhileRequestsFlow(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	const workers = 4
+	toks := make([]*oauth2.Token, workers)
+	for i := range toks {
+		toks[i] = obtainTokens(t, "alice", oauth2.AuthStyleInParams)
+	}
+	stop := make(chan struct{})
+	errs := make(chan string, 100)
+	var wg sync.WaitGroup
+	var done [workers]int
+	for i := range workers {
+		wg.Go(func() {
+			rt := toks[i].RefreshToken
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, m := refreshNoFatal(rt)
+				if status != http.StatusOK {
+					errs <- "refresh failed during reload"
+					return
+				}
+				rt = m["refresh_token"].(string)
+				done[i]++
+			}
+		})
+	}
+	for range 5 {
+		time.Sleep(150 * time.Millisecond)
+		g.tester.InitServer(g.config+"\n# reload\n", "caddyfile")
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	for i, n := range done {
+		if n == 0 {
+			t.Errorf("worker %d made no progress", i)
+		}
+	}
+}
+
+// refreshNoFatal is refresh for goroutines other than the test's.
+func refreshNoFatal(rt string) (int, map[string]any) {
+	resp, err := http.PostForm(base+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {secretValue}})
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = decodeJSON(resp, &m)
+	return resp.StatusCode, m
+}

@@ -1,0 +1,301 @@
+// Package applinks is the `applinks` Caddy app: it owns the store, the link
+// registry, the token service, users and sessions that the gateway's HTTP
+// handlers share, and survives config reloads by sharing the opened store.
+package applinks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/ratelimit"
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// Default lifetimes.
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 90 * 24 * time.Hour
+	DefaultCodeTTL         = 60 * time.Second
+	DefaultRefreshGrace    = 10 * time.Second
+	DefaultReplayMemory    = 30 * time.Minute
+	DefaultSessionTTL      = 12 * time.Hour
+)
+
+// App is the applinks app: one per Caddy instance.
+type App struct {
+	// StorageRaw selects the storage backend. Default: badger in Caddy's
+	// data directory + /applinks.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=applinks.storage inline_key=backend"`
+	// SecretKey is a passphrase (≥ 32 characters) from which the key that
+	// encrypts secrets at rest is derived; placeholders such as {env.X} are
+	// resolved. Default: a random key kept in a 0600 file beside the data.
+	SecretKey string `json:"secret_key,omitempty"`
+	// Issuer is the gateway's public base URL, e.g. https://app.example.com.
+	// Default: the scheme and host of each request.
+	Issuer string `json:"issuer,omitempty"`
+	// AccessTokenTTL is the lifetime of access tokens. Default: 1h.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+	// RefreshTokenTTL is the lifetime of refresh tokens. Default: 90d.
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+	// CodeTTL is the lifetime of authorization codes. Default: 60s.
+	CodeTTL caddy.Duration `json:"code_ttl,omitempty"`
+	// RefreshGrace is how long a used refresh token may be presented again
+	// without being taken for a replay. Default: 10s.
+	RefreshGrace caddy.Duration `json:"refresh_grace,omitempty"`
+	// SessionTTL is how long a sign-in session lasts. Default: 12h.
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+	// SecretOverlap is how long a rotated-out client secret stays valid.
+	// Default: 24h.
+	SecretOverlap caddy.Duration `json:"secret_overlap,omitempty"`
+	// LocalUsers are local users declared in the configuration.
+	LocalUsers []users.ConfigUser `json:"users,omitempty"`
+	// Incoming are incoming links declared in the configuration.
+	Incoming []links.ConfigLink `json:"incoming,omitempty"`
+
+	backend  store.Backend
+	store    store.Store
+	keys     *secret.Keys
+	links    *links.Registry
+	users    *users.Directory
+	sessions *users.Sessions
+	grants   *grants.Service
+	pages    *web.Pages
+	limits   Limits
+	logger   *zap.Logger
+	audit    *zap.Logger
+	ctx      caddy.Context
+}
+
+// Limits are the rate limiters of sign-in and the token endpoint.
+type Limits struct {
+	// LoginByAddress limits sign-in attempts per client address.
+	LoginByAddress *ratelimit.Limiter
+	// LoginByUser limits sign-in attempts per user name.
+	LoginByUser *ratelimit.Limiter
+	// ClientFailures limits failed client authentications per address.
+	ClientFailures *ratelimit.Limiter
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "applinks",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision opens the store and builds the services.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	a.audit = a.logger.Named("audit")
+	a.setDefaults()
+	repl := caddy.NewReplacer()
+
+	var mod any
+	var err error
+	if a.StorageRaw != nil {
+		mod, err = ctx.LoadModule(a, "StorageRaw")
+	} else {
+		mod, err = ctx.LoadModuleByID("applinks.storage.badger", json.RawMessage("{}"))
+	}
+	if err != nil {
+		return fmt.Errorf("loading storage: %w", err)
+	}
+	backend, ok := mod.(store.Backend)
+	if !ok {
+		return fmt.Errorf("storage module %T is not a store.Backend", mod)
+	}
+	a.backend = backend
+	// The storage module is cleaned up (releasing the store) by Caddy with
+	// the other modules of this config.
+	if a.store, err = backend.OpenStore(ctx); err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+
+	if a.keys, err = a.loadKeys(repl); err != nil {
+		return err
+	}
+	if a.Issuer, err = repl.ReplaceOrErr(a.Issuer, false, true); err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	a.Issuer = strings.TrimSuffix(a.Issuer, "/")
+
+	declaredUsers := make([]users.ConfigUser, len(a.LocalUsers))
+	for i, u := range a.LocalUsers {
+		if u.Password, err = repl.ReplaceOrErr(u.Password, true, true); err != nil {
+			return fmt.Errorf("user %q: password: %w", u.Name, err)
+		}
+		declaredUsers[i] = u
+	}
+	if a.users, err = users.NewDirectory(a.store, declaredUsers); err != nil {
+		return err
+	}
+	declaredLinks := make([]links.ConfigLink, len(a.Incoming))
+	for i, l := range a.Incoming {
+		if l.ClientSecret, err = repl.ReplaceOrErr(l.ClientSecret, true, true); err != nil {
+			return fmt.Errorf("incoming link %q: client_secret: %w", l.Name, err)
+		}
+		declaredLinks[i] = l
+	}
+	if a.links, err = links.New(a.store, a.keys, declaredLinks, time.Now, a.audit); err != nil {
+		return err
+	}
+	a.sessions = users.NewSessions(a.store, a.users, a.keys, time.Duration(a.SessionTTL), time.Now)
+	a.grants = grants.New(a.store, a.users, grants.Config{
+		AccessTTL:    time.Duration(a.AccessTokenTTL),
+		RefreshTTL:   time.Duration(a.RefreshTokenTTL),
+		CodeTTL:      time.Duration(a.CodeTTL),
+		RefreshGrace: time.Duration(a.RefreshGrace),
+		ReplayMemory: DefaultReplayMemory,
+	}, time.Now, a.audit)
+	if a.pages, err = web.New(); err != nil {
+		return fmt.Errorf("loading pages: %w", err)
+	}
+	a.limits = Limits{
+		LoginByAddress: ratelimit.New(6*time.Second, 20, 100_000),
+		LoginByUser:    ratelimit.New(12*time.Second, 10, 100_000),
+		ClientFailures: ratelimit.New(time.Second, 50, 100_000),
+	}
+	return nil
+}
+
+// Validate checks the configuration.
+func (a *App) Validate() error {
+	for name, d := range map[string]caddy.Duration{
+		"access_token_ttl": a.AccessTokenTTL, "refresh_token_ttl": a.RefreshTokenTTL, "code_ttl": a.CodeTTL,
+		"session_ttl": a.SessionTTL, "secret_overlap": a.SecretOverlap,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if a.RefreshGrace < 0 {
+		return errors.New("refresh_grace must not be negative")
+	}
+	if a.Issuer != "" && !strings.HasPrefix(a.Issuer, "https://") && !strings.HasPrefix(a.Issuer, "http://") {
+		return fmt.Errorf("issuer %q must be an http(s) URL", a.Issuer)
+	}
+	return nil
+}
+
+// Start begins background upkeep: sweeping idle rate-limit buckets.
+func (a *App) Start() error {
+	go a.sweep()
+	return nil
+}
+
+// Stop does nothing: background work ends when the config's context does.
+func (a *App) Stop() error { return nil }
+
+// Store returns the store.
+func (a *App) Store() store.Store { return a.store }
+
+// Links returns the incoming link registry.
+func (a *App) Links() *links.Registry { return a.links }
+
+// Users returns the user directory.
+func (a *App) Users() *users.Directory { return a.users }
+
+// Sessions returns the sign-in sessions.
+func (a *App) Sessions() *users.Sessions { return a.sessions }
+
+// Grants returns the token service.
+func (a *App) Grants() *grants.Service { return a.grants }
+
+// Pages returns the HTML page renderer.
+func (a *App) Pages() *web.Pages { return a.pages }
+
+// Limits returns the rate limiters.
+func (a *App) Limits() Limits { return a.limits }
+
+// Audit returns the audit logger (named applinks.audit).
+func (a *App) Audit() *zap.Logger { return a.audit }
+
+// Logger returns the app's logger.
+func (a *App) Logger() *zap.Logger { return a.logger }
+
+// IssuerFor returns the issuer: the configured one, else the scheme and
+// host of the request.
+func (a *App) IssuerFor(r *http.Request) string {
+	if a.Issuer != "" {
+		return a.Issuer
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (a *App) setDefaults() {
+	def := func(d *caddy.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = caddy.Duration(v)
+		}
+	}
+	def(&a.AccessTokenTTL, DefaultAccessTokenTTL)
+	def(&a.RefreshTokenTTL, DefaultRefreshTokenTTL)
+	def(&a.CodeTTL, DefaultCodeTTL)
+	def(&a.RefreshGrace, DefaultRefreshGrace)
+	def(&a.SessionTTL, DefaultSessionTTL)
+	def(&a.SecretOverlap, links.DefaultSecretOverlap)
+}
+
+func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
+	if a.SecretKey != "" {
+		pass, err := repl.ReplaceOrErr(a.SecretKey, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("secret_key: %w", err)
+		}
+		return secret.FromPassphrase(pass)
+	}
+	path := a.backend.KeyFile()
+	if path == "" {
+		return nil, errors.New("secret_key is required with this storage backend")
+	}
+	keys, err := secret.FromKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading at-rest key: %w", err)
+	}
+	return keys, nil
+}
+
+func (a *App) sweep() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case now := <-t.C:
+			for _, l := range []*ratelimit.Limiter{a.limits.LoginByAddress, a.limits.LoginByUser, a.limits.ClientFailures} {
+				l.Sweep(now, 10*time.Minute)
+			}
+		}
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

@@ -1,0 +1,89 @@
+// Package gateway is the `applinks` HTTP handler: it serves the gateway's
+// own paths (OAuth endpoints, metadata, sign-in, consent, static assets)
+// and passes every other request to the next handler.
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/oauth"
+	"github.com/applinks/caddy-applinks/module/users"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+func init() {
+	caddy.RegisterModule(new(Handler))
+}
+
+// Handler serves the paths of the gateway (SPEC §3) and passes all other
+// requests on. It needs no configuration: state lives in the applinks app.
+type Handler struct {
+	app    *applinks.App
+	oauth  *oauth.Server
+	signIn *users.SignIn
+	routes map[string]func(http.ResponseWriter, *http.Request) error
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.applinks",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision connects the handler to the applinks app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	appIface, err := ctx.App("applinks")
+	if err != nil {
+		return err
+	}
+	h.app = appIface.(*applinks.App)
+	h.oauth = oauth.New(h.app)
+	limits := h.app.Limits()
+	h.signIn = &users.SignIn{
+		Users:     h.app.Users(),
+		Sessions:  h.app.Sessions(),
+		Pages:     h.app.Pages(),
+		ByAddress: limits.LoginByAddress,
+		ByUser:    limits.LoginByUser,
+		Audit:     h.app.Audit(),
+		Now:       time.Now,
+	}
+	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{
+		oauth.AuthorizePath:        h.oauth.ServeAuthorize,
+		oauth.TokenPath:            h.oauth.ServeToken,
+		oauth.RevokePath:           h.oauth.ServeRevoke,
+		oauth.IntrospectPath:       h.oauth.ServeIntrospect,
+		oauth.ConsentPath:          h.oauth.ServeConsent,
+		oauth.ServerMetadataPath:   h.oauth.ServeServerMetadata,
+		oauth.ResourceMetadataPath: h.oauth.ServeResourceMetadata,
+		users.LoginPath:            h.signIn.ServeLogin,
+		users.LogoutPath:           h.signIn.ServeLogout,
+	}
+	return nil
+}
+
+// ServeHTTP serves a gateway path or calls next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if route, ok := h.routes[r.URL.Path]; ok {
+		return route(w, r)
+	}
+	if strings.HasPrefix(r.URL.Path, web.StaticPrefix) {
+		h.app.Pages().ServeStatic(w, r)
+		return nil
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,380 @@
+// Package grants is the token service: it issues authorization codes,
+// exchanges them for tokens, rotates refresh tokens with reuse detection,
+// revokes and introspects tokens, and validates access tokens.
+package grants
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/token"
+)
+
+// Config holds token lifetimes.
+type Config struct {
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	CodeTTL    time.Duration
+	// RefreshGrace is how long a used refresh token may be presented again
+	// (client retries, parallel tabs) without being taken for a replay.
+	RefreshGrace time.Duration
+	// ReplayMemory is how long a used refresh token is remembered so that
+	// presenting it again revokes its family instead of answering
+	// "unknown token".
+	ReplayMemory time.Duration
+}
+
+// Users gives the current role of a user; an error means the user is gone
+// or disabled and may hold no tokens.
+type Users interface {
+	Role(ctx context.Context, userID string) (scope.Scope, error)
+}
+
+// Client is the link a request comes from, after client authentication.
+type Client struct {
+	LinkID   string
+	ClientID string
+	Ceiling  scope.Scope
+}
+
+// CodeRequest is an approved authorization request.
+type CodeRequest struct {
+	Client              Client
+	UserID              string
+	RedirectURI         string
+	Scope               scope.Scope
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+}
+
+// Tokens is a successful token response.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int64
+	Scope        string
+	GrantID      string
+	UserID       string
+}
+
+// Access is what a valid access token grants right now.
+type Access struct {
+	UserID   string
+	ClientID string
+	LinkID   string
+	GrantID  string
+	// Scope is min(token scope, the user's current role).
+	Scope     scope.Scope
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	Kind      store.TokenKind
+}
+
+// ErrInvalidToken means a token is unknown, malformed, expired or revoked.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Service issues and checks tokens.
+type Service struct {
+	store store.GrantStore
+	users Users
+	cfg   Config
+	now   func() time.Time
+	audit *zap.Logger
+}
+
+// New returns a token service.
+func New(st store.GrantStore, users Users, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
+	return &Service{store: st, users: users, cfg: cfg, now: now, audit: audit}
+}
+
+// IssueCode stores an authorization code for an approved request and
+// returns it.
+func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (string, error) {
+	code := token.New(token.Code)
+	now := s.now().UTC()
+	err := s.store.CreateCode(ctx, store.Code{
+		Hash:                token.Hash(code),
+		LinkID:              req.Client.LinkID,
+		ClientID:            req.Client.ClientID,
+		UserID:              req.UserID,
+		RedirectURI:         req.RedirectURI,
+		Scope:               req.Scope.String(),
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: req.CodeChallengeMethod,
+		Nonce:               req.Nonce,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.cfg.CodeTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("storing authorization code: %w", err)
+	}
+	return code, nil
+}
+
+type reusedCodeError struct{ grantID string }
+
+func (e reusedCodeError) Error() string { return "authorization code used twice" }
+
+type replayError struct{ grantID string }
+
+func (e replayError) Error() string { return "refresh token replayed" }
+
+// Exchange redeems an authorization code (grant_type=authorization_code).
+// A code redeemed before fails with invalid_grant and revokes every token
+// issued from it.
+func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, verifier string) (Tokens, error) {
+	if !token.Valid(code, token.Code) {
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code is invalid")
+	}
+	var out Tokens
+	iss, err := s.store.RedeemCode(ctx, token.Hash(code), func(sc store.Code) (store.Issue, error) {
+		now := s.now().UTC()
+		switch {
+		case sc.GrantID != "":
+			return store.Issue{}, reusedCodeError{grantID: sc.GrantID}
+		case sc.ClientID != c.ClientID:
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the authorization code was issued to another client")
+		case !now.Before(sc.ExpiresAt):
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the authorization code has expired")
+		case redirectURI != sc.RedirectURI:
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "redirect_uri does not match the authorization request")
+		}
+		if sc.CodeChallenge != "" {
+			if verifier == "" {
+				return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier is required")
+			}
+			if !VerifyPKCE(sc.CodeChallenge, sc.CodeChallengeMethod, verifier) {
+				return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier does not match the code challenge")
+			}
+		} else if verifier != "" {
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
+		}
+		granted, err := s.grantedScope(ctx, sc.UserID, sc.Scope)
+		if err != nil {
+			return store.Issue{}, err
+		}
+		g := store.Grant{
+			ID:         newID(),
+			LinkID:     sc.LinkID,
+			ClientID:   sc.ClientID,
+			UserID:     sc.UserID,
+			Scope:      granted.String(),
+			Generation: 1,
+			CreatedAt:  now,
+			UpdatedAt:  now,
+			ExpiresAt:  now.Add(s.cfg.RefreshTTL),
+		}
+		var iss store.Issue
+		iss, out = s.newPair(g, granted, now)
+		return iss, nil
+	})
+	var reused reusedCodeError
+	switch {
+	case errors.As(err, &reused):
+		if derr := s.store.DeleteGrant(ctx, reused.grantID); derr != nil {
+			return Tokens{}, fmt.Errorf("revoking grant of reused code: %w", derr)
+		}
+		s.audit.Warn("authorization code reused; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", reused.grantID))
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code has already been used; tokens issued from it are revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code is invalid or expired")
+	case err != nil:
+		return Tokens{}, err
+	}
+	s.audit.Info("grant created", zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.String("scope", iss.Grant.Scope))
+	return out, nil
+}
+
+// Refresh rotates a refresh token (grant_type=refresh_token). The same token
+// presented again within the grace period gets a fresh pair; after it, the
+// presentation is a replay and the whole grant is revoked.
+func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
+	if !token.Valid(refreshToken, token.Refresh) {
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
+	}
+	want, other := scope.ParseList(requested)
+	if len(other) > 0 {
+		return Tokens{}, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("unknown scope %q", other[0]))
+	}
+	var out Tokens
+	iss, err := s.store.RotateRefresh(ctx, token.Hash(refreshToken), func(g *store.Grant, t *store.Token) (store.Issue, error) {
+		now := s.now().UTC()
+		switch {
+		case t.Kind != store.RefreshToken || g.ClientID != c.ClientID:
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
+		case !t.UsedAt.IsZero() && now.Sub(t.UsedAt) > s.cfg.RefreshGrace:
+			return store.Issue{}, replayError{grantID: g.ID}
+		case !now.Before(t.ExpiresAt):
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has expired")
+		}
+		grantScope, _ := scope.Parse(g.Scope)
+		if want > grantScope {
+			return store.Issue{}, oautherror.New(oautherror.InvalidScope, "the requested scope exceeds the scope of the grant")
+		}
+		asked := want
+		if asked == scope.None {
+			asked = grantScope
+		}
+		granted, err := s.grantedScope(ctx, g.UserID, asked.String())
+		if err != nil {
+			return store.Issue{}, err
+		}
+		var del [][]byte
+		if t.UsedAt.IsZero() {
+			// First use: the old pair stops working; the refresh token is
+			// still accepted within the grace and remembered for replays.
+			t.UsedAt = now
+			t.ExpiresAt = now.Add(s.cfg.RefreshGrace)
+			t.KeepUntil = now.Add(max(s.cfg.ReplayMemory, s.cfg.RefreshGrace))
+			if t.AccessHash != nil {
+				del = append(del, t.AccessHash)
+			}
+		}
+		g.Generation++
+		g.UpdatedAt = now
+		g.ExpiresAt = now.Add(s.cfg.RefreshTTL)
+		var iss store.Issue
+		iss, out = s.newPair(*g, granted, now)
+		iss.Delete = del
+		return iss, nil
+	})
+	var replay replayError
+	switch {
+	case errors.As(err, &replay):
+		if derr := s.store.DeleteGrant(ctx, replay.grantID); derr != nil {
+			return Tokens{}, fmt.Errorf("revoking replayed grant: %w", derr)
+		}
+		s.audit.Warn("refresh token replayed; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", replay.grantID), zap.String("token", hashPrefix(refreshToken)))
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has already been used; the grant is revoked")
+	case errors.Is(err, store.ErrNotFound):
+		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid, expired or revoked")
+	case err != nil:
+		return Tokens{}, err
+	}
+	if ce := s.audit.Check(zapcore.InfoLevel, "grant refreshed"); ce != nil {
+		ce.Write(zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.Uint64("generation", iss.Grant.Generation))
+	}
+	return out, nil
+}
+
+// Revoke ends the grant of an access or refresh token (RFC 7009). Unknown
+// or malformed tokens are not an error; a token of another client is.
+func (s *Service) Revoke(ctx context.Context, c Client, tok string) error {
+	if token.Kind(tok) == "" {
+		return nil
+	}
+	_, g, err := s.store.LookupToken(ctx, token.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if g.ClientID != c.ClientID {
+		return oautherror.New(oautherror.UnauthorizedClient, "the token was issued to another client")
+	}
+	if err := s.store.DeleteGrant(ctx, g.ID); err != nil {
+		return fmt.Errorf("revoking grant: %w", err)
+	}
+	s.audit.Info("grant revoked", zap.String("client_id", c.ClientID), zap.String("user", g.UserID), zap.String("grant", g.ID), zap.String("by", "client"))
+	return nil
+}
+
+// RevokeGrant ends a grant on behalf of a user or administrator.
+func (s *Service) RevokeGrant(ctx context.Context, grantID, by string) error {
+	if err := s.store.DeleteGrant(ctx, grantID); err != nil {
+		return fmt.Errorf("revoking grant: %w", err)
+	}
+	s.audit.Info("grant revoked", zap.String("grant", grantID), zap.String("by", by))
+	return nil
+}
+
+// Validate returns what a token grants now: it must be well-formed, known,
+// unexpired, of a live grant whose user still exists and is enabled. kind
+// selects access or refresh tokens.
+func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind) (Access, error) {
+	prefix := token.Access
+	if kind == store.RefreshToken {
+		prefix = token.Refresh
+	}
+	if !token.Valid(tok, prefix) {
+		return Access{}, ErrInvalidToken
+	}
+	t, g, err := s.store.LookupToken(ctx, token.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return Access{}, ErrInvalidToken
+	}
+	if err != nil {
+		return Access{}, err
+	}
+	now := s.now()
+	if t.Kind != kind || !now.Before(t.ExpiresAt) || (kind == store.RefreshToken && !t.UsedAt.IsZero()) {
+		return Access{}, ErrInvalidToken
+	}
+	role, err := s.users.Role(ctx, g.UserID)
+	if err != nil {
+		return Access{}, ErrInvalidToken
+	}
+	ts, _ := scope.Parse(t.Scope)
+	return Access{
+		UserID:    g.UserID,
+		ClientID:  g.ClientID,
+		LinkID:    g.LinkID,
+		GrantID:   g.ID,
+		Scope:     scope.Min(ts, role),
+		IssuedAt:  t.IssuedAt,
+		ExpiresAt: t.ExpiresAt,
+		Kind:      t.Kind,
+	}, nil
+}
+
+// grantedScope is min(requested, the user's current role); a user who is
+// gone or disabled gets invalid_grant.
+func (s *Service) grantedScope(ctx context.Context, userID, requested string) (scope.Scope, error) {
+	role, err := s.users.Role(ctx, userID)
+	if err != nil {
+		return scope.None, oautherror.New(oautherror.InvalidGrant, "the user who authorized this grant can no longer sign in")
+	}
+	want, _ := scope.Parse(requested)
+	return scope.Min(want, role), nil
+}
+
+func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (store.Issue, Tokens) {
+	access, refresh := token.New(token.Access), token.New(token.Refresh)
+	accessHash := token.Hash(access)
+	iss := store.Issue{
+		Grant: g,
+		Tokens: []store.Token{
+			{Hash: accessHash, Kind: store.AccessToken, GrantID: g.ID, Generation: g.Generation, Scope: granted.String(), IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL)},
+			{Hash: token.Hash(refresh), Kind: store.RefreshToken, GrantID: g.ID, Generation: g.Generation, Scope: granted.String(), IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL), AccessHash: accessHash},
+		},
+	}
+	return iss, Tokens{
+		AccessToken:  access,
+		RefreshToken: refresh,
+		ExpiresIn:    int64(s.cfg.AccessTTL / time.Second),
+		Scope:        granted.String(),
+		GrantID:      g.ID,
+		UserID:       g.UserID,
+	}
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// hashPrefix identifies a token in logs by the first bytes of its hash.
+func hashPrefix(tok string) string { return hex.EncodeToString(token.Hash(tok)[:6]) }

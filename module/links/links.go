@@ -1,0 +1,379 @@
+// Package links is the registry of incoming links: those declared in the
+// configuration and those created at runtime in the store, looked up by id
+// or client id, with their client secrets sealed at rest.
+package links
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/token"
+)
+
+// Sources of a link.
+const (
+	SourceConfig  = "config"
+	SourceRuntime = "runtime"
+)
+
+// DefaultSecretOverlap is how long a rotated-out client secret stays valid.
+const DefaultSecretOverlap = 24 * time.Hour
+
+// Errors of the registry, beside the store's sentinels.
+var (
+	// ErrReadOnly means the link is declared in the configuration.
+	ErrReadOnly = errors.New("link is declared in the configuration and read-only")
+	// ErrBadClient means the client id or secret is wrong.
+	ErrBadClient = errors.New("unknown client or wrong client secret")
+)
+
+// ConfigLink declares an incoming link in the configuration.
+type ConfigLink struct {
+	// Name identifies the link in lists and logs; unique.
+	Name string `json:"name"`
+	// RedirectURIs are the exact redirect URIs the application may use.
+	RedirectURIs []string `json:"redirect_uris"`
+	// Scope is the link's permission ceiling: READ, WRITE, ADMIN or
+	// SYSTEM_ADMIN. Default: READ.
+	Scope string `json:"scope,omitempty"`
+	// ClientID is the OAuth client id. Default: the name.
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret is the OAuth client secret; placeholders such as
+	// {env.X} are resolved at provision time. Required.
+	ClientSecret string `json:"client_secret"`
+	// RequirePKCE refuses authorization requests without a code challenge.
+	RequirePKCE bool `json:"require_pkce,omitempty"`
+}
+
+// Link is an incoming link with where it comes from.
+type Link struct {
+	store.Link
+	// Source is SourceConfig or SourceRuntime.
+	Source string `json:"source"`
+	// Ceiling is the parsed permission ceiling.
+	Ceiling scope.Scope `json:"-"`
+}
+
+// NewLink is what an administrator enters to create a link.
+type NewLink struct {
+	Name         string
+	RedirectURIs []string
+	Ceiling      scope.Scope
+	RequirePKCE  bool
+	CreatedBy    string
+}
+
+// Registry finds and changes incoming links.
+type Registry struct {
+	store    store.LinkStore
+	keys     *secret.Keys
+	byClient map[string]Link
+	byID     map[string]Link
+	names    map[string]bool
+	now      func() time.Time
+	audit    *zap.Logger
+}
+
+// New returns a registry over st holding the config-declared links, whose
+// secrets it seals with keys like runtime ones.
+func New(st store.LinkStore, keys *secret.Keys, declared []ConfigLink, now func() time.Time, audit *zap.Logger) (*Registry, error) {
+	r := &Registry{store: st, keys: keys, byClient: map[string]Link{}, byID: map[string]Link{}, names: map[string]bool{}, now: now, audit: audit}
+	for _, c := range declared {
+		l, err := r.fromConfig(c)
+		if err != nil {
+			return nil, fmt.Errorf("incoming link %q: %w", c.Name, err)
+		}
+		if r.names[l.Name] {
+			return nil, fmt.Errorf("incoming link %q declared twice", l.Name)
+		}
+		if _, dup := r.byClient[l.ClientID]; dup {
+			return nil, fmt.Errorf("incoming link %q: client_id %q is used by another link", l.Name, l.ClientID)
+		}
+		r.byClient[l.ClientID], r.byID[l.ID], r.names[l.Name] = l, l, true
+	}
+	return r, nil
+}
+
+// ConfigID is the id of a config-declared link: stable across restarts, so
+// grants survive them.
+func ConfigID(name string) string { return "cfg-" + name }
+
+// Get returns the link with the given id.
+func (r *Registry) Get(ctx context.Context, id string) (Link, error) {
+	if l, ok := r.byID[id]; ok {
+		return l, nil
+	}
+	sl, err := r.store.GetLink(ctx, id)
+	if err != nil {
+		return Link{}, err
+	}
+	return runtimeLink(sl), nil
+}
+
+// ByClientID returns the link with the given OAuth client id.
+func (r *Registry) ByClientID(ctx context.Context, clientID string) (Link, error) {
+	if l, ok := r.byClient[clientID]; ok {
+		return l, nil
+	}
+	sl, err := r.store.GetLinkByClientID(ctx, clientID)
+	if err != nil {
+		return Link{}, err
+	}
+	return runtimeLink(sl), nil
+}
+
+// List returns config-declared links, then runtime links, each by name.
+func (r *Registry) List(ctx context.Context) ([]Link, error) {
+	out := make([]Link, 0, len(r.byID))
+	for _, l := range r.byID {
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Link) int { return strings.Compare(a.Name, b.Name) })
+	stored, err := r.store.ListLinks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sl := range stored {
+		out = append(out, runtimeLink(sl))
+	}
+	return out, nil
+}
+
+// Create validates and stores a runtime link with a fresh client id and
+// secret, and returns the link and the secret in clear.
+func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error) {
+	if err := validateName(in.Name); err != nil {
+		return Link{}, "", err
+	}
+	if r.names[in.Name] {
+		return Link{}, "", fmt.Errorf("name %q: %w", in.Name, store.ErrAlreadyExists)
+	}
+	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
+		return Link{}, "", err
+	}
+	if in.Ceiling == scope.None {
+		return Link{}, "", errors.New("permission is required: READ, WRITE, ADMIN or SYSTEM_ADMIN")
+	}
+	now := r.now().UTC()
+	id := randomHex(16)
+	sec := token.New(token.ClientSecret)
+	sl := store.Link{
+		ID:           id,
+		Name:         in.Name,
+		RedirectURIs: slices.Clone(in.RedirectURIs),
+		Ceiling:      in.Ceiling.String(),
+		ClientID:     randomHex(16),
+		Secrets:      []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(id)), CreatedAt: now}},
+		RequirePKCE:  in.RequirePKCE,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+		CreatedBy:    in.CreatedBy,
+	}
+	if err := r.store.CreateLink(ctx, sl); err != nil {
+		return Link{}, "", err
+	}
+	r.audit.Info("link created", zap.String("link", sl.Name), zap.String("link_id", id), zap.String("client_id", sl.ClientID), zap.String("by", in.CreatedBy))
+	return runtimeLink(sl), sec, nil
+}
+
+// Delete removes a runtime link with all its grants and tokens.
+func (r *Registry) Delete(ctx context.Context, id, by string) error {
+	if _, ok := r.byID[id]; ok {
+		return ErrReadOnly
+	}
+	l, err := r.store.GetLink(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := r.store.DeleteLink(ctx, id); err != nil {
+		return err
+	}
+	r.audit.Info("link deleted", zap.String("link", l.Name), zap.String("link_id", id), zap.String("by", by))
+	return nil
+}
+
+// RotateSecret gives a runtime link a new secret and keeps the previous
+// ones valid for overlap; it returns the new secret in clear.
+func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Duration, by string) (string, error) {
+	if _, ok := r.byID[id]; ok {
+		return "", ErrReadOnly
+	}
+	sec := token.New(token.ClientSecret)
+	now := r.now().UTC()
+	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+		kept := l.Secrets[:0]
+		for _, s := range l.Secrets {
+			if s.ExpiresAt.IsZero() || s.ExpiresAt.After(now.Add(overlap)) {
+				s.ExpiresAt = now.Add(overlap)
+			}
+			if s.ExpiresAt.After(now) {
+				kept = append(kept, s)
+			}
+		}
+		l.Secrets = append([]store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(l.ID)), CreatedAt: now}}, kept...)
+		l.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	r.audit.Info("link secret rotated", zap.String("link", l.Name), zap.String("link_id", id), zap.Duration("overlap", overlap), zap.String("by", by))
+	return sec, nil
+}
+
+// Secret returns a link's current client secret in clear, for "view
+// credentials".
+func (r *Registry) Secret(l Link) (string, error) {
+	if len(l.Secrets) == 0 {
+		return "", errors.New("link has no secret")
+	}
+	b, err := r.keys.Open(l.Secrets[0].Sealed, []byte(l.ID))
+	return string(b), err
+}
+
+// Authenticate returns the link whose client id and (current or
+// overlapping) secret match, comparing secrets in constant time.
+func (r *Registry) Authenticate(ctx context.Context, clientID, clientSecret string) (Link, error) {
+	l, err := r.ByClientID(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Link{}, ErrBadClient
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	now := r.now()
+	for _, s := range l.Secrets {
+		if !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt) {
+			continue
+		}
+		plain, err := r.keys.Open(s.Sealed, []byte(l.ID))
+		if err != nil {
+			return Link{}, fmt.Errorf("opening secret of link %s: %w", l.ID, err)
+		}
+		if subtle.ConstantTimeCompare(plain, []byte(clientSecret)) == 1 {
+			return l, nil
+		}
+	}
+	return Link{}, ErrBadClient
+}
+
+// AllowsRedirect reports whether uri is one of the link's redirect URIs,
+// compared exactly.
+func (l Link) AllowsRedirect(uri string) bool { return slices.Contains(l.RedirectURIs, uri) }
+
+// ValidateRedirectURIs checks redirect URIs as RFC 6749 §3.1.2 and RFC 8252
+// ask: absolute, no fragment; http only for loopback hosts; other schemes
+// only private-use ones (with a dot, e.g. com.example.app).
+func ValidateRedirectURIs(uris []string) error {
+	if len(uris) == 0 {
+		return errors.New("a redirect URL is required")
+	}
+	for _, raw := range uris {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme == "" {
+			return fmt.Errorf("redirect URL %q is not an absolute URL", raw)
+		}
+		if u.Fragment != "" || strings.Contains(raw, "#") {
+			return fmt.Errorf("redirect URL %q must not have a fragment", raw)
+		}
+		switch u.Scheme {
+		case "https":
+			if u.Host == "" {
+				return fmt.Errorf("redirect URL %q has no host", raw)
+			}
+		case "http":
+			if !IsLoopback(u.Hostname()) {
+				return fmt.Errorf("redirect URL %q must use https (http is allowed for localhost only)", raw)
+			}
+		default:
+			if !strings.Contains(u.Scheme, ".") {
+				return fmt.Errorf("redirect URL %q: scheme %q is neither https nor a private-use scheme like com.example.app", raw, u.Scheme)
+			}
+		}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback address.
+func IsLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
+	if err := validateName(c.Name); err != nil {
+		return Link{}, err
+	}
+	if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
+		return Link{}, err
+	}
+	ceiling := scope.Read
+	if c.Scope != "" {
+		s, err := scope.Parse(c.Scope)
+		if err != nil {
+			return Link{}, err
+		}
+		ceiling = s
+	}
+	if c.ClientSecret == "" {
+		return Link{}, errors.New("client_secret is required")
+	}
+	clientID := c.ClientID
+	if clientID == "" {
+		clientID = c.Name
+	}
+	id := ConfigID(c.Name)
+	return Link{
+		Link: store.Link{
+			ID:           id,
+			Name:         c.Name,
+			RedirectURIs: slices.Clone(c.RedirectURIs),
+			Ceiling:      ceiling.String(),
+			ClientID:     clientID,
+			Secrets:      []store.Secret{{Sealed: r.keys.Seal([]byte(c.ClientSecret), []byte(id))}},
+			RequirePKCE:  c.RequirePKCE,
+		},
+		Source:  SourceConfig,
+		Ceiling: ceiling,
+	}, nil
+}
+
+func runtimeLink(sl store.Link) Link {
+	ceiling, _ := scope.Parse(sl.Ceiling)
+	return Link{Link: sl, Source: SourceRuntime, Ceiling: ceiling}
+}
+
+func validateName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errors.New("a name is required")
+	case len(name) > 100:
+		return errors.New("the name is longer than 100 characters")
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return errors.New("the name contains control characters")
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,235 @@
+package oauth
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// basicChallenge answers a failed HTTP Basic client authentication.
+const basicChallenge = `Basic realm="applinks", charset="UTF-8"`
+
+// tokenResponse is a successful RFC 6749 §5.1 answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// ServeToken handles the token endpoint: grant types authorization_code
+// and refresh_token.
+func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
+	form, c, err := s.clientRequest(w, r)
+	if err != nil {
+		return s.answer(w, err)
+	}
+	var out grants.Tokens
+	switch gt := form.Get("grant_type"); gt {
+	case "authorization_code":
+		code := form.Get("code")
+		if code == "" {
+			return s.answer(w, oautherror.New(oautherror.InvalidRequest, "code is required"))
+		}
+		out, err = s.app.Grants().Exchange(r.Context(), c, code, form.Get("redirect_uri"), form.Get("code_verifier"))
+	case "refresh_token":
+		rt := form.Get("refresh_token")
+		if rt == "" {
+			return s.answer(w, oautherror.New(oautherror.InvalidRequest, "refresh_token is required"))
+		}
+		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"))
+	case "":
+		err = oautherror.New(oautherror.InvalidRequest, "grant_type is required")
+	case "client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code", "implicit":
+		err = oautherror.New(oautherror.UnauthorizedClient, "application links act for a signed-in user: use the authorization_code grant")
+	default:
+		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+	}
+	if err != nil {
+		return s.answer(w, err)
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken:  out.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    out.ExpiresIn,
+		RefreshToken: out.RefreshToken,
+		Scope:        out.Scope,
+	})
+	return nil
+}
+
+// ServeRevoke handles RFC 7009 revocation: revoking an access or refresh
+// token ends its whole grant.
+func (s *Server) ServeRevoke(w http.ResponseWriter, r *http.Request) error {
+	form, c, err := s.clientRequest(w, r)
+	if err != nil {
+		return s.answer(w, err)
+	}
+	tok := form.Get("token")
+	if tok == "" {
+		return s.answer(w, oautherror.New(oautherror.InvalidRequest, "token is required"))
+	}
+	if err := s.app.Grants().Revoke(r.Context(), c, tok); err != nil {
+		return s.answer(w, err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// introspection is an RFC 7662 §2.2 answer.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Expires   int64  `json:"exp,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+}
+
+// ServeIntrospect handles RFC 7662 introspection. A link introspects the
+// tokens issued to it; any other token is reported inactive.
+func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
+	form, c, err := s.clientRequest(w, r)
+	if err != nil {
+		return s.answer(w, err)
+	}
+	tok := form.Get("token")
+	if tok == "" {
+		return s.answer(w, oautherror.New(oautherror.InvalidRequest, "token is required"))
+	}
+	kinds := []store.TokenKind{store.AccessToken, store.RefreshToken}
+	if form.Get("token_type_hint") == "refresh_token" {
+		kinds[0], kinds[1] = kinds[1], kinds[0]
+	}
+	for _, kind := range kinds {
+		a, err := s.app.Grants().Validate(r.Context(), tok, kind)
+		if errors.Is(err, grants.ErrInvalidToken) {
+			continue
+		}
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		if a.ClientID != c.ClientID {
+			break
+		}
+		typ := "Bearer"
+		if kind == store.RefreshToken {
+			typ = "refresh_token"
+		}
+		writeJSON(w, http.StatusOK, introspection{
+			Active: true, Scope: a.Scope.String(), ClientID: a.ClientID, Username: a.UserID, Subject: a.UserID,
+			TokenType: typ, Expires: a.ExpiresAt.Unix(), IssuedAt: a.IssuedAt.Unix(), Issuer: s.app.IssuerFor(r),
+		})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, introspection{Active: false})
+	return nil
+}
+
+// clientRequest reads a POST form of the token, revocation or
+// introspection endpoint and authenticates the client with
+// client_secret_basic or client_secret_post (one of them, not both).
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, grants.Client, error) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "use POST").WithStatus(http.StatusMethodNotAllowed)
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the body must be application/x-www-form-urlencoded").WithStatus(http.StatusUnsupportedMediaType)
+	}
+	if r.ContentLength > maxFormBytes {
+		return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the request body is too large").WithStatus(http.StatusRequestEntityTooLarge)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the request body is too large").WithStatus(http.StatusRequestEntityTooLarge)
+		}
+		return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the body is not a valid form")
+	}
+	form := r.PostForm
+	for k, vs := range form {
+		if len(vs) > 1 {
+			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the parameter "+k+" appears more than once")
+		}
+	}
+	clientID, secret, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 §2.3.1: both parts are form-encoded before Basic encoding.
+		id, err1 := url.QueryUnescape(clientID)
+		sec, err2 := url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, grants.Client{}, clientFailed(basic, "the Basic credentials are not form-encoded")
+		}
+		clientID, secret = id, sec
+		if form.Get("client_secret") != "" {
+			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "use one client authentication method, not both Basic and client_secret")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != clientID {
+			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "client_id does not match the Basic credentials")
+		}
+	} else {
+		clientID, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if clientID == "" || secret == "" {
+		e := oautherror.New(oautherror.InvalidClient, "client authentication is required (client_secret_basic or client_secret_post)").WithStatus(http.StatusUnauthorized)
+		e.Challenge = basicChallenge
+		return nil, grants.Client{}, e
+	}
+	addr := users.ClientAddress(r)
+	if s.app.Limits().ClientFailures.Blocked(addr, s.now()) {
+		w.Header().Set("Retry-After", "1")
+		return nil, grants.Client{}, oautherror.New(oautherror.InvalidClient, "too many failed client authentications; slow down").WithStatus(http.StatusTooManyRequests)
+	}
+	link, err := s.app.Links().Authenticate(r.Context(), clientID, secret)
+	if errors.Is(err, links.ErrBadClient) {
+		s.app.Limits().ClientFailures.Allow(addr, s.now())
+		s.app.Audit().Info("client authentication failed", zap.String("client_id", clientID), zap.String("remote_ip", addr))
+		return nil, grants.Client{}, clientFailed(basic, "unknown client or wrong client secret")
+	}
+	if err != nil {
+		return nil, grants.Client{}, err
+	}
+	return form, client(link), nil
+}
+
+func clientFailed(basic bool, msg string) error {
+	e := oautherror.New(oautherror.InvalidClient, msg).WithStatus(http.StatusUnauthorized)
+	if basic {
+		e.Challenge = basicChallenge
+	}
+	return e
+}
+
+// answer writes an OAuth error as RFC 6749 JSON; any other error goes to
+// Caddy's error handling as a 500 (its text stays in the log).
+func (s *Server) answer(w http.ResponseWriter, err error) error {
+	var oe *oautherror.Error
+	if errors.As(err, &oe) {
+		oautherror.Write(w, oe)
+		return nil
+	}
+	if errors.Is(err, store.ErrConflict) {
+		oautherror.Write(w, oautherror.New(oautherror.TemporarilyUnavailable, "the request conflicted with another; retry").WithStatus(http.StatusServiceUnavailable))
+		return nil
+	}
+	return caddyhttp.Error(http.StatusInternalServerError, err)
+}

@@ -1,0 +1,79 @@
+// Package scope defines the permission ladder READ ⊂ WRITE ⊂ ADMIN ⊂
+// SYSTEM_ADMIN shared by incoming links, users and the guard.
+package scope
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Scope is one rung of the permission ladder; a higher value includes every
+// lower one. The zero value is None, which grants nothing.
+type Scope int
+
+// The permission ladder, lowest first.
+const (
+	None Scope = iota
+	Read
+	Write
+	Admin
+	SystemAdmin
+)
+
+var names = [...]string{None: "", Read: "READ", Write: "WRITE", Admin: "ADMIN", SystemAdmin: "SYSTEM_ADMIN"}
+
+// String returns the scope's wire name, e.g. "WRITE"; None is "".
+func (s Scope) String() string {
+	if s < None || s > SystemAdmin {
+		return fmt.Sprintf("Scope(%d)", int(s))
+	}
+	return names[s]
+}
+
+// Includes reports whether s grants at least need.
+func (s Scope) Includes(need Scope) bool { return s >= need }
+
+// Parse returns the scope with the given case-sensitive wire name.
+func Parse(name string) (Scope, error) {
+	for s := Read; s <= SystemAdmin; s++ {
+		if names[s] == name {
+			return s, nil
+		}
+	}
+	return None, fmt.Errorf("unknown scope %q: want READ, WRITE, ADMIN or SYSTEM_ADMIN", name)
+}
+
+// ParseList parses a space-separated scope parameter (RFC 6749 §3.3) and
+// returns the highest scope it names, with the tokens it did not recognise
+// (such as OpenID Connect scopes) in order. An empty list gives None.
+func ParseList(list string) (highest Scope, other []string) {
+	for _, f := range strings.Fields(list) {
+		s, err := Parse(f)
+		if err != nil {
+			other = append(other, f)
+			continue
+		}
+		highest = max(highest, s)
+	}
+	return highest, other
+}
+
+// Min returns the lower of two scopes.
+func Min(a, b Scope) Scope { return min(a, b) }
+
+// MarshalText encodes the scope as its wire name.
+func (s Scope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a wire name; the empty string is None.
+func (s *Scope) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = None
+		return nil
+	}
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

@@ -1,0 +1,135 @@
+// Package secret seals values at rest with AES-256-GCM and derives the
+// gateway's purpose-bound keys from one master key.
+package secret
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/hkdf"
+)
+
+// MinPassphraseLen is the shortest secret_key accepted.
+const MinPassphraseLen = 32
+
+const keyLen = 32
+
+// Keys holds the master key and what is derived from it.
+type Keys struct {
+	master []byte
+	aead   cipher.AEAD
+}
+
+// FromPassphrase derives the master key from a passphrase of at least
+// MinPassphraseLen characters with HKDF-SHA256.
+func FromPassphrase(passphrase string) (*Keys, error) {
+	if len(passphrase) < MinPassphraseLen {
+		return nil, fmt.Errorf("secret_key is %d characters long; it must have at least %d", len(passphrase), MinPassphraseLen)
+	}
+	return newKeys(derive([]byte(passphrase), "applinks master key"))
+}
+
+// FromKeyFile reads the 32-byte master key from path, creating the file
+// with a random key and mode 0600 when it does not exist.
+func FromKeyFile(path string) (*Keys, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, keyLen)
+		_, _ = rand.Read(key)
+		if err := writeNew(path, key); err != nil {
+			if !errors.Is(err, os.ErrExist) {
+				return nil, err
+			}
+			// Another process created it first: use theirs.
+			key, err = os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("reading key file: %w", err)
+			}
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading key file: %w", err)
+	}
+	if len(key) != keyLen {
+		return nil, fmt.Errorf("key file %s holds %d bytes, want %d", path, len(key), keyLen)
+	}
+	return newKeys(key)
+}
+
+// Seal encrypts plaintext; additional data binds the ciphertext to its
+// record (e.g. a link id) so it cannot be moved to another.
+func (k *Keys) Seal(plaintext, additional []byte) []byte {
+	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return k.aead.Seal(nonce, nonce, plaintext, additional)
+}
+
+// Open decrypts what Seal returned for the same additional data.
+func (k *Keys) Open(sealed, additional []byte) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("opening sealed value: too short")
+	}
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], additional)
+	if err != nil {
+		return nil, fmt.Errorf("opening sealed value: %w", err)
+	}
+	return plain, nil
+}
+
+// MAC returns an HMAC-SHA256 of data under a key derived for purpose, e.g.
+// anti-CSRF tokens bound to a session.
+func (k *Keys) MAC(purpose string, data ...[]byte) []byte {
+	m := hmac.New(sha256.New, derive(k.master, purpose))
+	for _, d := range data {
+		_, _ = m.Write(d)
+	}
+	return m.Sum(nil)
+}
+
+func newKeys(master []byte) (*Keys, error) {
+	block, err := aes.NewCipher(derive(master, "applinks seal"))
+	if err != nil {
+		return nil, fmt.Errorf("making cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("making cipher: %w", err)
+	}
+	return &Keys{master: master, aead: aead}, nil
+}
+
+func derive(secret []byte, info string) []byte {
+	out := make([]byte, keyLen)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, []byte(info)), out); err != nil {
+		panic("hkdf: " + err.Error()) // cannot happen for 32 bytes of SHA-256 output
+	}
+	return out
+}
+
+func writeNew(path string, key []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("making key file folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating key file: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing key file: %w", err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,99 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/applinks/caddy-applinks/module/store"
+)
+
+// CreateSession stores a session until s.ExpiresAt.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return setJSON(txn, key(prefixSession, sess.Hash), sess, sess.ExpiresAt)
+	})
+	if err != nil {
+		return fmt.Errorf("creating session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the live session with the given hash.
+func (s *Store) GetSession(ctx context.Context, hash []byte) (store.Session, error) {
+	var sess store.Session
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return getJSON(txn, key(prefixSession, hash), &sess)
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("getting session: %w", err)
+	}
+	return sess, nil
+}
+
+// DeleteSession removes a session; a missing one is not an error.
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return txn.Delete(key(prefixSession, hash))
+	})
+	if err != nil {
+		return fmt.Errorf("deleting session: %w", err)
+	}
+	return nil
+}
+
+// PutUser creates or replaces a user.
+func (s *Store) PutUser(ctx context.Context, u store.User) error {
+	if u.Name == "" {
+		return errors.New("putting user: empty name")
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return setJSON(txn, skey(prefixUser, u.Name), u, time.Time{})
+	})
+	if err != nil {
+		return fmt.Errorf("putting user %q: %w", u.Name, err)
+	}
+	return nil
+}
+
+// GetUser returns the user with the given name.
+func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return getJSON(txn, skey(prefixUser, name), &u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("getting user %q: %w", name, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns all stored users ordered by name (byte-wise, the
+// order of their keys).
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	users := []store.User{}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scanJSON(txn, prefixUser, func() any {
+			users = append(users, store.User{})
+			return &users[len(users)-1]
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing users: %w", err)
+	}
+	return users, nil
+}
+
+// DeleteUser removes a user; a missing one is not an error.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return txn.Delete(skey(prefixUser, name))
+	})
+	if err != nil {
+		return fmt.Errorf("deleting user %q: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+// Package store defines the records the gateway keeps and the interfaces a
+// storage backend implements; it imports no database.
+//
+// Backends live in sub-packages (badgerstore, pgstore) and must pass the
+// conformance suite in storetest. Every read-modify-write goes through an
+// updater closure that the backend runs atomically, so policy stays in the
+// services and the backend only guarantees all-or-nothing writes.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Backend opens a Store. Storage modules in the applinks.storage namespace
+// implement it; they release what they opened in Cleanup.
+type Backend interface {
+	// OpenStore returns the backend's store, shared with other config
+	// generations that use the same database.
+	OpenStore(ctx context.Context) (Store, error)
+	// KeyFile is where a generated at-rest encryption key is kept when no
+	// secret_key is configured; empty when the backend cannot keep one.
+	KeyFile() string
+}
+
+// Sentinel errors returned by every backend; test them with errors.Is.
+var (
+	// ErrNotFound means the record does not exist or has expired.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means a record with the same unique key exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict means a concurrent writer won; the caller may retry.
+	ErrConflict = errors.New("conflicting concurrent update")
+)
+
+// Store is the whole state of one gateway. Backends are safe for
+// concurrent use. Updater closures (fn arguments) may run more than once
+// when a backend retries after a conflict, so they must not have side
+// effects beyond the values they are given.
+type Store interface {
+	LinkStore
+	GrantStore
+	SessionStore
+	UserStore
+}
+
+// LinkStore keeps runtime-created incoming links. Names and client ids are
+// unique across links.
+type LinkStore interface {
+	// CreateLink stores a new link; ErrAlreadyExists when its id, name or
+	// client id is taken.
+	CreateLink(ctx context.Context, l Link) error
+	// GetLink returns the link with the given id.
+	GetLink(ctx context.Context, id string) (Link, error)
+	// GetLinkByClientID returns the link with the given OAuth client id.
+	GetLinkByClientID(ctx context.Context, clientID string) (Link, error)
+	// ListLinks returns all links ordered by name.
+	ListLinks(ctx context.Context) ([]Link, error)
+	// UpdateLink runs fn on the stored link and saves the result atomically;
+	// an error from fn aborts without a write. Renaming to a taken name or
+	// client id gives ErrAlreadyExists.
+	UpdateLink(ctx context.Context, id string, fn func(*Link) error) (Link, error)
+	// DeleteLink removes the link and every grant issued through it (and so
+	// every token of those grants).
+	DeleteLink(ctx context.Context, id string) error
+}
+
+// GrantStore keeps authorization codes, grants and the hashes of the tokens
+// issued for them. A token is valid only while its grant exists: deleting a
+// grant revokes every token of the family at once.
+type GrantStore interface {
+	// CreateCode stores a new authorization code until c.ExpiresAt.
+	CreateCode(ctx context.Context, c Code) error
+	// RedeemCode loads the code with the given hash and calls fn with it;
+	// fn returns what to issue. The code (marked with the new grant's id),
+	// the grant and the tokens are written in one atomic step, or nothing
+	// is written when fn fails. Of concurrent redemptions of one code, fn
+	// succeeds in at most one; the others see the code already redeemed.
+	RedeemCode(ctx context.Context, codeHash []byte, fn func(Code) (Issue, error)) (Issue, error)
+	// RotateRefresh loads the refresh token with the given hash and its
+	// grant and calls fn, which marks the token used, advances the grant and
+	// returns the new tokens. The token as fn left it, the grant and tokens
+	// of the Issue, and the deletions it lists are written atomically;
+	// nothing is written when fn fails. ErrNotFound when the token or its
+	// grant is gone.
+	RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*Grant, *Token) (Issue, error)) (Issue, error)
+	// LookupToken returns the token with the given hash and its grant.
+	// ErrNotFound when either is gone. A record is returned until
+	// Token.Expiry(); callers judge ExpiresAt and UsedAt with their clock.
+	LookupToken(ctx context.Context, hash []byte) (Token, Grant, error)
+	// GetGrant returns the grant with the given id.
+	GetGrant(ctx context.Context, id string) (Grant, error)
+	// ListGrants returns the live grants of one user (userID set), of one
+	// link (linkID set), or all of them (both empty).
+	ListGrants(ctx context.Context, filter GrantFilter) ([]Grant, error)
+	// DeleteGrant removes a grant, revoking its whole token family. Deleting
+	// a grant that is already gone is not an error.
+	DeleteGrant(ctx context.Context, id string) error
+}
+
+// SessionStore keeps server-side sign-in sessions, keyed by the hash of the
+// session cookie.
+type SessionStore interface {
+	// CreateSession stores a session until s.ExpiresAt.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the live session with the given hash.
+	GetSession(ctx context.Context, hash []byte) (Session, error)
+	// DeleteSession removes a session; a missing one is not an error.
+	DeleteSession(ctx context.Context, hash []byte) error
+}
+
+// UserStore keeps users created at runtime (users declared in the
+// Caddyfile live in the configuration).
+type UserStore interface {
+	// PutUser creates or replaces a user.
+	PutUser(ctx context.Context, u User) error
+	// GetUser returns the user with the given name.
+	GetUser(ctx context.Context, name string) (User, error)
+	// ListUsers returns all stored users ordered by name.
+	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser removes a user; a missing one is not an error.
+	DeleteUser(ctx context.Context, name string) error
+}
+
+// GrantFilter selects grants in ListGrants.
+type GrantFilter struct {
+	UserID string
+	LinkID string
+}
+
+// Issue is what one token-endpoint call writes: the grant as it is now, the
+// tokens to store, and the hashes of tokens to delete.
+type Issue struct {
+	Grant  Grant
+	Tokens []Token
+	// Delete holds hashes of tokens to remove in the same step (the access
+	// token replaced by a refresh).
+	Delete [][]byte
+}
+
+// Link is a runtime-created incoming link: an external application that may
+// obtain tokens from the gateway.
+type Link struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	RedirectURIs []string  `json:"redirect_uris"`
+	Ceiling      string    `json:"scope"`
+	ClientID     string    `json:"client_id"`
+	Secrets      []Secret  `json:"secrets"`
+	RequirePKCE  bool      `json:"require_pkce,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+}
+
+// Secret is one client secret of a link, sealed (encrypted) at rest.
+type Secret struct {
+	Sealed    []byte    `json:"sealed"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero for the current secret and set for a rotated-out
+	// secret that is still accepted during the overlap.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Code is an authorization code awaiting redemption, or redeemed (GrantID
+// set) and kept until it expires so that a second use can be detected.
+type Code struct {
+	Hash                []byte    `json:"hash"`
+	LinkID              string    `json:"link_id"`
+	ClientID            string    `json:"client_id"`
+	UserID              string    `json:"user_id"`
+	RedirectURI         string    `json:"redirect_uri"`
+	Scope               string    `json:"scope"`
+	CodeChallenge       string    `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
+	Nonce               string    `json:"nonce,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	ExpiresAt           time.Time `json:"expires_at"`
+	GrantID             string    `json:"grant_id,omitempty"`
+}
+
+// Grant is one user's authorization of one link: the family of all tokens
+// issued from one authorization code.
+type Grant struct {
+	ID       string `json:"id"`
+	LinkID   string `json:"link_id"`
+	ClientID string `json:"client_id"`
+	UserID   string `json:"user_id"`
+	Scope    string `json:"scope"`
+	// Generation counts the refresh tokens issued in this family; it only
+	// grows and is updated atomically with each new token.
+	Generation uint64    `json:"generation"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// ExpiresAt is when the newest refresh token of the family expires.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// TokenKind tells access tokens from refresh tokens.
+type TokenKind string
+
+// Token kinds.
+const (
+	AccessToken  TokenKind = "access"
+	RefreshToken TokenKind = "refresh"
+)
+
+// Token is the stored form of an issued token: its SHA-256 and what it
+// grants. The token itself is never stored.
+type Token struct {
+	Hash       []byte    `json:"hash"`
+	Kind       TokenKind `json:"kind"`
+	GrantID    string    `json:"grant_id"`
+	Generation uint64    `json:"generation"`
+	Scope      string    `json:"scope"`
+	IssuedAt   time.Time `json:"issued_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// KeepUntil, when later than ExpiresAt, keeps the record after it stops
+	// being usable, so that a replay is still recognised.
+	KeepUntil time.Time `json:"keep_until,omitzero"`
+	// UsedAt is set on a refresh token once it has been exchanged.
+	UsedAt time.Time `json:"used_at,omitzero"`
+	// AccessHash, on a refresh token, is the hash of the access token issued
+	// with it.
+	AccessHash []byte `json:"access_hash,omitempty"`
+}
+
+// Session is a signed-in browser session.
+type Session struct {
+	Hash      []byte    `json:"hash"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// User is a local account created at runtime.
+type User struct {
+	Name         string    `json:"name"`
+	PasswordHash string    `json:"password_hash"`
+	Role         string    `json:"role"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// Expiry returns how long a record should live: until the later of
+// ExpiresAt and KeepUntil.
+func (t Token) Expiry() time.Time {
+	if t.KeepUntil.After(t.ExpiresAt) {
+		return t.KeepUntil
+	}
+	return t.ExpiresAt
+}

@@ -1,0 +1,84 @@
+// Package token makes and checks the gateway's opaque secrets: access and
+// refresh tokens, authorization codes, client secrets and session cookies.
+//
+// A token is a type prefix followed by the base64url encoding of 32 random
+// bytes and a 4-byte CRC-32 of prefix and random part, so that secret
+// scanners can recognise leaked tokens and a mistyped or forged token is
+// refused without a store lookup. Only the SHA-256 of a token is stored.
+package token
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"strings"
+)
+
+// Prefixes name what a token is for.
+const (
+	Access       = "ala_"
+	Refresh      = "alr_"
+	Code         = "alc_"
+	ClientSecret = "als_"
+	Session      = "alk_"
+)
+
+const (
+	randomLen = 32
+	sumLen    = 4
+	encLen    = (randomLen + sumLen + 2) / 3 * 4 // base64url without padding of 36 bytes = 48
+	prefixLen = 4
+	// Len is the length of every token made by New.
+	Len = prefixLen + encLen
+)
+
+// New returns a fresh random token with the given prefix.
+func New(prefix string) string {
+	var buf [randomLen + sumLen]byte
+	_, _ = rand.Read(buf[:randomLen]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	binary.BigEndian.PutUint32(buf[randomLen:], checksum(prefix, buf[:randomLen]))
+	return prefix + base64.RawURLEncoding.EncodeToString(buf[:])
+}
+
+// Valid reports whether tok has the given prefix, the right length and a
+// matching checksum. It does no I/O and allocates nothing.
+func Valid(tok, prefix string) bool {
+	if len(tok) != Len || !strings.HasPrefix(tok, prefix) {
+		return false
+	}
+	var buf [randomLen + sumLen]byte
+	n, err := base64.RawURLEncoding.Decode(buf[:], []byte(tok[prefixLen:]))
+	if err != nil || n != len(buf) {
+		return false
+	}
+	return binary.BigEndian.Uint32(buf[randomLen:]) == checksum(prefix, buf[:randomLen])
+}
+
+// Kind returns the prefix of a well-formed token with a valid checksum, or
+// "" when tok is not one of ours.
+func Kind(tok string) string {
+	for _, p := range [...]string{Access, Refresh, Code, ClientSecret, Session} {
+		if strings.HasPrefix(tok, p) {
+			if Valid(tok, p) {
+				return p
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// Hash returns the SHA-256 of tok, the only form in which tokens are stored.
+func Hash(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
+}
+
+func checksum(prefix string, random []byte) uint32 {
+	h := crc32.NewIEEE()
+	_, _ = h.Write([]byte(prefix))
+	_, _ = h.Write(random)
+	return h.Sum32()
+}

@@ -1,0 +1,139 @@
+package users
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/token"
+)
+
+// Cookie names.
+const (
+	SessionCookie = "applinks_session"
+	// LoginCookie binds the sign-in form's anti-CSRF token to a browser
+	// before there is a session.
+	LoginCookie = "applinks_login"
+)
+
+// CSRFField is the form field that carries the anti-CSRF token.
+const CSRFField = "csrf_token"
+
+// Session is a live sign-in session of an enabled user.
+type Session struct {
+	User User
+	hash []byte
+}
+
+// Sessions runs server-side sign-in sessions.
+type Sessions struct {
+	store store.SessionStore
+	users *Directory
+	keys  *secret.Keys
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// NewSessions returns a session service; sessions last ttl.
+func NewSessions(st store.SessionStore, users *Directory, keys *secret.Keys, ttl time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{store: st, users: users, keys: keys, ttl: ttl, now: now}
+}
+
+// Start signs userID in: it stores a new session and sets its cookie
+// (HttpOnly, SameSite=Lax, Secure on HTTPS).
+func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) error {
+	tok := token.New(token.Session)
+	now := s.now().UTC()
+	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
+		return fmt.Errorf("storing session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", MaxAge: int(s.ttl / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+// Current returns the request's session; ok is false when there is none,
+// it has expired, or its user is gone or disabled.
+func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || !token.Valid(c.Value, token.Session) {
+		return Session{}, false, nil
+	}
+	hash := token.Hash(c.Value)
+	st, err := s.store.GetSession(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, false, nil
+	}
+	if err != nil {
+		return Session{}, false, fmt.Errorf("loading session: %w", err)
+	}
+	if !s.now().Before(st.ExpiresAt) {
+		return Session{}, false, nil
+	}
+	u, err := s.users.Get(r.Context(), st.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, false, nil
+	}
+	if err != nil {
+		return Session{}, false, err
+	}
+	if u.Disabled {
+		return Session{}, false, nil
+	}
+	return Session{User: u, hash: hash}, true, nil
+}
+
+// End deletes the request's session and its cookie.
+func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || !token.Valid(c.Value, token.Session) {
+		return nil
+	}
+	return s.store.DeleteSession(r.Context(), token.Hash(c.Value))
+}
+
+// CSRFToken returns the anti-CSRF token for forms shown in this session.
+func (s *Sessions) CSRFToken(sess Session) string {
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks csrf session", sess.hash))
+}
+
+// CheckCSRF reports whether the request's form carries this session's
+// anti-CSRF token.
+func (s *Sessions) CheckCSRF(r *http.Request, sess Session) bool {
+	return equalToken(r.PostFormValue(CSRFField), s.CSRFToken(sess))
+}
+
+// LoginCSRFToken returns the anti-CSRF token for the sign-in form, setting
+// the browser-binding cookie when the request has none.
+func (s *Sessions) LoginCSRFToken(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(LoginCookie)
+	if err != nil || !token.Valid(c.Value, token.Session) {
+		c = &http.Cookie{Name: LoginCookie, Value: token.New(token.Session), Path: "/applinks/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+		http.SetCookie(w, c)
+	}
+	return s.loginToken(c.Value)
+}
+
+// CheckLoginCSRF reports whether a sign-in form post carries the token
+// bound to its browser cookie.
+func (s *Sessions) CheckLoginCSRF(r *http.Request) bool {
+	c, err := r.Cookie(LoginCookie)
+	if err != nil || !token.Valid(c.Value, token.Session) {
+		return false
+	}
+	return equalToken(r.PostFormValue(CSRFField), s.loginToken(c.Value))
+}
+
+func (s *Sessions) loginToken(cookie string) string {
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks csrf login", []byte(cookie)))
+}
+
+func equalToken(got, want string) bool {
+	return got != "" && hmac.Equal([]byte(got), []byte(want))
+}

@@ -1,0 +1,161 @@
+package users
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/ratelimit"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+// Paths of the sign-in pages.
+const (
+	LoginPath  = "/applinks/login"
+	LogoutPath = "/applinks/logout"
+)
+
+// SignIn serves the sign-in and sign-out pages.
+type SignIn struct {
+	Users    *Directory
+	Sessions *Sessions
+	Pages    *web.Pages
+	// ByAddress and ByUser limit sign-in attempts.
+	ByAddress *ratelimit.Limiter
+	ByUser    *ratelimit.Limiter
+	Audit     *zap.Logger
+	Now       func() time.Time
+}
+
+type loginPage struct {
+	CSRF     string
+	ReturnTo string
+	Username string
+	Error    string
+}
+
+// ServeLogin shows the sign-in form (GET) or signs a user in (POST) and
+// sends them back to return_to, a local path.
+func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.render(w, r, http.StatusOK, loginPage{ReturnTo: LocalPath(r.URL.Query().Get("return_to"))})
+		return nil
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.Pages.Error(w, http.StatusBadRequest, "Bad request", "The sign-in form could not be read.")
+		return nil
+	}
+	page := loginPage{ReturnTo: LocalPath(r.PostFormValue("return_to")), Username: r.PostFormValue("username")}
+	if !s.Sessions.CheckLoginCSRF(r) {
+		page.Error = "Your sign-in form expired. Please try again."
+		s.render(w, r, http.StatusForbidden, page)
+		return nil
+	}
+	now := s.Now()
+	addr := ClientAddress(r)
+	if !s.ByAddress.Allow(addr, now) || !s.ByUser.Allow(page.Username, now) {
+		s.Audit.Warn("sign-in rate limited", zap.String("user", page.Username), zap.String("remote_ip", addr))
+		w.Header().Set("Retry-After", "60")
+		page.Error = "Too many sign-in attempts. Wait a minute and try again."
+		s.render(w, r, http.StatusTooManyRequests, page)
+		return nil
+	}
+	u, err := s.Users.Authenticate(r.Context(), page.Username, r.PostFormValue("password"))
+	switch {
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrDisabled):
+		s.Audit.Info("sign-in failed", zap.String("user", page.Username), zap.String("remote_ip", addr), zap.String("reason", err.Error()))
+		page.Error = "The username or password is wrong."
+		s.render(w, r, http.StatusUnauthorized, page)
+		return nil
+	case err != nil:
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if err := s.Sessions.Start(r.Context(), w, r, u.Name); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	s.Audit.Info("signed in", zap.String("user", u.Name), zap.String("remote_ip", addr))
+	target := page.ReturnTo
+	if target == "" {
+		target = "/"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// ServeLogout asks for confirmation (GET) and signs out (POST).
+func (s *SignIn) ServeLogout(w http.ResponseWriter, r *http.Request) error {
+	sess, ok, err := s.Sessions.Current(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if r.Method == http.MethodPost {
+		if ok && !s.Sessions.CheckCSRF(r, sess) {
+			s.Pages.Error(w, http.StatusForbidden, "Sign-out refused", "The sign-out form expired. Please try again.")
+			return nil
+		}
+		if err := s.Sessions.End(w, r); err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		if ok {
+			s.Audit.Info("signed out", zap.String("user", sess.User.Name))
+		}
+		s.Pages.Render(w, http.StatusOK, "signedout.html", web.Page{Title: "Signed out"})
+		return nil
+	}
+	if !ok {
+		s.Pages.Render(w, http.StatusOK, "signedout.html", web.Page{Title: "Signed out"})
+		return nil
+	}
+	s.Pages.Render(w, http.StatusOK, "logout.html", web.Page{Title: "Sign out", User: sess.User.Name, Data: s.Sessions.CSRFToken(sess)})
+	return nil
+}
+
+func (s *SignIn) render(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
+	page.CSRF = s.Sessions.LoginCSRFToken(w, r)
+	s.Pages.Render(w, status, "login.html", web.Page{Title: "Sign in", Data: page})
+}
+
+// LoginURL is the sign-in page that returns to the given local path.
+func LoginURL(returnTo string) string {
+	return LoginPath + "?return_to=" + url.QueryEscape(returnTo)
+}
+
+// LocalPath returns p if it is a path on this site (no scheme, no host,
+// no protocol-relative or backslash tricks) and "" otherwise, so sign-in
+// can never redirect elsewhere.
+func LocalPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return ""
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return ""
+	}
+	return p
+}
+
+// ClientAddress is the client IP as Caddy determined it (honouring its
+// trusted_proxies), else the connection's remote address.
+func ClientAddress(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,133 @@
+// Package users holds the gateway's users (declared in the configuration or
+// stored at runtime), checks their passwords and roles, and runs sign-in
+// sessions with anti-CSRF tokens.
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+)
+
+// Errors of the directory.
+var (
+	// ErrBadCredentials means the user is unknown or the password is wrong.
+	ErrBadCredentials = errors.New("unknown user or wrong password")
+	// ErrDisabled means the user exists but may not sign in or hold tokens.
+	ErrDisabled = errors.New("user is disabled")
+)
+
+// ConfigUser declares a local user in the configuration.
+type ConfigUser struct {
+	// Name is the user name typed at sign-in; it identifies the user in
+	// grants and in X-Forwarded-User.
+	Name string `json:"name"`
+	// Password is a bcrypt hash, as printed by `caddy hash-password`.
+	Password string `json:"password"`
+	// Role is READ, WRITE, ADMIN or SYSTEM_ADMIN. Default: READ.
+	Role string `json:"role,omitempty"`
+}
+
+// User is a user as the gateway sees it.
+type User struct {
+	Name     string
+	Role     scope.Scope
+	Disabled bool
+	// Source is "config" or "runtime".
+	Source string
+	hash   []byte
+}
+
+// Directory finds users.
+type Directory struct {
+	config map[string]User
+	store  store.UserStore
+	// dummy is hashed against when the user is unknown, so that a wrong
+	// name takes as long as a wrong password.
+	dummy []byte
+}
+
+// NewDirectory returns a directory of the declared users and those in st.
+func NewDirectory(st store.UserStore, declared []ConfigUser) (*Directory, error) {
+	d := &Directory{config: map[string]User{}, store: st}
+	for _, c := range declared {
+		if c.Name == "" {
+			return nil, errors.New("user: a name is required")
+		}
+		if _, dup := d.config[c.Name]; dup {
+			return nil, fmt.Errorf("user %q declared twice", c.Name)
+		}
+		cost, err := bcrypt.Cost([]byte(c.Password))
+		if err != nil {
+			return nil, fmt.Errorf("user %q: password must be a bcrypt hash (see caddy hash-password): %w", c.Name, err)
+		}
+		role := scope.Read
+		if c.Role != "" {
+			if role, err = scope.Parse(c.Role); err != nil {
+				return nil, fmt.Errorf("user %q: %w", c.Name, err)
+			}
+		}
+		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password)}
+		if d.dummy == nil {
+			d.dummy, _ = bcrypt.GenerateFromPassword([]byte("applinks-dummy-password"), cost)
+		}
+	}
+	if d.dummy == nil {
+		d.dummy, _ = bcrypt.GenerateFromPassword([]byte("applinks-dummy-password"), bcrypt.DefaultCost)
+	}
+	return d, nil
+}
+
+// Get returns the user with the given name.
+func (d *Directory) Get(ctx context.Context, name string) (User, error) {
+	if u, ok := d.config[name]; ok {
+		return u, nil
+	}
+	su, err := d.store.GetUser(ctx, name)
+	if err != nil {
+		return User{}, err
+	}
+	role, err := scope.Parse(su.Role)
+	if err != nil {
+		return User{}, fmt.Errorf("stored user %q: %w", name, err)
+	}
+	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", hash: []byte(su.PasswordHash)}, nil
+}
+
+// Authenticate checks a name and password; a wrong name costs as much time
+// as a wrong password.
+func (d *Directory) Authenticate(ctx context.Context, name, password string) (User, error) {
+	u, err := d.Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && len(u.hash) == 0) {
+		_ = bcrypt.CompareHashAndPassword(d.dummy, []byte(password))
+		return User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if bcrypt.CompareHashAndPassword(u.hash, []byte(password)) != nil {
+		return User{}, ErrBadCredentials
+	}
+	if u.Disabled {
+		return User{}, ErrDisabled
+	}
+	return u, nil
+}
+
+// Role returns the current role of an enabled user; ErrDisabled or
+// store.ErrNotFound otherwise.
+func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) {
+	u, err := d.Get(ctx, name)
+	if err != nil {
+		return scope.None, err
+	}
+	if u.Disabled {
+		return scope.None, ErrDisabled
+	}
+	return u.Role, nil
+}
