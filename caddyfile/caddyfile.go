@@ -202,4 +202,3 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 	*dst = caddy.Duration(v)
 	return nil
 }
-

@@ -144,7 +144,10 @@ func TestAuthorizeErrors(t *testing.T) {
 			{"unknown scope", func(q url.Values) { q.Set("scope", "FLY") }, "invalid_scope"},
 			{"scope above ceiling", func(q url.Values) { q.Set("scope", "ADMIN") }, "invalid_scope"},
 			{"lowercase scope", func(q url.Values) { q.Set("scope", "read") }, "invalid_scope"},
-			{"bad PKCE method", func(q url.Values) { q.Set("code_challenge", strings.Repeat("a", 43)); q.Set("code_challenge_method", "MD5") }, "invalid_request"},
+			{"bad PKCE method", func(q url.Values) {
+				q.Set("code_challenge", strings.Repeat("a", 43))
+				q.Set("code_challenge_method", "MD5")
+			}, "invalid_request"},
 			{"short challenge", func(q url.Values) { q.Set("code_challenge", "abc") }, "invalid_request"},
 			{"method without challenge", func(q url.Values) { q.Set("code_challenge_method", "S256") }, "invalid_request"},
 		} {

@@ -149,11 +149,11 @@ func TestScopeCeilings(t *testing.T) {
 	for _, tc := range []struct {
 		user, requested, want string
 	}{
-		{"alice", "", "WRITE"},     // link ceiling WRITE, alice ADMIN
-		{"alice", "READ", "READ"},  // asked less
-		{"bob", "WRITE", "READ"},   // bob is a READ user
-		{"sam", "WRITE", "WRITE"},  // system admin still gets the link's ceiling
-		{"bob", "", "READ"},        // no scope asked: the ceiling, then bob's role
+		{"alice", "", "WRITE"},    // link ceiling WRITE, alice ADMIN
+		{"alice", "READ", "READ"}, // asked less
+		{"bob", "WRITE", "READ"},  // bob is a READ user
+		{"sam", "WRITE", "WRITE"}, // system admin still gets the link's ceiling
+		{"bob", "", "READ"},       // no scope asked: the ceiling, then bob's role
 		{"alice", "READ WRITE", "WRITE"},
 	} {
 		t.Run(tc.user+"-"+tc.requested, func(t *testing.T) {
