@@ -47,7 +47,7 @@ type gatewayOptions struct {
 }
 
 type gateway struct {
-	t      *testing.T
+	t      testing.TB
 	tester *caddytest.Tester
 	dir    string
 	config string
@@ -107,12 +107,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	respond "upstream reached" 200
 }
 `, httpPort, o.globalOption, o.dir, h, h, h, redirectURI, clientID, secretValue, o.extraGlobal, httpPort)
-	tester := caddytest.NewTester(t.(*testing.T))
+	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
-	g := &gateway{t: t.(*testing.T), tester: tester, dir: o.dir, config: cfg}
+	g := &gateway{t: t, tester: tester, dir: o.dir, config: cfg}
 	// Close Badger before t.TempDir removes its directory (cleanups run
 	// last-registered first).
 	t.Cleanup(g.unload)

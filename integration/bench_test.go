@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/scope"
+)
+
+// benchClients is the number of concurrent keep-alive clients.
+const benchClients = 32
+
+func benchGateway(b *testing.B) (*gateway, grants.Client, *http.Client) {
+	logFile := filepath.Join(b.TempDir(), "caddy.log")
+	g := startGateway(b, gatewayOptions{globalOption: "log {\n\t\toutput file " + logFile + "\n\t}"})
+	l, err := g.app().Links().Get(context.Background(), links.ConfigID("app"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = benchClients * 2
+	b.Cleanup(tr.CloseIdleConnections)
+	return g, grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling}, &http.Client{Transport: tr}
+}
+
+func issueCode(b *testing.B, g *gateway, c grants.Client) string {
+	code, err := g.app().Grants().IssueCode(context.Background(), grants.CodeRequest{Client: c, UserID: "alice", RedirectURI: redirectURI, Scope: scope.Write})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return code
+}
+
+// tokenCall posts one token request and returns the new refresh token.
+func tokenCall(hc *http.Client, form url.Values) (string, bool) {
+	form.Set("client_id", clientID)
+	form.Set("client_secret", secretValue)
+	resp, err := hc.Post(base+"/rest/oauth2/latest/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	var m struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
+		return "", false
+	}
+	return m.RefreshToken, true
+}
+
+// BenchmarkCodeExchange measures authorization-code exchanges per second
+// through HTTP, with client authentication and Badger writes. Codes are
+// issued in process before the timer starts.
+func BenchmarkCodeExchange(b *testing.B) {
+	g, c, hc := benchGateway(b)
+	codes := make([]string, b.N)
+	for i := range codes {
+		codes[i] = issueCode(b, g, c)
+	}
+	var next, failed atomic.Int64
+	b.SetParallelism(benchClients / 2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			code := codes[next.Add(1)-1]
+			if _, ok := tokenCall(hc, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}); !ok {
+				failed.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d exchanges failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
+}
+
+// BenchmarkRefresh measures refresh-token grants per second through HTTP:
+// each client rotates its own grant's refresh token.
+func BenchmarkRefresh(b *testing.B) {
+	g, c, hc := benchGateway(b)
+	var failed atomic.Int64
+	b.SetParallelism(benchClients / 2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rt, ok := tokenCall(hc, url.Values{"grant_type": {"authorization_code"}, "code": {issueCode(b, g, c)}, "redirect_uri": {redirectURI}})
+		if !ok {
+			failed.Add(1)
+			return
+		}
+		for pb.Next() {
+			next, ok := tokenCall(hc, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+			if !ok {
+				failed.Add(1)
+				continue
+			}
+			rt = next
+		}
+	})
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d refreshes failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "refreshes/s")
+}
