@@ -15,7 +15,9 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/gateway"
+	"github.com/applinks/caddy-applinks/module/guard"
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -23,6 +25,8 @@ func init() {
 	httpcaddyfile.RegisterGlobalOption("applinks", parseGlobal)
 	httpcaddyfile.RegisterHandlerDirective("applinks", parseHandler)
 	httpcaddyfile.RegisterDirectiveOrder("applinks", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterHandlerDirective("require_token", parseRequireToken)
+	httpcaddyfile.RegisterDirectiveOrder("require_token", httpcaddyfile.After, "basic_auth")
 }
 
 // parseGlobal sets up the applinks app from the global option. Repeated
@@ -174,6 +178,44 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		return nil, h.Err("applinks takes no arguments; configure it in the global applinks option")
 	}
 	return new(gateway.Handler), nil
+}
+
+// parseRequireToken sets up the guard.
+//
+// Syntax:
+//
+//	require_token [<matcher>] [<scope>] {
+//		session
+//		realm <realm>
+//	}
+func parseRequireToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next()
+	g := new(guard.Guard)
+	if h.NextArg() {
+		if _, err := scope.Parse(h.Val()); err != nil {
+			return nil, h.Errf("require_token: %v", err)
+		}
+		g.Scope = h.Val()
+		if h.NextArg() {
+			return nil, h.ArgErr()
+		}
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		switch sub := h.Val(); sub {
+		case "session":
+			if h.NextArg() {
+				return nil, h.ArgErr()
+			}
+			g.Session = true
+		case "realm":
+			if err := singleArg(h.Dispenser, &g.Realm); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, h.Errf("unrecognized subdirective %q", sub)
+		}
+	}
+	return g, nil
 }
 
 func singleArg(d *caddyfile.Dispenser, dst *string) error {

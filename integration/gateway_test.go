@@ -44,6 +44,7 @@ type gatewayOptions struct {
 	dir          string // storage dir; default t.TempDir()
 	extraGlobal  string // more lines in the applinks block
 	globalOption string // more lines in the Caddy global block
+	site         string // the site block's body; default: applinks + a static response
 }
 
 type gateway struct {
@@ -74,6 +75,9 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.dir = t.TempDir()
 	}
 	h := hashFor(t, password)
+	if o.site == "" {
+		o.site = "applinks\n\trespond \"upstream reached\" 200"
+	}
 	cfg := fmt.Sprintf(`{
 	admin localhost:2999
 	http_port %d
@@ -86,6 +90,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		user alice %s ADMIN
 		user bob %s READ
 		user sam %s SYSTEM_ADMIN
+		user wendy %s WRITE
 		incoming app {
 			redirect_uri %s
 			scope WRITE
@@ -103,10 +108,9 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	}
 }
 :%d {
-	applinks
-	respond "upstream reached" 200
+	%s
 }
-`, httpPort, o.globalOption, o.dir, h, h, h, redirectURI, clientID, secretValue, o.extraGlobal, httpPort)
+`, httpPort, o.globalOption, o.dir, h, h, h, h, redirectURI, clientID, secretValue, o.extraGlobal, httpPort, o.site)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {

@@ -76,6 +76,8 @@ type App struct {
 	users    *users.Directory
 	sessions *users.Sessions
 	grants   *grants.Service
+	epoch    *grants.Epoch
+	tokens   *grants.Validator
 	pages    *web.Pages
 	limits   Limits
 	logger   *zap.Logger
@@ -155,17 +157,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		declaredLinks[i] = l
 	}
-	if a.links, err = links.New(a.store, a.keys, declaredLinks, time.Now, a.audit); err != nil {
+	a.epoch = new(grants.Epoch)
+	if a.links, err = links.New(a.store, a.keys, declaredLinks, time.Now, a.audit, a.epoch.Bump); err != nil {
 		return err
 	}
 	a.sessions = users.NewSessions(a.store, a.users, a.keys, time.Duration(a.SessionTTL), time.Now)
-	a.grants = grants.New(a.store, a.users, grants.Config{
+	a.grants = grants.New(a.store, a.users, a.links, a.epoch, grants.Config{
 		AccessTTL:    time.Duration(a.AccessTokenTTL),
 		RefreshTTL:   time.Duration(a.RefreshTokenTTL),
 		CodeTTL:      time.Duration(a.CodeTTL),
 		RefreshGrace: time.Duration(a.RefreshGrace),
 		ReplayMemory: DefaultReplayMemory,
 	}, time.Now, a.audit)
+	if a.tokens, err = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now); err != nil {
+		return err
+	}
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -205,6 +211,14 @@ func (a *App) Start() error {
 // Stop does nothing: background work ends when the config's context does.
 func (a *App) Stop() error { return nil }
 
+// Cleanup releases the validation cache.
+func (a *App) Cleanup() error {
+	if a.tokens != nil {
+		a.tokens.Close()
+	}
+	return nil
+}
+
 // Store returns the store.
 func (a *App) Store() store.Store { return a.store }
 
@@ -219,6 +233,14 @@ func (a *App) Sessions() *users.Sessions { return a.sessions }
 
 // Grants returns the token service.
 func (a *App) Grants() *grants.Service { return a.grants }
+
+// Tokens returns the cached access-token validator used by the guard.
+func (a *App) Tokens() *grants.Validator { return a.tokens }
+
+// Epoch returns the revocation counter; bump it after revoking access by
+// other means than the token service and the link registry (e.g. demoting
+// or disabling a user).
+func (a *App) Epoch() *grants.Epoch { return a.epoch }
 
 // Pages returns the HTML page renderer.
 func (a *App) Pages() *web.Pages { return a.pages }

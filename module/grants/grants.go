@@ -40,6 +40,12 @@ type Users interface {
 	Role(ctx context.Context, userID string) (scope.Scope, error)
 }
 
+// Links tells whether a link still exists; an error means its tokens are
+// void (a runtime link deleted, a config link removed from the config).
+type Links interface {
+	CheckLink(ctx context.Context, id string) error
+}
+
 // Client is the link a request comes from, after client authentication.
 type Client struct {
 	LinkID   string
@@ -88,14 +94,19 @@ var ErrInvalidToken = errors.New("invalid token")
 type Service struct {
 	store store.GrantStore
 	users Users
+	links Links
+	epoch *Epoch
 	cfg   Config
 	now   func() time.Time
 	audit *zap.Logger
+	// superseded is told the hashes of access tokens replaced by a
+	// refresh, so caches drop them.
+	superseded func(hash []byte)
 }
 
-// New returns a token service.
-func New(st store.GrantStore, users Users, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
-	return &Service{store: st, users: users, cfg: cfg, now: now, audit: audit}
+// New returns a token service; it bumps epoch on every revocation.
+func New(st store.GrantStore, users Users, links Links, epoch *Epoch, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
+	return &Service{store: st, users: users, links: links, epoch: epoch, cfg: cfg, now: now, audit: audit, superseded: func([]byte) {}}
 }
 
 // IssueCode stores an authorization code for an approved request and
@@ -182,7 +193,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 	var reused reusedCodeError
 	switch {
 	case errors.As(err, &reused):
-		if derr := s.store.DeleteGrant(ctx, reused.grantID); derr != nil {
+		if derr := s.deleteGrant(ctx, reused.grantID); derr != nil {
 			return Tokens{}, fmt.Errorf("revoking grant of reused code: %w", derr)
 		}
 		s.audit.Warn("authorization code reused; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", reused.grantID))
@@ -252,7 +263,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 	var replay replayError
 	switch {
 	case errors.As(err, &replay):
-		if derr := s.store.DeleteGrant(ctx, replay.grantID); derr != nil {
+		if derr := s.deleteGrant(ctx, replay.grantID); derr != nil {
 			return Tokens{}, fmt.Errorf("revoking replayed grant: %w", derr)
 		}
 		s.audit.Warn("refresh token replayed; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", replay.grantID), zap.String("token", hashPrefix(refreshToken)))
@@ -261,6 +272,9 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid, expired or revoked")
 	case err != nil:
 		return Tokens{}, err
+	}
+	for _, h := range iss.Delete {
+		s.superseded(h)
 	}
 	if ce := s.audit.Check(zapcore.InfoLevel, "grant refreshed"); ce != nil {
 		ce.Write(zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.Uint64("generation", iss.Grant.Generation))
@@ -284,7 +298,7 @@ func (s *Service) Revoke(ctx context.Context, c Client, tok string) error {
 	if g.ClientID != c.ClientID {
 		return oautherror.New(oautherror.UnauthorizedClient, "the token was issued to another client")
 	}
-	if err := s.store.DeleteGrant(ctx, g.ID); err != nil {
+	if err := s.deleteGrant(ctx, g.ID); err != nil {
 		return fmt.Errorf("revoking grant: %w", err)
 	}
 	s.audit.Info("grant revoked", zap.String("client_id", c.ClientID), zap.String("user", g.UserID), zap.String("grant", g.ID), zap.String("by", "client"))
@@ -293,7 +307,7 @@ func (s *Service) Revoke(ctx context.Context, c Client, tok string) error {
 
 // RevokeGrant ends a grant on behalf of a user or administrator.
 func (s *Service) RevokeGrant(ctx context.Context, grantID, by string) error {
-	if err := s.store.DeleteGrant(ctx, grantID); err != nil {
+	if err := s.deleteGrant(ctx, grantID); err != nil {
 		return fmt.Errorf("revoking grant: %w", err)
 	}
 	s.audit.Info("grant revoked", zap.String("grant", grantID), zap.String("by", by))
@@ -325,6 +339,11 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 	role, err := s.users.Role(ctx, g.UserID)
 	if err != nil {
 		return Access{}, ErrInvalidToken
+	}
+	if err := s.links.CheckLink(ctx, g.LinkID); errors.Is(err, store.ErrNotFound) {
+		return Access{}, ErrInvalidToken
+	} else if err != nil {
+		return Access{}, err
 	}
 	ts, _ := scope.Parse(t.Scope)
 	return Access{
@@ -368,6 +387,13 @@ func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (st
 		GrantID:      g.ID,
 		UserID:       g.UserID,
 	}
+}
+
+// deleteGrant revokes a grant's token family and bumps the epoch.
+func (s *Service) deleteGrant(ctx context.Context, id string) error {
+	err := s.store.DeleteGrant(ctx, id)
+	s.epoch.Bump()
+	return err
 }
 
 func newID() string {

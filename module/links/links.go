@@ -86,12 +86,14 @@ type Registry struct {
 	names    map[string]bool
 	now      func() time.Time
 	audit    *zap.Logger
+	deleted  func()
 }
 
 // New returns a registry over st holding the config-declared links, whose
-// secrets it seals with keys like runtime ones.
-func New(st store.LinkStore, keys *secret.Keys, declared []ConfigLink, now func() time.Time, audit *zap.Logger) (*Registry, error) {
-	r := &Registry{store: st, keys: keys, byClient: map[string]Link{}, byID: map[string]Link{}, names: map[string]bool{}, now: now, audit: audit}
+// secrets it seals with keys like runtime ones. It calls deleted after a
+// link (and so its grants) is deleted.
+func New(st store.LinkStore, keys *secret.Keys, declared []ConfigLink, now func() time.Time, audit *zap.Logger, deleted func()) (*Registry, error) {
+	r := &Registry{store: st, keys: keys, byClient: map[string]Link{}, byID: map[string]Link{}, names: map[string]bool{}, now: now, audit: audit, deleted: deleted}
 	for _, c := range declared {
 		l, err := r.fromConfig(c)
 		if err != nil {
@@ -134,6 +136,12 @@ func (r *Registry) ByClientID(ctx context.Context, clientID string) (Link, error
 		return Link{}, err
 	}
 	return runtimeLink(sl), nil
+}
+
+// CheckLink returns nil when the link exists, store.ErrNotFound when not.
+func (r *Registry) CheckLink(ctx context.Context, id string) error {
+	_, err := r.Get(ctx, id)
+	return err
 }
 
 // List returns config-declared links, then runtime links, each by name.
@@ -199,7 +207,9 @@ func (r *Registry) Delete(ctx context.Context, id, by string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.store.DeleteLink(ctx, id); err != nil {
+	err = r.store.DeleteLink(ctx, id)
+	r.deleted()
+	if err != nil {
 		return err
 	}
 	r.audit.Info("link deleted", zap.String("link", l.Name), zap.String("link_id", id), zap.String("by", by))

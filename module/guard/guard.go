@@ -1,0 +1,320 @@
+// Package guard is the require_token handler: it lets a request through to
+// the upstream only with a valid gateway access token (or, optionally, a
+// signed-in session) whose effective scope covers the request.
+package guard
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/token"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+func init() {
+	caddy.RegisterModule(new(Guard))
+}
+
+// Identity headers set for the upstream; the same headers sent by a client
+// are always removed.
+const (
+	HeaderUser     = "X-Forwarded-User"
+	HeaderScope    = "X-Forwarded-Scope"
+	HeaderClientID = "X-Forwarded-Client-Id"
+)
+
+// identityVar is the request variable that carries the identity from the
+// first require_token of a request to the next ones.
+const identityVar = "applinks.identity"
+
+// maxAuthorizationLen bounds the Authorization header we look at; longer
+// values cannot hold one of our tokens.
+const maxAuthorizationLen = 1024
+
+// Guard requires a gateway access token. With no scope it applies
+// Confluence's rule: GET, HEAD and OPTIONS need READ, every other method
+// WRITE. A scope adds a stricter ceiling for the requests it handles.
+// Several guards on one request validate the token once.
+//
+// The effective permission is min(token scope, the user's current role),
+// re-checked on every request: a revoked grant, a deleted link or a
+// disabled user is refused on the next request.
+//
+// After a request passes, these placeholders are set and the upstream gets
+// matching headers (client-sent copies are removed first); the gateway's
+// token and session cookies are not forwarded:
+//
+// Placeholder | Header | Description
+// ------------|--------|------------
+// `{http.auth.user.id}` | X-Forwarded-User | the user name
+// `{http.auth.user.scope}` | X-Forwarded-Scope | the effective scope
+// `{http.auth.user.client_id}` | X-Forwarded-Client-Id | the link's client id; empty for a session
+type Guard struct {
+	// Scope is the least scope matched requests need, on top of the
+	// method rule: READ, WRITE, ADMIN or SYSTEM_ADMIN. Default: the method
+	// rule alone.
+	Scope string `json:"scope,omitempty"`
+	// Session lets a person signed in to the gateway through with their
+	// role as scope, so browsers and API clients share one guarded site.
+	// Browsers without a session are sent to sign in.
+	Session bool `json:"session,omitempty"`
+	// Realm is sent in WWW-Authenticate. Default: applinks.
+	Realm string `json:"realm,omitempty"`
+
+	app    *applinks.App
+	need   scope.Scope
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Guard) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.require_token",
+		New: func() caddy.Module { return new(Guard) },
+	}
+}
+
+// Provision connects the guard to the applinks app.
+func (g *Guard) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	if g.Realm == "" {
+		g.Realm = "applinks"
+	}
+	if g.Scope != "" {
+		s, err := scope.Parse(g.Scope)
+		if err != nil {
+			return err
+		}
+		g.need = s
+	}
+	app, err := ctx.App("applinks")
+	if err != nil {
+		return err
+	}
+	g.app = app.(*applinks.App)
+	return nil
+}
+
+// Validate checks the configuration.
+func (g *Guard) Validate() error {
+	if g.Scope != "" {
+		if _, err := scope.Parse(g.Scope); err != nil {
+			return err
+		}
+	}
+	if strings.ContainsAny(g.Realm, "\"\\") {
+		return fmt.Errorf("realm %q must not contain quotes or backslashes", g.Realm)
+	}
+	return nil
+}
+
+// Identity is who a request acts for after the guard let it through.
+type Identity struct {
+	UserID   string
+	ClientID string
+	Scope    scope.Scope
+}
+
+// ServeHTTP lets the request through or answers 401/403 per RFC 6750.
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	need := max(methodScope(r.Method), g.need)
+	if id, ok := caddyhttp.GetVar(r.Context(), identityVar).(*Identity); ok && id != nil {
+		if !id.Scope.Includes(need) {
+			return g.insufficient(w, id, need)
+		}
+		return next.ServeHTTP(w, r)
+	}
+	// Never trust identity headers from the client.
+	r.Header.Del(HeaderUser)
+	r.Header.Del(HeaderScope)
+	r.Header.Del(HeaderClientID)
+
+	id, err := g.identify(w, r)
+	if err != nil {
+		return g.refuse(w, r, err)
+	}
+	if id == nil {
+		return nil // answered (a browser sent to sign in)
+	}
+	if !id.Scope.Includes(need) {
+		return g.insufficient(w, id, need)
+	}
+	caddyhttp.SetVar(r.Context(), identityVar, id)
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", id.UserID)
+	repl.Set("http.auth.user.scope", id.Scope.String())
+	repl.Set("http.auth.user.client_id", id.ClientID)
+	r.Header.Set(HeaderUser, id.UserID)
+	r.Header.Set(HeaderScope, id.Scope.String())
+	if id.ClientID != "" {
+		r.Header.Set(HeaderClientID, id.ClientID)
+	}
+	r.Header.Del("Authorization")
+	stripGatewayCookies(r)
+	return next.ServeHTTP(w, r)
+}
+
+// refusal is why a request is refused with 401.
+type refusal struct {
+	code        string // "" when no credentials were sent
+	description string
+}
+
+func (e *refusal) Error() string { return e.description }
+
+// identify finds who the request acts for: the access token of the
+// Authorization header, else (with Session) the signed-in person. It
+// returns a nil identity when it has answered the request itself.
+func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, error) {
+	tok, present, err := bearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	if !present {
+		if g.Session {
+			sess, ok, err := g.app.Sessions().Current(r)
+			if err != nil {
+				return nil, caddyhttp.Error(http.StatusInternalServerError, err)
+			}
+			if ok {
+				return &Identity{UserID: sess.User.Name, Scope: sess.User.Role}, nil
+			}
+			if wantsHTML(r) {
+				http.Redirect(w, r, users.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+				return nil, nil
+			}
+		}
+		return nil, &refusal{description: "a bearer token is required"}
+	}
+	a, err := g.app.Tokens().Validate(r.Context(), tok)
+	if errors.Is(err, grants.ErrInvalidToken) {
+		return nil, &refusal{code: oautherror.InvalidToken, description: "the access token is invalid, expired or revoked"}
+	}
+	if err != nil {
+		return nil, caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("validating access token: %w", err))
+	}
+	return &Identity{UserID: a.UserID, ClientID: a.ClientID, Scope: a.Scope}, nil
+}
+
+// bearerToken reads the token from `Authorization: Bearer <token>` or from
+// the password of Basic auth (Atlassian's way). present is false when no
+// Authorization header was sent.
+func bearerToken(r *http.Request) (tok string, present bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false, nil
+	}
+	if len(h) > maxAuthorizationLen {
+		return "", true, &refusal{code: oautherror.InvalidToken, description: "the Authorization header is too long to hold an access token"}
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	rest = strings.TrimLeft(rest, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		tok = rest
+	case strings.EqualFold(scheme, "Basic"):
+		raw, derr := base64.StdEncoding.DecodeString(rest)
+		if derr != nil {
+			return "", true, &refusal{code: oautherror.InvalidToken, description: "the Basic credentials are not valid base64"}
+		}
+		_, tok, _ = strings.Cut(string(raw), ":")
+	default:
+		return "", true, &refusal{code: oautherror.InvalidToken, description: "the Authorization header must use the Bearer scheme"}
+	}
+	if tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", true, &refusal{code: oautherror.InvalidToken, description: "the Authorization header holds no single token"}
+	}
+	if token.Kind(tok) != token.Access {
+		return "", true, &refusal{code: oautherror.InvalidToken, description: "not an access token of this gateway (wrong prefix or checksum)"}
+	}
+	return tok, true, nil
+}
+
+// refuse answers 401 per RFC 6750 §3; other errors go to Caddy.
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error {
+	var rf *refusal
+	if !errors.As(err, &rf) {
+		return err
+	}
+	if ce := g.logger.Check(zapcore.DebugLevel, "request refused"); ce != nil {
+		ce.Write(zap.String("reason", rf.description), zap.String("uri", r.URL.Path))
+	}
+	challenge := oautherror.BearerChallenge(g.Realm, rf.code, rf.description, "")
+	challenge += `, resource_metadata="` + g.app.IssuerFor(r) + `/.well-known/oauth-protected-resource"`
+	code := rf.code
+	if code == "" {
+		code = "unauthorized"
+	}
+	oautherror.Write(w, &oautherror.Error{Code: code, Description: rf.description, Status: http.StatusUnauthorized, Challenge: challenge})
+	return nil
+}
+
+// insufficient answers 403 insufficient_scope with the scope needed.
+func (g *Guard) insufficient(w http.ResponseWriter, id *Identity, need scope.Scope) error {
+	desc := fmt.Sprintf("request does not have %s scope (the token grants %s)", strings.ToLower(need.String()), id.Scope)
+	oautherror.Write(w, &oautherror.Error{
+		Code:        oautherror.InsufficientScope,
+		Description: desc,
+		Status:      http.StatusForbidden,
+		Challenge:   oautherror.BearerChallenge(g.Realm, oautherror.InsufficientScope, desc, need.String()),
+		Extra:       map[string]string{"scope": need.String()},
+	})
+	return nil
+}
+
+// methodScope is Confluence's rule: reading methods need READ, all else
+// WRITE.
+func methodScope(method string) scope.Scope {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return scope.Read
+	}
+	return scope.Write
+}
+
+// wantsHTML reports whether the request is a browser navigation.
+func wantsHTML(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// stripGatewayCookies removes the gateway's own cookies from the request
+// so the upstream never sees a session token.
+func stripGatewayCookies(r *http.Request) {
+	cookies := r.Cookies()
+	if len(cookies) == 0 {
+		return
+	}
+	kept := cookies[:0]
+	for _, c := range cookies {
+		if c.Name != users.SessionCookie && c.Name != users.LoginCookie {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == len(cookies) {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, c := range kept {
+		r.AddCookie(c)
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Guard)(nil)
+	_ caddy.Validator             = (*Guard)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Guard)(nil)
+)
