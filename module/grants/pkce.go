@@ -46,10 +46,15 @@ func VerifyPKCE(challenge, method, verifier string) bool {
 	if !ValidVerifierSyntax(verifier) {
 		return false
 	}
-	want := verifier
-	if method == MethodS256 {
+	var want string
+	switch method {
+	case MethodS256:
 		sum := sha256.Sum256([]byte(verifier))
 		want = base64.RawURLEncoding.EncodeToString(sum[:])
+	case MethodPlain:
+		want = verifier
+	default:
+		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
 }

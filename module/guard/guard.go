@@ -213,10 +213,14 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 // the password of Basic auth (Atlassian's way). present is false when no
 // Authorization header was sent.
 func bearerToken(r *http.Request) (tok string, present bool, err error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 || len(values) == 1 && values[0] == "" {
 		return "", false, nil
 	}
+	if len(values) > 1 {
+		return "", true, &refusal{code: oautherror.InvalidToken, description: "the request has several Authorization headers"}
+	}
+	h := values[0]
 	if len(h) > maxAuthorizationLen {
 		return "", true, &refusal{code: oautherror.InvalidToken, description: "the Authorization header is too long to hold an access token"}
 	}

@@ -173,7 +173,7 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
 		return Link{}, "", err
 	}
-	if in.Ceiling == scope.None {
+	if in.Ceiling < scope.Read || in.Ceiling > scope.SystemAdmin {
 		return Link{}, "", errors.New("permission is required: READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	}
 	now := r.now().UTC()
@@ -320,6 +320,7 @@ func ValidateRedirectURIs(uris []string) error {
 
 // IsLoopback reports whether host is localhost or a loopback address.
 func IsLoopback(host string) bool {
+	host = strings.ToLower(host)
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}

@@ -73,12 +73,15 @@ func Write(w http.ResponseWriter, e *Error) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	body := map[string]string{"error": e.Code}
-	if e.Description != "" {
-		body["error_description"] = e.Description
-	}
+	body := make(map[string]string, len(e.Extra)+2)
 	for k, v := range e.Extra {
 		body[k] = v
+	}
+	body["error"] = e.Code
+	if e.Description != "" {
+		body["error_description"] = e.Description
+	} else {
+		delete(body, "error_description")
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)

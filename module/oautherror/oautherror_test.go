@@ -127,9 +127,9 @@ func TestErrorString(t *testing.T) {
 
 func TestBearerChallenge(t *testing.T) {
 	tests := []struct {
-		name                             string
+		name                            string
 		realm, code, description, scope string
-		want                             string
+		want                            string
 	}{
 		{"realm only", "applinks", "", "", "", `Bearer realm="applinks"`},
 		{"with error", "applinks", "invalid_token", "the access token expired", "",

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/hkdf"
 )
@@ -31,8 +32,8 @@ type Keys struct {
 // FromPassphrase derives the master key from a passphrase of at least
 // MinPassphraseLen characters with HKDF-SHA256.
 func FromPassphrase(passphrase string) (*Keys, error) {
-	if len(passphrase) < MinPassphraseLen {
-		return nil, fmt.Errorf("secret_key is %d characters long; it must have at least %d", len(passphrase), MinPassphraseLen)
+	if n := utf8.RuneCountInString(passphrase); n < MinPassphraseLen {
+		return nil, fmt.Errorf("secret_key is %d characters long; it must have at least %d", n, MinPassphraseLen)
 	}
 	return newKeys(derive([]byte(passphrase), "applinks master key"))
 }

@@ -43,7 +43,7 @@ func New(prefix string) string {
 }
 
 // Valid reports whether tok has the given prefix, the right length and a
-// matching checksum. It does no I/O and allocates nothing.
+// matching checksum. It does no I/O.
 func Valid(tok, prefix string) bool {
 	if len(tok) != Len || !strings.HasPrefix(tok, prefix) {
 		return false

@@ -2,9 +2,12 @@ package token_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -112,6 +115,38 @@ func TestValidRejectsEverySingleFlip(t *testing.T) {
 		for i := range len(tok) {
 			if f := flip(tok, i); token.Valid(f, p) {
 				t.Fatalf("Valid accepted %q (%q with byte %d changed)", f, tok, i)
+			}
+		}
+	}
+}
+
+// The base64 decoder skips '\n' and '\r', so a 52-byte string holding a
+// newline decodes to only 35 bytes. Valid must refuse it even when the
+// checksum of the short decoding matches (its missing last byte read as 0).
+func TestValidRefusesShortDecoding(t *testing.T) {
+	for _, p := range prefixes {
+		var buf [36]byte
+		for {
+			if _, err := rand.Read(buf[:32]); err != nil {
+				t.Fatal(err)
+			}
+			sum := crc32.ChecksumIEEE(append([]byte(p), buf[:32]...))
+			if sum&0xff == 0 {
+				binary.BigEndian.PutUint32(buf[32:], sum)
+				break
+			}
+		}
+		enc := base64.RawURLEncoding.EncodeToString(buf[:35]) // 47 characters
+		for _, nl := range []string{"\n", "\r"} {
+			tok := p + enc[:20] + nl + enc[20:]
+			if len(tok) != token.Len {
+				t.Fatalf("test setup: length %d", len(tok))
+			}
+			if token.Valid(tok, p) {
+				t.Errorf("Valid accepted %q, which decodes to 35 bytes", tok)
+			}
+			if k := token.Kind(tok); k != "" {
+				t.Errorf("Kind(%q) = %q", tok, k)
 			}
 		}
 	}

@@ -1,0 +1,245 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+func TestLocalPath(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"/", "/"},
+		{"/a", "/a"},
+		{"/a?b", "/a?b"},
+		{"/wiki/spaces/X?a=1&b=%2F", "/wiki/spaces/X?a=1&b=%2F"},
+		{"/a/b#frag", "/a/b#frag"},
+		{"/a//b", "/a//b"},
+		{"//evil", ""},
+		{"//evil.example/path", ""},
+		{"///evil", ""},
+		{"/\\evil", ""},
+		{"/\\/evil", ""},
+		{"https://x", ""},
+		{"http://evil.example/", ""},
+		{"javascript:x", ""},
+		{"javascript:alert(1)//", ""},
+		{"evil.example", ""},
+		{"a/b", ""},
+		{"", ""},
+		{"/a\r\nb", ""},
+		{"/a\nSet-Cookie: x=y", ""},
+		{"/a\rb", ""},
+		{"/\t/evil", ""},
+		{"/a\x00b", ""},
+		{" /a", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := users.LocalPath(tt.in); got != tt.want {
+				t.Fatalf("LocalPath(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func hash(t *testing.T, password string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func openStore(t *testing.T) *badgerstore.Store {
+	t.Helper()
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{GCInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return st
+}
+
+// newDirectory returns a directory with config users alice (WRITE),
+// bob (default READ) and shadow, and runtime users carol (ADMIN), dave
+// (disabled), erin (no password), shadow (hidden by the config user) and
+// frank (a role the code does not know).
+func newDirectory(t *testing.T) *users.Directory {
+	t.Helper()
+	st := openStore(t)
+	ctx := context.Background()
+	for _, u := range []store.User{
+		{Name: "carol", PasswordHash: hash(t, "carol-pw"), Role: "ADMIN"},
+		{Name: "dave", PasswordHash: hash(t, "dave-pw"), Role: "SYSTEM_ADMIN", Disabled: true},
+		{Name: "erin", PasswordHash: "", Role: "READ"},
+		{Name: "shadow", PasswordHash: hash(t, "runtime-pw"), Role: "SYSTEM_ADMIN"},
+		{Name: "frank", PasswordHash: hash(t, "frank-pw"), Role: "OWNER"},
+	} {
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := users.NewDirectory(st, []users.ConfigUser{
+		{Name: "alice", Password: hash(t, "alice-pw"), Role: "WRITE"},
+		{Name: "bob", Password: hash(t, "bob-pw")},
+		{Name: "shadow", Password: hash(t, "config-pw"), Role: "READ"},
+	})
+	if err != nil {
+		t.Fatalf("NewDirectory: %v", err)
+	}
+	return d
+}
+
+func TestAuthenticate(t *testing.T) {
+	d := newDirectory(t)
+	tests := []struct {
+		name, user, password string
+		wantRole             scope.Scope
+		wantSource           string
+		wantErr              error
+	}{
+		{"config user", "alice", "alice-pw", scope.Write, "config", nil},
+		{"config user default role", "bob", "bob-pw", scope.Read, "config", nil},
+		{"config user wrong password", "alice", "bob-pw", scope.None, "", users.ErrBadCredentials},
+		{"config user empty password", "alice", "", scope.None, "", users.ErrBadCredentials},
+		{"password case matters", "alice", "ALICE-PW", scope.None, "", users.ErrBadCredentials},
+		{"user name case matters", "Alice", "alice-pw", scope.None, "", users.ErrBadCredentials},
+		{"runtime user", "carol", "carol-pw", scope.Admin, "runtime", nil},
+		{"runtime user wrong password", "carol", "alice-pw", scope.None, "", users.ErrBadCredentials},
+		{"unknown user", "mallory", "alice-pw", scope.None, "", users.ErrBadCredentials},
+		{"empty user", "", "", scope.None, "", users.ErrBadCredentials},
+		{"disabled user", "dave", "dave-pw", scope.None, "", users.ErrDisabled},
+		{"disabled user wrong password", "dave", "nope", scope.None, "", users.ErrBadCredentials},
+		{"runtime user without password", "erin", "", scope.None, "", users.ErrBadCredentials},
+		{"config user hides runtime user", "shadow", "config-pw", scope.Read, "config", nil},
+		{"hidden runtime password", "shadow", "runtime-pw", scope.None, "", users.ErrBadCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := d.Authenticate(context.Background(), tt.user, tt.password)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Authenticate(%q, %q) error = %v, want %v", tt.user, tt.password, err, tt.wantErr)
+			}
+			if err != nil {
+				if u.Name != "" || u.Role != scope.None {
+					t.Fatalf("failed Authenticate returned user %+v", u)
+				}
+				return
+			}
+			if u.Name != tt.user || u.Role != tt.wantRole || u.Source != tt.wantSource || u.Disabled {
+				t.Fatalf("Authenticate(%q) = %+v, want role %v from %s", tt.user, u, tt.wantRole, tt.wantSource)
+			}
+		})
+	}
+	t.Run("unknown stored role is an error, not a sign-in", func(t *testing.T) {
+		u, err := d.Authenticate(context.Background(), "frank", "frank-pw")
+		if err == nil {
+			t.Fatalf("Authenticate accepted a user with an unknown role: %+v", u)
+		}
+	})
+}
+
+func TestRole(t *testing.T) {
+	d := newDirectory(t)
+	tests := []struct {
+		user    string
+		want    scope.Scope
+		wantErr error
+	}{
+		{"alice", scope.Write, nil},
+		{"bob", scope.Read, nil},
+		{"carol", scope.Admin, nil},
+		{"shadow", scope.Read, nil},
+		{"dave", scope.None, users.ErrDisabled},
+		{"mallory", scope.None, store.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			got, err := d.Role(context.Background(), tt.user)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Role(%q) error = %v, want %v", tt.user, err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Fatalf("Role(%q) = %v, want %v", tt.user, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRoleFollowsStore(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "admin", Password: hash(t, "x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := store.User{Name: "carol", PasswordHash: hash(t, "pw"), Role: "WRITE"}
+	if err := st.PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.Role(ctx, "carol"); err != nil || r != scope.Write {
+		t.Fatalf("Role = %v, %v; want WRITE", r, err)
+	}
+	u.Disabled = true
+	if err := st.PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Role(ctx, "carol"); !errors.Is(err, users.ErrDisabled) {
+		t.Fatalf("Role after disabling = %v, want ErrDisabled", err)
+	}
+	if _, err := d.Authenticate(ctx, "carol", "pw"); !errors.Is(err, users.ErrDisabled) {
+		t.Fatalf("Authenticate after disabling = %v, want ErrDisabled", err)
+	}
+	if err := st.DeleteUser(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Role(ctx, "carol"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Role after deletion = %v, want ErrNotFound", err)
+	}
+	if _, err := d.Authenticate(ctx, "carol", "pw"); !errors.Is(err, users.ErrBadCredentials) {
+		t.Fatalf("Authenticate after deletion = %v, want ErrBadCredentials", err)
+	}
+}
+
+func TestNewDirectoryRefuses(t *testing.T) {
+	good := hash(t, "pw")
+	tests := []struct {
+		name     string
+		declared []users.ConfigUser
+	}{
+		{"plain-text password", []users.ConfigUser{{Name: "a", Password: "secret"}}},
+		{"empty password", []users.ConfigUser{{Name: "a", Password: ""}}},
+		{"truncated hash", []users.ConfigUser{{Name: "a", Password: good[:20]}}},
+		{"SHA-256 hex", []users.ConfigUser{{Name: "a", Password: "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"}}},
+		{"empty name", []users.ConfigUser{{Name: "", Password: good}}},
+		{"duplicate name", []users.ConfigUser{{Name: "a", Password: good}, {Name: "a", Password: good}}},
+		{"lower-case role", []users.ConfigUser{{Name: "a", Password: good, Role: "admin"}}},
+		{"unknown role", []users.ConfigUser{{Name: "a", Password: good, Role: "ROOT"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := users.NewDirectory(nil, tt.declared)
+			if err == nil {
+				t.Fatalf("NewDirectory accepted %+v", tt.declared)
+			}
+			if d != nil {
+				t.Fatal("NewDirectory returned a directory with an error")
+			}
+		})
+	}
+}
