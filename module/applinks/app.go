@@ -169,9 +169,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		RefreshGrace: time.Duration(a.RefreshGrace),
 		ReplayMemory: DefaultReplayMemory,
 	}, time.Now, a.audit)
-	if a.tokens, err = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now); err != nil {
-		return err
-	}
+	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -210,14 +208,6 @@ func (a *App) Start() error {
 
 // Stop does nothing: background work ends when the config's context does.
 func (a *App) Stop() error { return nil }
-
-// Cleanup releases the validation cache.
-func (a *App) Cleanup() error {
-	if a.tokens != nil {
-		a.tokens.Close()
-	}
-	return nil
-}
 
 // Store returns the store.
 func (a *App) Store() store.Store { return a.store }

@@ -3,12 +3,8 @@ package grants
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
@@ -33,18 +29,9 @@ const DefaultCacheEntries = 100_000
 type Validator struct {
 	service *Service
 	epoch   *Epoch
-	cache   *ristretto.Cache[string, *cached]
+	cache   *cache
 	now     func() time.Time
-
-	// mu orders caching a validation against forgetting a token, so that a
-	// validation racing with a refresh cannot cache the replaced token.
-	mu        sync.Mutex
-	forgotten map[string]time.Time
 }
-
-// forgetWindow is how long a replaced token is remembered as such: longer
-// than any validation stays in flight.
-const forgetWindow = 10 * time.Second
 
 type cached struct {
 	access Access
@@ -52,19 +39,12 @@ type cached struct {
 }
 
 // NewValidator returns a validator over the service holding at most
-// entries results; Close releases it.
-func NewValidator(s *Service, epoch *Epoch, entries int64, now func() time.Time) (*Validator, error) {
-	c, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
-		NumCounters: entries * 10,
-		MaxCost:     entries,
-		BufferItems: 64,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("making validation cache: %w", err)
-	}
-	v := &Validator{service: s, epoch: epoch, cache: c, now: now, forgotten: map[string]time.Time{}}
-	s.superseded = v.forget
-	return v, nil
+// entries results. It registers with the service to drop access tokens
+// replaced by a refresh.
+func NewValidator(s *Service, epoch *Epoch, entries int, now func() time.Time) *Validator {
+	v := &Validator{service: s, epoch: epoch, cache: newCache(entries), now: now}
+	s.superseded = func(hash []byte) { v.cache.forget([32]byte(hash)) }
+	return v
 }
 
 // Validate returns what the access token grants now. A token with a bad
@@ -73,14 +53,13 @@ func (v *Validator) Validate(ctx context.Context, tok string) (Access, error) {
 	if !token.Valid(tok, token.Access) {
 		return Access{}, ErrInvalidToken
 	}
-	key := string(token.Hash(tok))
+	key := token.Sum(tok)
 	epoch := v.epoch.Current()
-	if c, ok := v.cache.Get(key); ok && c.epoch == epoch {
-		if !v.now().Before(c.access.ExpiresAt) {
-			return Access{}, ErrInvalidToken
-		}
+	now := v.now()
+	if c, ok := v.cache.get(key, now); ok && c.epoch == epoch {
 		return c.access, nil
 	}
+	seen := v.cache.forgets(key)
 	a, err := v.service.Validate(ctx, tok, store.AccessToken)
 	if errors.Is(err, ErrInvalidToken) {
 		// Remember nothing: the token may be revoked, or never existed.
@@ -89,32 +68,9 @@ func (v *Validator) Validate(ctx context.Context, tok string) (Access, error) {
 	if err != nil {
 		return Access{}, err
 	}
-	if ttl := a.ExpiresAt.Sub(v.now()); ttl > 0 {
-		v.mu.Lock()
-		if _, gone := v.forgotten[key]; !gone {
-			v.cache.SetWithTTL(key, &cached{access: a, epoch: epoch}, 1, ttl)
-		}
-		v.mu.Unlock()
-	}
+	v.cache.put(key, &cached{access: a, epoch: epoch}, seen, now)
 	return a, nil
 }
 
-// forget drops a token replaced by a refresh from the cache.
-func (v *Validator) forget(hash []byte) {
-	key := string(hash)
-	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.cache.Del(key)
-	v.forgotten[key] = now
-	if len(v.forgotten) > 1024 {
-		for k, at := range v.forgotten {
-			if now.Sub(at) > forgetWindow {
-				delete(v.forgotten, k)
-			}
-		}
-	}
-}
-
-// Close releases the cache.
-func (v *Validator) Close() { v.cache.Close() }
+// Cached returns the number of cached validations.
+func (v *Validator) Cached() int { return v.cache.len() }

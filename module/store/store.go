@@ -37,7 +37,10 @@ var (
 // Store is the whole state of one gateway. Backends are safe for
 // concurrent use. Updater closures (fn arguments) may run more than once
 // when a backend retries after a conflict, so they must not have side
-// effects beyond the values they are given.
+// effects beyond the values they are given; an error returned by fn is
+// returned unchanged (errors.Is and errors.As match it). A record may
+// outlive its expiry by up to a second (TTL granularity) but is never
+// returned when written with an expiry already past.
 type Store interface {
 	LinkStore
 	GrantStore
@@ -58,11 +61,14 @@ type LinkStore interface {
 	// ListLinks returns all links ordered by name.
 	ListLinks(ctx context.Context) ([]Link, error)
 	// UpdateLink runs fn on the stored link and saves the result atomically;
-	// an error from fn aborts without a write. Renaming to a taken name or
-	// client id gives ErrAlreadyExists.
+	// an error from fn aborts without a write. fn must not change the id.
+	// Renaming to a taken name or client id gives ErrAlreadyExists.
 	UpdateLink(ctx context.Context, id string, fn func(*Link) error) (Link, error)
 	// DeleteLink removes the link and every grant issued through it (and so
-	// every token of those grants).
+	// every token of those grants); ErrNotFound when there is no such link.
+	// Pending authorization codes of the link stay until they expire: they
+	// cannot be redeemed, since the link's client can no longer
+	// authenticate.
 	DeleteLink(ctx context.Context, id string) error
 }
 
@@ -70,16 +76,19 @@ type LinkStore interface {
 // issued for them. A token is valid only while its grant exists: deleting a
 // grant revokes every token of the family at once.
 type GrantStore interface {
-	// CreateCode stores a new authorization code until c.ExpiresAt.
+	// CreateCode stores a new authorization code until c.ExpiresAt. Codes are
+	// random, so an existing hash is simply overwritten.
 	CreateCode(ctx context.Context, c Code) error
 	// RedeemCode loads the code with the given hash and calls fn with it;
 	// fn returns what to issue. The code (marked with the new grant's id),
 	// the grant and the tokens are written in one atomic step, or nothing
 	// is written when fn fails. Of concurrent redemptions of one code, fn
 	// succeeds in at most one; the others see the code already redeemed.
+	// Issue.Delete is applied too.
 	RedeemCode(ctx context.Context, codeHash []byte, fn func(Code) (Issue, error)) (Issue, error)
 	// RotateRefresh loads the refresh token with the given hash and its
-	// grant and calls fn, which marks the token used, advances the grant and
+	// grant and calls fn, which marks the token used, advances the grant (its
+	// id unchanged) and
 	// returns the new tokens. The token as fn left it, the grant and tokens
 	// of the Issue, and the deletions it lists are written atomically;
 	// nothing is written when fn fails. ErrNotFound when the token or its
@@ -91,8 +100,9 @@ type GrantStore interface {
 	LookupToken(ctx context.Context, hash []byte) (Token, Grant, error)
 	// GetGrant returns the grant with the given id.
 	GetGrant(ctx context.Context, id string) (Grant, error)
-	// ListGrants returns the live grants of one user (userID set), of one
-	// link (linkID set), or all of them (both empty).
+	// ListGrants returns the live grants of one user (UserID set), of one
+	// link (LinkID set), of one user through one link (both set), or all of
+	// them (both empty), in no defined order.
 	ListGrants(ctx context.Context, filter GrantFilter) ([]Grant, error)
 	// DeleteGrant removes a grant, revoking its whole token family. Deleting
 	// a grant that is already gone is not an error.
@@ -193,7 +203,8 @@ type Grant struct {
 	Generation uint64    `json:"generation"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
-	// ExpiresAt is when the newest refresh token of the family expires.
+	// ExpiresAt is when the newest refresh token of the family expires;
+	// zero means never.
 	ExpiresAt time.Time `json:"expires_at"`
 }
 

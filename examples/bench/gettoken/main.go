@@ -5,20 +5,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"html"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
-	"regexp"
-	"strings"
 
-	"golang.org/x/oauth2"
+	"github.com/applinks/caddy-applinks/internal/flow"
 )
 
 func main() {
@@ -30,78 +21,10 @@ func main() {
 	redirect := flag.String("redirect-uri", "http://127.0.0.1:8489/callback", "registered redirect URI")
 	scope := flag.String("scope", "", "scope to request (default: the link's ceiling)")
 	flag.Parse()
-	tok, err := run(*issuer, *user, *password, *clientID, *secret, *redirect, *scope)
+	tok, err := flow.Run(*issuer, *user, *password, *clientID, *secret, *redirect, *scope)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gettoken:", err)
 		os.Exit(1)
 	}
 	fmt.Println(tok.AccessToken)
-}
-
-var hidden = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-
-func fields(body string) url.Values {
-	v := url.Values{}
-	for _, m := range hidden.FindAllStringSubmatch(body, -1) {
-		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
-	}
-	return v
-}
-
-func run(issuer, user, password, clientID, secret, redirect, scope string) (*oauth2.Token, error) {
-	conf := &oauth2.Config{
-		ClientID:     clientID,
-		ClientSecret: secret,
-		RedirectURL:  redirect,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:  issuer + "/rest/oauth2/latest/authorize",
-			TokenURL: issuer + "/rest/oauth2/latest/token",
-		},
-	}
-	if scope != "" {
-		conf.Scopes = strings.Fields(scope)
-	}
-	jar, _ := cookiejar.New(nil)
-	redirectURL, _ := url.Parse(redirect)
-	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-		if r.URL.Host == redirectURL.Host && r.URL.Path == redirectURL.Path {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	get := func(resp *http.Response, err error) (*http.Response, string, error) {
-		if err != nil {
-			return nil, "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp, string(b), err
-	}
-	verifier := oauth2.GenerateVerifier()
-	_, body, err := get(c.Get(conf.AuthCodeURL("bench", oauth2.S256ChallengeOption(verifier))))
-	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(body, `name="password"`) {
-		f := fields(body)
-		f.Set("username", user)
-		f.Set("password", password)
-		if _, body, err = get(c.PostForm(issuer+"/applinks/login", f)); err != nil {
-			return nil, err
-		}
-	}
-	if !strings.Contains(body, `name="decision"`) {
-		return nil, errors.New("no consent page: sign-in failed?")
-	}
-	f := fields(body)
-	f.Set("decision", "allow")
-	resp, _, err := get(c.PostForm(issuer+"/applinks/consent", f))
-	if err != nil {
-		return nil, err
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		return nil, fmt.Errorf("no code in redirect %q", resp.Header.Get("Location"))
-	}
-	return conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 }
