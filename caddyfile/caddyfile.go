@@ -38,6 +38,7 @@ func init() {
 //		storage <backend> [<args...>]
 //		secret_key <passphrase>
 //		issuer <url>
+//		id_token_algorithm <ES256|RS256>
 //		access_token_ttl <duration>
 //		refresh_token_ttl <duration>
 //		code_ttl <duration>
@@ -92,6 +93,8 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		return singleArg(d, &app.SecretKey)
 	case "issuer":
 		return singleArg(d, &app.Issuer)
+	case "id_token_algorithm":
+		return singleArg(d, &app.IDTokenAlgorithm)
 	case "access_token_ttl":
 		return durationArg(d, &app.AccessTokenTTL)
 	case "refresh_token_ttl":

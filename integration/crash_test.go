@@ -88,17 +88,17 @@ func TestKill9KeepsGrants(t *testing.T) {
 		refresh_grace 30s
 		user alice %s ADMIN
 		incoming app {
-			redirect_uri http://127.0.0.1:9481/callback
+			redirect_uri %s
 			scope WRITE
-			client_id app-client
-			client_secret app-secret-0123456789-abcdef
+			client_id %s
+			client_secret %s
 		}
 	}
 }
 :%d {
 	applinks
 }
-`, crashPort, dir, hashFor(t, password), crashPort)
+`, crashPort, dir, hashFor(t, password), redirectURI, clientID, secretValue, crashPort)
 	proc := startProcess(t, bin, caddyfile)
 	crashBase := fmt.Sprintf("http://127.0.0.1:%d", crashPort)
 
@@ -106,7 +106,7 @@ func TestKill9KeepsGrants(t *testing.T) {
 	const clients = 8
 	latest := make([]string, clients)
 	for i := range latest {
-		tok, err := flow.Run(crashBase, "alice", password, "app-client", "app-secret-0123456789-abcdef", "http://127.0.0.1:9481/callback", "")
+		tok, err := flow.Run(crashBase, "alice", password, clientID, secretValue, redirectURI, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +158,9 @@ func TestKill9KeepsGrants(t *testing.T) {
 	t.Logf("%d acknowledged rotations before SIGKILL", rotations)
 }
 
+// refreshAt rotates a refresh token at a gateway; safe in any goroutine.
 func refreshAt(base, rt string) (int, map[string]any) {
-	resp, err := http.PostForm(base+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"app-client"}, "client_secret": {"app-secret-0123456789-abcdef"}})
+	resp, err := http.PostForm(base+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {secretValue}})
 	if err != nil {
 		return 0, nil
 	}

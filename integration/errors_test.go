@@ -182,7 +182,6 @@ func TestAuthorizeErrors(t *testing.T) {
 func TestCodeReuseRevokesTokens(t *testing.T) {
 	startGateway(t, gatewayOptions{})
 	conf := oauthConfig(oauth2.AuthStyleInHeader)
-	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	code := authorize(t, browser(t), conf.AuthCodeURL("s"), "alice", "allow").Query().Get("code")
 	tok, err := conf.Exchange(context.Background(), code)
 	if err != nil {

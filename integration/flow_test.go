@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/applinks/caddy-applinks/internal/flow"
 )
 
 func TestMetadata(t *testing.T) {
@@ -79,7 +81,6 @@ func TestFullFlow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := oauthConfig(tc.style)
-			conf.Endpoint.AuthStyle = tc.style
 			verifier := oauth2.GenerateVerifier()
 			challenge := oauth2.S256ChallengeOption(verifier)
 			if tc.method == "plain" {
@@ -223,7 +224,7 @@ func TestSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := formFields(readBody(t, resp))
+		f := flow.HiddenFields(readBody(t, resp))
 		if f.Get("return_to") != "" {
 			t.Fatalf("return_to kept %q", f.Get("return_to"))
 		}

@@ -6,12 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/applinks/caddy-applinks"
+	"github.com/applinks/caddy-applinks/internal/flow"
 	"github.com/applinks/caddy-applinks/module/applinks"
 )
 
@@ -142,14 +141,18 @@ func (g *gateway) unload() {
 }`, "caddyfile")
 }
 
+// oauthConfig is the test client app's configuration, with endpoints from
+// metadata and the given client authentication style.
 func oauthConfig(style oauth2.AuthStyle) *oauth2.Config {
-	return &oauth2.Config{
+	conf := &oauth2.Config{
 		ClientID:     clientID,
 		ClientSecret: secretValue,
 		RedirectURL:  redirectURI,
 		Scopes:       []string{"WRITE"},
 		Endpoint:     discover(),
 	}
+	conf.Endpoint.AuthStyle = style
+	return conf
 }
 
 // discover reads the endpoints from the RFC 8414 metadata, as a client
@@ -189,17 +192,6 @@ func browser(t testing.TB) *http.Client {
 	}
 }
 
-var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-
-// formFields returns the hidden fields of the page's form.
-func formFields(body string) url.Values {
-	v := url.Values{}
-	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
-		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
-	}
-	return v
-}
-
 func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
@@ -218,7 +210,7 @@ func signIn(t testing.TB, c *http.Client, user, pw string) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := formFields(readBody(t, resp))
+	f := flow.HiddenFields(readBody(t, resp))
 	f.Set("username", user)
 	f.Set("password", pw)
 	resp, err = c.PostForm(base+"/applinks/login", f)
@@ -239,7 +231,7 @@ func authorize(t testing.TB, c *http.Client, authURL, user, decision string) *ur
 	}
 	body := readBody(t, resp)
 	if strings.Contains(body, `name="password"`) {
-		f := formFields(body)
+		f := flow.HiddenFields(body)
 		f.Set("username", user)
 		f.Set("password", password)
 		resp, err = c.PostForm(base+"/applinks/login", f)
@@ -251,7 +243,7 @@ func authorize(t testing.TB, c *http.Client, authURL, user, decision string) *ur
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Allow access?") {
 		t.Fatalf("expected the consent page, got %d: %s", resp.StatusCode, body)
 	}
-	f := formFields(body)
+	f := flow.HiddenFields(body)
 	f.Set("decision", decision)
 	resp, err = c.PostForm(base+"/applinks/consent", f)
 	if err != nil {
@@ -273,7 +265,6 @@ func authorize(t testing.TB, c *http.Client, authURL, user, decision string) *ur
 func obtainTokens(t testing.TB, user string, style oauth2.AuthStyle) *oauth2.Token {
 	t.Helper()
 	conf := oauthConfig(style)
-	conf.Endpoint.AuthStyle = style
 	verifier := oauth2.GenerateVerifier()
 	loc := authorize(t, browser(t), conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), user, "allow")
 	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))

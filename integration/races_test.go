@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -125,7 +124,7 @@ func TestReloadWhileRequestsFlow(t *testing.T) {
 					return
 				default:
 				}
-				status, m := refreshNoFatal(rt)
+				status, m := refreshAt(base, rt)
 				if status != http.StatusOK {
 					errs <- "refresh failed during reload"
 					return
@@ -150,16 +149,4 @@ func TestReloadWhileRequestsFlow(t *testing.T) {
 			t.Errorf("worker %d made no progress", i)
 		}
 	}
-}
-
-// refreshNoFatal is refresh for goroutines other than the test's.
-func refreshNoFatal(rt string) (int, map[string]any) {
-	resp, err := http.PostForm(base+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {secretValue}})
-	if err != nil {
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = decodeJSON(resp, &m)
-	return resp.StatusCode, m
 }

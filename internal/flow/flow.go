@@ -20,7 +20,9 @@ import (
 
 var hidden = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 
-func fields(body string) url.Values {
+// HiddenFields returns the hidden inputs of the gateway's forms in an HTML
+// page (the anti-CSRF token, the carried authorization request).
+func HiddenFields(body string) url.Values {
 	v := url.Values{}
 	for _, m := range hidden.FindAllStringSubmatch(body, -1) {
 		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
@@ -66,7 +68,7 @@ func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oau
 		return nil, err
 	}
 	if strings.Contains(body, `name="password"`) {
-		f := fields(body)
+		f := HiddenFields(body)
 		f.Set("username", user)
 		f.Set("password", password)
 		if _, body, err = get(c.PostForm(issuer+"/applinks/login", f)); err != nil {
@@ -76,7 +78,7 @@ func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oau
 	if !strings.Contains(body, `name="decision"`) {
 		return nil, errors.New("no consent page: sign-in failed?")
 	}
-	f := fields(body)
+	f := HiddenFields(body)
 	f.Set("decision", "allow")
 	resp, _, err := get(c.PostForm(issuer+"/applinks/consent", f))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/signing"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
@@ -64,6 +65,10 @@ type App struct {
 	// SecretOverlap is how long a rotated-out client secret stays valid.
 	// Default: 24h.
 	SecretOverlap caddy.Duration `json:"secret_overlap,omitempty"`
+	// IDTokenAlgorithm signs OpenID Connect ID tokens: ES256 or RS256 (for
+	// old clients; an RSA signature costs about 25 times more CPU).
+	// Default: ES256.
+	IDTokenAlgorithm string `json:"id_token_algorithm,omitempty"`
 	// LocalUsers are local users declared in the configuration.
 	LocalUsers []users.ConfigUser `json:"users,omitempty"`
 	// Incoming are incoming links declared in the configuration.
@@ -78,6 +83,7 @@ type App struct {
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
+	keyring  *signing.Keyring
 	pages    *web.Pages
 	limits   Limits
 	logger   *zap.Logger
@@ -170,6 +176,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ReplayMemory: DefaultReplayMemory,
 	}, time.Now, a.audit)
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
+	if a.keyring, err = signing.New(ctx, a.store, a.keys, a.IDTokenAlgorithm, time.Duration(a.AccessTokenTTL), time.Now); err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -193,6 +202,9 @@ func (a *App) Validate() error {
 	}
 	if a.RefreshGrace < 0 {
 		return errors.New("refresh_grace must not be negative")
+	}
+	if a.IDTokenAlgorithm != signing.ES256 && a.IDTokenAlgorithm != signing.RS256 {
+		return fmt.Errorf("id_token_algorithm %q: want ES256 or RS256", a.IDTokenAlgorithm)
 	}
 	if a.Issuer != "" && !strings.HasPrefix(a.Issuer, "https://") && !strings.HasPrefix(a.Issuer, "http://") {
 		return fmt.Errorf("issuer %q must be an http(s) URL", a.Issuer)
@@ -226,6 +238,9 @@ func (a *App) Grants() *grants.Service { return a.grants }
 
 // Tokens returns the cached access-token validator used by the guard.
 func (a *App) Tokens() *grants.Validator { return a.tokens }
+
+// Keyring returns the keys that sign ID tokens.
+func (a *App) Keyring() *signing.Keyring { return a.keyring }
 
 // Epoch returns the revocation counter; bump it after revoking access by
 // other means than the token service and the link registry (e.g. demoting
@@ -269,6 +284,9 @@ func (a *App) setDefaults() {
 	def(&a.RefreshGrace, DefaultRefreshGrace)
 	def(&a.SessionTTL, DefaultSessionTTL)
 	def(&a.SecretOverlap, links.DefaultSecretOverlap)
+	if a.IDTokenAlgorithm == "" {
+		a.IDTokenAlgorithm = signing.ES256
+	}
 }
 
 func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {

@@ -57,15 +57,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Now:       time.Now,
 	}
 	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{
-		oauth.AuthorizePath:        h.oauth.ServeAuthorize,
-		oauth.TokenPath:            h.oauth.ServeToken,
-		oauth.RevokePath:           h.oauth.ServeRevoke,
-		oauth.IntrospectPath:       h.oauth.ServeIntrospect,
-		oauth.ConsentPath:          h.oauth.ServeConsent,
-		oauth.ServerMetadataPath:   h.oauth.ServeServerMetadata,
-		oauth.ResourceMetadataPath: h.oauth.ServeResourceMetadata,
-		users.LoginPath:            h.signIn.ServeLogin,
-		users.LogoutPath:           h.signIn.ServeLogout,
+		oauth.AuthorizePath:           h.oauth.ServeAuthorize,
+		oauth.TokenPath:               h.oauth.ServeToken,
+		oauth.RevokePath:              h.oauth.ServeRevoke,
+		oauth.IntrospectPath:          h.oauth.ServeIntrospect,
+		oauth.ConsentPath:             h.oauth.ServeConsent,
+		oauth.ServerMetadataPath:      h.oauth.ServeServerMetadata,
+		oauth.ResourceMetadataPath:    h.oauth.ServeResourceMetadata,
+		oauth.OpenIDConfigurationPath: h.oauth.ServeOpenIDConfiguration,
+		oauth.JWKSPath:                h.oauth.ServeJWKS,
+		oauth.UserInfoPath:            h.oauth.ServeUserInfo,
+		users.LoginPath:               h.signIn.ServeLogin,
+		users.LogoutPath:              h.signIn.ServeLogout,
 	}
 	return nil
 }

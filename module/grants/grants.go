@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -62,6 +64,10 @@ type CodeRequest struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	Nonce               string
+	// OIDCScopes are granted OpenID Connect scopes (openid, profile, email).
+	OIDCScopes []string
+	// AuthTime is when the user signed in.
+	AuthTime time.Time
 }
 
 // Tokens is a successful token response.
@@ -69,9 +75,26 @@ type Tokens struct {
 	AccessToken  string
 	RefreshToken string
 	ExpiresIn    int64
-	Scope        string
-	GrantID      string
-	UserID       string
+	// Scope is the permission granted, e.g. WRITE.
+	Scope      string
+	OIDCScopes []string
+	GrantID    string
+	UserID     string
+	ClientID   string
+	// Nonce is the authorization request's nonce (code exchange only).
+	Nonce    string
+	AuthTime time.Time
+	IssuedAt time.Time
+}
+
+// ScopeString is the scope parameter of the response: the permission and
+// the OpenID Connect scopes.
+func (t Tokens) ScopeString() string { return JoinScopes(t.Scope, t.OIDCScopes) }
+
+// JoinScopes writes a permission and OpenID Connect scopes as one
+// space-separated scope value.
+func JoinScopes(permission string, oidc []string) string {
+	return strings.TrimSpace(permission + " " + strings.Join(oidc, " "))
 }
 
 // Access is what a valid access token grants right now.
@@ -81,10 +104,11 @@ type Access struct {
 	LinkID   string
 	GrantID  string
 	// Scope is min(token scope, the user's current role).
-	Scope     scope.Scope
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	Kind      store.TokenKind
+	Scope      scope.Scope
+	OIDCScopes []string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	Kind       store.TokenKind
 }
 
 // ErrInvalidToken means a token is unknown, malformed, expired or revoked.
@@ -124,6 +148,8 @@ func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (string, error
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce:               req.Nonce,
+		OIDCScopes:          req.OIDCScopes,
+		AuthTime:            req.AuthTime,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.CodeTTL),
 	})
@@ -181,6 +207,8 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 			ClientID:   sc.ClientID,
 			UserID:     sc.UserID,
 			Scope:      granted.String(),
+			OIDCScopes: sc.OIDCScopes,
+			AuthTime:   sc.AuthTime,
 			Generation: 1,
 			CreatedAt:  now,
 			UpdatedAt:  now,
@@ -188,6 +216,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 		}
 		var iss store.Issue
 		iss, out = s.newPair(g, granted, now)
+		out.Nonce = sc.Nonce
 		return iss, nil
 	})
 	var reused reusedCodeError
@@ -215,9 +244,6 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
 	}
 	want, other := scope.ParseList(requested)
-	if len(other) > 0 {
-		return Tokens{}, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("unknown scope %q", other[0]))
-	}
 	var out Tokens
 	iss, err := s.store.RotateRefresh(ctx, token.Hash(refreshToken), func(g *store.Grant, t *store.Token) (store.Issue, error) {
 		now := s.now().UTC()
@@ -228,6 +254,11 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 			return store.Issue{}, replayError{grantID: g.ID}
 		case !now.Before(t.ExpiresAt):
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has expired")
+		}
+		for _, o := range other {
+			if !slices.Contains(g.OIDCScopes, o) {
+				return store.Issue{}, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("scope %q is not part of the grant", o))
+			}
 		}
 		grantScope, _ := scope.Parse(g.Scope)
 		if want > grantScope {
@@ -347,14 +378,15 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 	}
 	ts, _ := scope.Parse(t.Scope)
 	return Access{
-		UserID:    g.UserID,
-		ClientID:  g.ClientID,
-		LinkID:    g.LinkID,
-		GrantID:   g.ID,
-		Scope:     scope.Min(ts, role),
-		IssuedAt:  t.IssuedAt,
-		ExpiresAt: t.ExpiresAt,
-		Kind:      t.Kind,
+		UserID:     g.UserID,
+		ClientID:   g.ClientID,
+		LinkID:     g.LinkID,
+		GrantID:    g.ID,
+		Scope:      scope.Min(ts, role),
+		OIDCScopes: g.OIDCScopes,
+		IssuedAt:   t.IssuedAt,
+		ExpiresAt:  t.ExpiresAt,
+		Kind:       t.Kind,
 	}, nil
 }
 
@@ -384,8 +416,12 @@ func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (st
 		RefreshToken: refresh,
 		ExpiresIn:    int64(s.cfg.AccessTTL / time.Second),
 		Scope:        granted.String(),
+		OIDCScopes:   g.OIDCScopes,
 		GrantID:      g.ID,
 		UserID:       g.UserID,
+		ClientID:     g.ClientID,
+		AuthTime:     g.AuthTime,
+		IssuedAt:     now,
 	}
 }
 

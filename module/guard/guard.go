@@ -209,9 +209,14 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 	return &Identity{UserID: a.UserID, ClientID: a.ClientID, Scope: a.Scope}, nil
 }
 
-// bearerToken reads the token from `Authorization: Bearer <token>` or from
-// the password of Basic auth (Atlassian's way). present is false when no
-// Authorization header was sent.
+// BearerToken reads a gateway access token from `Authorization: Bearer
+// <token>` or from the password of Basic auth (Atlassian's way). present is
+// false when no Authorization header was sent; err describes a malformed
+// header or a token that is not one of the gateway's access tokens.
+func BearerToken(r *http.Request) (tok string, present bool, err error) {
+	return bearerToken(r)
+}
+
 func bearerToken(r *http.Request) (tok string, present bool, err error) {
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 || len(values) == 1 && values[0] == "" {

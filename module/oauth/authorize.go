@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -31,11 +32,16 @@ type authRequest struct {
 	target      string // where the answer goes
 	state       string
 	scope       scope.Scope
+	oidc        []string // OpenID Connect scopes asked for
 	challenge   string
 	method      string
 	nonce       string
 	params      url.Values
 }
+
+// oidcScopes are the OpenID Connect scopes a link may ask for beside its
+// permission; they never raise the permission.
+var oidcScopes = []string{"openid", "profile", "email"}
 
 // pageError is an authorization error shown to the person, never
 // redirected: the client or redirect URI cannot be trusted.
@@ -53,13 +59,8 @@ func (s *Server) ServeAuthorize(w http.ResponseWriter, r *http.Request) error {
 		s.app.Pages().Error(w, http.StatusMethodNotAllowed, "Method not allowed", "The authorization endpoint accepts GET requests only.")
 		return nil
 	}
-	req, perr, rerr := s.parseAuthRequest(r.Context(), r.URL.Query())
-	if perr != nil {
-		s.app.Pages().Error(w, perr.status, perr.heading, perr.message)
-		return nil
-	}
-	if rerr != nil {
-		s.redirectError(w, r, req, rerr)
+	req, valid := s.validRequest(w, r, r.URL.Query())
+	if !valid {
 		return nil
 	}
 	_, ok, err := s.app.Sessions().Current(r)
@@ -75,6 +76,9 @@ func (s *Server) ServeAuthorize(w http.ResponseWriter, r *http.Request) error {
 }
 
 type consentPage struct {
+	// SignIn is set when the application also asks to sign the user in
+	// (OpenID Connect).
+	SignIn         bool
 	LinkName       string
 	Scope          string
 	Granted        string
@@ -104,13 +108,8 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 		s.app.Pages().Error(w, http.StatusMethodNotAllowed, "Method not allowed", "The consent page accepts GET and POST requests only.")
 		return nil
 	}
-	req, perr, rerr := s.parseAuthRequest(r.Context(), values)
-	if perr != nil {
-		s.app.Pages().Error(w, perr.status, perr.heading, perr.message)
-		return nil
-	}
-	if rerr != nil {
-		s.redirectError(w, r, req, rerr)
+	req, valid := s.validRequest(w, r, values)
+	if !valid {
 		return nil
 	}
 	sess, ok, err := s.app.Sessions().Current(r)
@@ -128,6 +127,7 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 	granted := scope.Min(req.scope, sess.User.Role)
 	if r.Method != http.MethodPost {
 		page := consentPage{
+			SignIn:         slices.Contains(req.oidc, "openid"),
 			LinkName:       req.link.Name,
 			Scope:          req.scope.String(),
 			Granted:        granted.String(),
@@ -159,6 +159,8 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 		CodeChallenge:       req.challenge,
 		CodeChallengeMethod: req.method,
 		Nonce:               req.nonce,
+		OIDCScopes:          req.oidc,
+		AuthTime:            sess.SignedInAt,
 	})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -170,6 +172,22 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, withQuery(req.target, q), http.StatusSeeOther)
 	return nil
+}
+
+// validRequest parses an authorization request; when it is not valid it
+// answers (an error page, or an error sent to the redirect URI) and
+// returns false.
+func (s *Server) validRequest(w http.ResponseWriter, r *http.Request, values url.Values) (*authRequest, bool) {
+	req, perr, rerr := s.parseAuthRequest(r.Context(), values)
+	switch {
+	case perr != nil:
+		s.app.Pages().Error(w, perr.status, perr.heading, perr.message)
+		return nil, false
+	case rerr != nil:
+		s.redirectError(w, r, req, rerr)
+		return nil, false
+	}
+	return req, true
 }
 
 // parseAuthRequest validates an authorization request. Problems with the
@@ -222,9 +240,15 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 		return req, nil, oautherror.New(oautherror.UnsupportedResponseType, "only response_type=code is supported")
 	}
 	requested, other := scope.ParseList(in.Get("scope"))
+	for _, o := range other {
+		if !slices.Contains(oidcScopes, o) {
+			return req, nil, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("unknown scope %q: use READ, WRITE, ADMIN or SYSTEM_ADMIN, and openid, profile or email", o))
+		}
+		if !slices.Contains(req.oidc, o) {
+			req.oidc = append(req.oidc, o)
+		}
+	}
 	switch {
-	case len(other) > 0:
-		return req, nil, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("unknown scope %q: use READ, WRITE, ADMIN or SYSTEM_ADMIN", other[0]))
 	case requested > link.Ceiling:
 		return req, nil, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("scope %s exceeds the link's permission %s", requested, link.Ceiling))
 	case requested == scope.None:

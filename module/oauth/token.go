@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -27,6 +28,7 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // ServeToken handles the token endpoint: grant types authorization_code
@@ -60,13 +62,19 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.answer(w, err)
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{
+	resp := tokenResponse{
 		AccessToken:  out.AccessToken,
 		TokenType:    "Bearer",
 		ExpiresIn:    out.ExpiresIn,
 		RefreshToken: out.RefreshToken,
-		Scope:        out.Scope,
-	})
+		Scope:        out.ScopeString(),
+	}
+	if slices.Contains(out.OIDCScopes, "openid") {
+		if resp.IDToken, err = s.idToken(r, out); err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -133,7 +141,7 @@ func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
 			typ = "refresh_token"
 		}
 		writeJSON(w, http.StatusOK, introspection{
-			Active: true, Scope: a.Scope.String(), ClientID: a.ClientID, Username: a.UserID, Subject: a.UserID,
+			Active: true, Scope: grants.JoinScopes(a.Scope.String(), a.OIDCScopes), ClientID: a.ClientID, Username: a.UserID, Subject: a.UserID,
 			TokenType: typ, Expires: a.ExpiresAt.Unix(), IssuedAt: a.IssuedAt.Unix(), Issuer: s.app.IssuerFor(r),
 		})
 		return nil

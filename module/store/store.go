@@ -46,6 +46,7 @@ type Store interface {
 	GrantStore
 	SessionStore
 	UserStore
+	KeyStore
 }
 
 // LinkStore keeps runtime-created incoming links. Names and client ids are
@@ -133,6 +134,34 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, name string) error
 }
 
+// KeyStore keeps the gateway's token-signing keys (for OpenID Connect ID
+// tokens), sealed by the caller.
+type KeyStore interface {
+	// PutSigningKey creates or replaces a key; it is kept until ExpiresAt
+	// when that is set.
+	PutSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns the live keys, newest (by CreatedAt) first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// DeleteSigningKey removes a key; a missing one is not an error.
+	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// SigningKey is a private key the gateway signs tokens with.
+type SigningKey struct {
+	// ID is the key id (JWS kid).
+	ID string `json:"id"`
+	// Algorithm is the JWS algorithm, e.g. ES256 or RS256.
+	Algorithm string `json:"algorithm"`
+	// Sealed is the PKCS #8 private key, sealed.
+	Sealed    []byte    `json:"sealed"`
+	CreatedAt time.Time `json:"created_at"`
+	// RetiredAt is when the key stopped signing; zero while it signs.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
+	// ExpiresAt is when the key can be forgotten: after the last token it
+	// signed has expired. Zero: never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
 // GrantFilter selects grants in ListGrants.
 type GrantFilter struct {
 	UserID string
@@ -176,18 +205,23 @@ type Secret struct {
 // Code is an authorization code awaiting redemption, or redeemed (GrantID
 // set) and kept until it expires so that a second use can be detected.
 type Code struct {
-	Hash                []byte    `json:"hash"`
-	LinkID              string    `json:"link_id"`
-	ClientID            string    `json:"client_id"`
-	UserID              string    `json:"user_id"`
-	RedirectURI         string    `json:"redirect_uri"`
-	Scope               string    `json:"scope"`
-	CodeChallenge       string    `json:"code_challenge,omitempty"`
-	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
-	Nonce               string    `json:"nonce,omitempty"`
-	CreatedAt           time.Time `json:"created_at"`
-	ExpiresAt           time.Time `json:"expires_at"`
-	GrantID             string    `json:"grant_id,omitempty"`
+	Hash                []byte `json:"hash"`
+	LinkID              string `json:"link_id"`
+	ClientID            string `json:"client_id"`
+	UserID              string `json:"user_id"`
+	RedirectURI         string `json:"redirect_uri"`
+	Scope               string `json:"scope"`
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	Nonce               string `json:"nonce,omitempty"`
+	// OIDCScopes are the OpenID Connect scopes granted beside the
+	// permission (openid, profile, email).
+	OIDCScopes []string `json:"oidc_scopes,omitempty"`
+	// AuthTime is when the user signed in.
+	AuthTime  time.Time `json:"auth_time,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	GrantID   string    `json:"grant_id,omitempty"`
 }
 
 // Grant is one user's authorization of one link: the family of all tokens
@@ -198,6 +232,10 @@ type Grant struct {
 	ClientID string `json:"client_id"`
 	UserID   string `json:"user_id"`
 	Scope    string `json:"scope"`
+	// OIDCScopes are the OpenID Connect scopes of the grant.
+	OIDCScopes []string `json:"oidc_scopes,omitempty"`
+	// AuthTime is when the user signed in to authorize the grant.
+	AuthTime time.Time `json:"auth_time,omitzero"`
 	// Generation counts the refresh tokens issued in this family; it only
 	// grows and is updated atomically with each new token.
 	Generation uint64    `json:"generation"`

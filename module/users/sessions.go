@@ -28,7 +28,9 @@ const CSRFField = "csrf_token"
 // Session is a live sign-in session of an enabled user.
 type Session struct {
 	User User
-	hash []byte
+	// SignedInAt is when the user signed in.
+	SignedInAt time.Time
+	hash       []byte
 }
 
 // Sessions runs server-side sign-in sessions.
@@ -85,7 +87,7 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	if u.Disabled {
 		return Session{}, false, nil
 	}
-	return Session{User: u, hash: hash}, true, nil
+	return Session{User: u, SignedInAt: st.CreatedAt, hash: hash}, true, nil
 }
 
 // End deletes the request's session and its cookie.

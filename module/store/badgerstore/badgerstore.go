@@ -30,6 +30,7 @@ import (
 //	t/<hash>                token (JSON), TTL Token.Expiry()
 //	s/<hash>                session (JSON), TTL ExpiresAt
 //	u/<name>                user (JSON)
+//	k/<id>                  signing key (JSON), TTL ExpiresAt when set
 const (
 	prefixLink       = "l/"
 	prefixLinkClient = "lc/"
@@ -41,6 +42,7 @@ const (
 	prefixToken      = "t/"
 	prefixSession    = "s/"
 	prefixUser       = "u/"
+	prefixSigningKey = "k/"
 )
 
 const (

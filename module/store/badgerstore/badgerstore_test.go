@@ -234,3 +234,59 @@ func TestProvisionDefaults(t *testing.T) {
 		t.Errorf("module id %q", id)
 	}
 }
+
+// TestSigningKeyJustExpired writes keys whose ExpiresAt passed a moment
+// ago: their Badger TTL, rounded up to the next second, has not run out,
+// but ListSigningKeys must leave them out. An empty id is refused.
+func TestSigningKeyJustExpired(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	n := time.Now()
+	live := store.SigningKey{ID: "live", Algorithm: "ES256", CreatedAt: n, ExpiresAt: n.Add(time.Hour)}
+	if err := s.PutSigningKey(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		k := store.SigningKey{
+			ID:        fmt.Sprintf("just-expired-%d", i),
+			Algorithm: "ES256",
+			CreatedAt: n.Add(time.Minute), // newer than live
+			ExpiresAt: time.Now().Add(-time.Duration(i+1) * time.Millisecond),
+		}
+		if err := s.PutSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != live.ID {
+		t.Errorf("ListSigningKeys: got %+v, want only %q", keys, live.ID)
+	}
+	if err := s.PutSigningKey(ctx, store.SigningKey{Algorithm: "ES256"}); err == nil {
+		t.Error("PutSigningKey with an empty id succeeded")
+	}
+
+	// The entry carries a TTL, so that an expired key's space is reclaimed;
+	// a key without ExpiresAt has none.
+	forever := store.SigningKey{ID: "forever", Algorithm: "ES256", CreatedAt: n}
+	if err := s.PutSigningKey(ctx, forever); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []store.SigningKey{live, forever} {
+		err := s.(*Store).db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(skey(prefixSigningKey, k.ID))
+			if err != nil {
+				return err
+			}
+			if got, want := item.ExpiresAt(), expiresAt(k.ExpiresAt); got != want {
+				t.Errorf("Badger expiry of key %q: got %d, want %d", k.ID, got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

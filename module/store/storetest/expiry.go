@@ -98,6 +98,22 @@ func testWrittenExpired(t *testing.T, s store.Store) {
 	checkGrants(t, "grants of alice", listGrants(t, s, store.GrantFilter{UserID: "alice"}), iss.Grant)
 	checkGrants(t, "grants of the link", listGrants(t, s, store.GrantFilter{LinkID: l.ID}), iss.Grant)
 	checkGrants(t, "all grants", listGrants(t, s, store.GrantFilter{}), iss.Grant)
+
+	// An expired signing key is not listed, and replacing a live key with
+	// an expired version removes it.
+	old := newSigningKey("expired", now().Add(-time.Hour))
+	old.RetiredAt = past.Add(-time.Minute)
+	old.ExpiresAt = past
+	must(t, "PutSigningKey", s.PutSigningKey(ctx, old))
+	liveKey := newSigningKey("live", now())
+	must(t, "PutSigningKey", s.PutSigningKey(ctx, liveKey))
+	replaced := newSigningKey("replaced", now().Add(-time.Minute))
+	must(t, "PutSigningKey", s.PutSigningKey(ctx, replaced))
+	checkEqual(t, "ListSigningKeys", listSigningKeys(t, s), []store.SigningKey{liveKey, replaced})
+	replaced.RetiredAt = past.Add(-time.Minute)
+	replaced.ExpiresAt = past
+	must(t, "PutSigningKey replacing with an expired key", s.PutSigningKey(ctx, replaced))
+	checkEqual(t, "ListSigningKeys", listSigningKeys(t, s), []store.SigningKey{liveKey})
 }
 
 func expiryCode(t *testing.T, s store.Store) (time.Time, func(*testing.T)) {

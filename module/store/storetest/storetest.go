@@ -27,6 +27,8 @@
 //   - DeleteLink of a missing link gives store.ErrNotFound;
 //   - records written with an expiry in the past are not returned;
 //   - ListGrants may return grants in any order;
+//   - ListSigningKeys leaves out keys written with an ExpiresAt in the
+//     past, and a key replaced by such a record;
 //   - of concurrent updates of one record, the losers fail with their
 //     updater's error or with store.ErrConflict.
 package storetest
@@ -75,6 +77,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteGrant", testDeleteGrant},
 		{"Sessions", testSessions},
 		{"Users", testUsers},
+		{"SigningKeys", testSigningKeys},
 		{"WrittenExpired", testWrittenExpired},
 	})
 	t.Run("Expiry", func(t *testing.T) {
@@ -84,6 +87,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"Grant", expiryGrant},
 			{"GrantExtended", expiryGrantExtended},
 			{"Session", expirySession},
+			{"SigningKey", expirySigningKey},
 		})
 	})
 }
@@ -160,6 +164,8 @@ func newCode(l store.Link, user string, ttl time.Duration) store.Code {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		Nonce:               "n-0S6_WzA2Mj",
+		OIDCScopes:          []string{"openid", "profile", "email"},
+		AuthTime:            n.Add(-5 * time.Minute),
 		CreatedAt:           n,
 		ExpiresAt:           n.Add(ttl),
 	}
@@ -183,6 +189,8 @@ func issueFor(c store.Code, lt lifetimes) store.Issue {
 		ClientID:   c.ClientID,
 		UserID:     c.UserID,
 		Scope:      c.Scope,
+		OIDCScopes: c.OIDCScopes,
+		AuthTime:   c.AuthTime,
 		Generation: 1,
 		CreatedAt:  n,
 		UpdatedAt:  n,

@@ -1,0 +1,69 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/applinks/caddy-applinks/module/store"
+)
+
+// PutSigningKey creates or replaces a key. It is kept until k.ExpiresAt
+// (rounded up to the next second) when that is set, forever otherwise; a
+// key written with an expiry already past is never returned, and replacing
+// a live key with such a record removes it.
+func (s *Store) PutSigningKey(ctx context.Context, k store.SigningKey) error {
+	if k.ID == "" {
+		return errors.New("putting signing key: empty id")
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return setJSON(txn, skey(prefixSigningKey, k.ID), k, k.ExpiresAt)
+	})
+	if err != nil {
+		return fmt.Errorf("putting signing key %q: %w", k.ID, err)
+	}
+	return nil
+}
+
+// ListSigningKeys returns the live keys, newest (by CreatedAt) first; keys
+// created at the same instant are ordered by id. A key whose ExpiresAt has
+// passed is left out even while its entry awaits the end of its TTL.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	keys := []store.SigningKey{}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scanJSON(txn, prefixSigningKey, func() any {
+			keys = append(keys, store.SigningKey{})
+			return &keys[len(keys)-1]
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing signing keys: %w", err)
+	}
+	now := time.Now()
+	keys = slices.DeleteFunc(keys, func(k store.SigningKey) bool {
+		return !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(now)
+	})
+	slices.SortFunc(keys, func(a, b store.SigningKey) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return keys, nil
+}
+
+// DeleteSigningKey removes a key; a missing one is not an error.
+func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		return txn.Delete(skey(prefixSigningKey, id))
+	})
+	if err != nil {
+		return fmt.Errorf("deleting signing key %q: %w", id, err)
+	}
+	return nil
+}
