@@ -46,6 +46,16 @@ func init() {
 //		session_ttl <duration>
 //		secret_overlap <duration>
 //		user <name> <bcrypt-hash> [<role>]
+//		login oidc <issuer> {
+//			name <button label>
+//			client_id <id>
+//			client_secret <secret>
+//			scopes <scope...>
+//			role_claim <claim>
+//			role <claim value> <role>
+//			default_role <role|NONE>
+//			allowed_domains <domain...>
+//		}
 //		incoming <name> {
 //			redirect_uri <uri...>
 //			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
@@ -117,6 +127,12 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 			u.Role = args[2]
 		}
 		app.LocalUsers = append(app.LocalUsers, u)
+	case "login":
+		l, err := parseLogin(d)
+		if err != nil {
+			return err
+		}
+		app.Logins = append(app.Logins, l)
 	case "incoming":
 		l, err := parseIncoming(d)
 		if err != nil {
@@ -127,6 +143,69 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		return d.Errf("unrecognized subdirective %q", opt)
 	}
 	return nil
+}
+
+func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
+	var c users.OIDCConfig
+	if !d.NextArg() {
+		return c, d.ArgErr()
+	}
+	if d.Val() != "oidc" {
+		return c, d.Errf("login %s: the only sign-in method besides local users is oidc", d.Val())
+	}
+	if !d.NextArg() {
+		return c, d.Err("login oidc needs the provider's issuer URL")
+	}
+	c.Issuer = d.Val()
+	if d.NextArg() {
+		return c, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "name":
+			if err := singleArg(d, &c.Name); err != nil {
+				return c, err
+			}
+		case "client_id":
+			if err := singleArg(d, &c.ClientID); err != nil {
+				return c, err
+			}
+		case "client_secret":
+			if err := singleArg(d, &c.ClientSecret); err != nil {
+				return c, err
+			}
+		case "scopes":
+			c.Scopes = append(c.Scopes, d.RemainingArgs()...)
+			if len(c.Scopes) == 0 {
+				return c, d.ArgErr()
+			}
+		case "role_claim":
+			if err := singleArg(d, &c.RoleClaim); err != nil {
+				return c, err
+			}
+		case "role":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return c, d.ArgErr()
+			}
+			if c.Roles == nil {
+				c.Roles = map[string]string{}
+			}
+			c.Roles[args[0]] = args[1]
+		case "default_role":
+			if err := singleArg(d, &c.DefaultRole); err != nil {
+				return c, err
+			}
+		case "allowed_domains":
+			c.AllowedDomains = append(c.AllowedDomains, d.RemainingArgs()...)
+			if len(c.AllowedDomains) == 0 {
+				return c, d.ArgErr()
+			}
+		default:
+			return c, d.Errf("unrecognized subdirective %q", sub)
+		}
+	}
+	return c, nil
 }
 
 func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {

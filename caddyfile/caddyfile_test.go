@@ -40,8 +40,10 @@ func TestAdapt(t *testing.T) {
 // TestExamplesAdapt: every example Caddyfile adapts without error.
 func TestExamplesAdapt(t *testing.T) {
 	files, err := filepath.Glob("../examples/*/Caddyfile")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
+	more, err2 := filepath.Glob("../examples/*/*.Caddyfile")
+	files = append(files, more...)
+	if err != nil || err2 != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v %v", err, err2)
 	}
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {

@@ -71,6 +71,8 @@ type App struct {
 	IDTokenAlgorithm string `json:"id_token_algorithm,omitempty"`
 	// LocalUsers are local users declared in the configuration.
 	LocalUsers []users.ConfigUser `json:"users,omitempty"`
+	// Logins are OpenID Connect providers people can sign in with.
+	Logins []users.OIDCConfig `json:"login_oidc,omitempty"`
 	// Incoming are incoming links declared in the configuration.
 	Incoming []links.ConfigLink `json:"incoming,omitempty"`
 
@@ -80,6 +82,7 @@ type App struct {
 	links    *links.Registry
 	users    *users.Directory
 	sessions *users.Sessions
+	oidc     *users.OIDCLogin
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
@@ -182,6 +185,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
+	logins := make([]users.OIDCConfig, len(a.Logins))
+	for i, l := range a.Logins {
+		if l.ClientID, err = repl.ReplaceOrErr(l.ClientID, true, true); err != nil {
+			return fmt.Errorf("login oidc %s: client_id: %w", l.Issuer, err)
+		}
+		if l.ClientSecret != "" {
+			if l.ClientSecret, err = repl.ReplaceOrErr(l.ClientSecret, true, true); err != nil {
+				return fmt.Errorf("login oidc %s: client_secret: %w", l.Issuer, err)
+			}
+		}
+		logins[i] = l
+	}
+	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, time.Now); err != nil {
+		return err
+	}
 	a.limits = Limits{
 		LoginByAddress: ratelimit.New(6*time.Second, 20, 100_000),
 		LoginByUser:    ratelimit.New(12*time.Second, 10, 100_000),
@@ -232,6 +250,13 @@ func (a *App) Users() *users.Directory { return a.users }
 
 // Sessions returns the sign-in sessions.
 func (a *App) Sessions() *users.Sessions { return a.sessions }
+
+// OIDCLogin returns sign-in through OpenID Connect providers.
+func (a *App) OIDCLogin() *users.OIDCLogin { return a.oidc }
+
+// PasswordSignIn reports whether the sign-in page shows the password form:
+// when local users are declared, or no OpenID Connect provider is.
+func (a *App) PasswordSignIn() bool { return len(a.LocalUsers) > 0 || len(a.Logins) == 0 }
 
 // Grants returns the token service.
 func (a *App) Grants() *grants.Service { return a.grants }

@@ -55,6 +55,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ByUser:    limits.LoginByUser,
 		Audit:     h.app.Audit(),
 		Now:       time.Now,
+
+		OIDC:         h.app.OIDCLogin(),
+		PasswordForm: h.app.PasswordSignIn(),
 	}
 	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{
 		oauth.AuthorizePath:           h.oauth.ServeAuthorize,
@@ -69,6 +72,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		oauth.UserInfoPath:            h.oauth.ServeUserInfo,
 		users.LoginPath:               h.signIn.ServeLogin,
 		users.LogoutPath:              h.signIn.ServeLogout,
+		users.OIDCStartPath:           h.app.OIDCLogin().ServeStart,
+		users.OIDCCallbackPath:        h.app.OIDCLogin().ServeCallback,
 	}
 	return nil
 }

@@ -285,12 +285,15 @@ type Session struct {
 
 // User is a local account created at runtime.
 type User struct {
-	Name         string    `json:"name"`
-	PasswordHash string    `json:"password_hash"`
-	Role         string    `json:"role"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Name         string `json:"name"`
+	PasswordHash string `json:"password_hash"`
+	Role         string `json:"role"`
+	Disabled     bool   `json:"disabled,omitempty"`
+	// Provider is the issuer of the OpenID Connect provider the user signs
+	// in with; empty for a local user with a password.
+	Provider  string    `json:"provider,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Expiry returns how long a record should live: until the later of

@@ -32,13 +32,20 @@ type SignIn struct {
 	ByUser    *ratelimit.Limiter
 	Audit     *zap.Logger
 	Now       func() time.Time
+	// OIDC, when set, adds a button per OpenID Connect provider.
+	OIDC *OIDCLogin
+	// PasswordForm shows the user name and password form. It is hidden
+	// when only OpenID Connect providers can sign people in.
+	PasswordForm bool
 }
 
 type loginPage struct {
-	CSRF     string
-	ReturnTo string
-	Username string
-	Error    string
+	CSRF         string
+	ReturnTo     string
+	Username     string
+	Error        string
+	Providers    []OIDCButton
+	PasswordForm bool
 }
 
 // ServeLogin shows the sign-in form (GET) or signs a user in (POST) and
@@ -125,6 +132,8 @@ func (s *SignIn) ServeLogout(w http.ResponseWriter, r *http.Request) error {
 
 func (s *SignIn) render(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
 	page.CSRF = s.Sessions.LoginCSRFToken(w, r)
+	page.Providers = s.OIDC.Buttons(page.ReturnTo)
+	page.PasswordForm = s.PasswordForm
 	s.Pages.Render(w, status, "login.html", web.Page{Title: "Sign in", Data: page})
 }
 

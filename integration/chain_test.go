@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/caddy-applinks/internal/flow"
+)
+
+// The chain: gateway B signs its users in through gateway A. A runs in
+// this process on 127.0.0.1:9480; B runs as its own Caddy process on
+// localhost:9490 (another host name, so the two gateways' cookies stay
+// apart in the browser, as they would on two domains).
+const (
+	chainB        = "http://localhost:9490"
+	chainCallback = chainB + "/applinks/login/callback"
+)
+
+func chainGatewayB(t *testing.T) {
+	t.Helper()
+	caddyfile := fmt.Sprintf(`{
+	admin off
+	http_port 9490
+	applinks {
+		storage badger %s
+		login oidc %s {
+			name "Gateway A"
+			client_id gateway-b
+			client_secret gateway-b-secret-0123456789
+			scopes openid profile
+			role_claim sub
+			role alice ADMIN
+			default_role READ
+		}
+	}
+}
+:9490 {
+	applinks
+	handle {
+		require_token {
+			session
+		}
+		respond "{http.auth.user.id} {http.auth.user.scope}" 200
+	}
+}
+`, t.TempDir(), base)
+	startProcess(t, caddyBinary(t), caddyfile)
+}
+
+// TestChainSignInThroughAnotherGateway: B's sign-in page offers gateway A;
+// a person signs in at A, consents, and comes back signed in to B with the
+// role B maps from A's ID token. The callback cannot be replayed.
+func TestChainSignInThroughAnotherGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Caddy binary")
+	}
+	startGateway(t, gatewayOptions{extraGlobal: `incoming gateway-b {
+			redirect_uri ` + chainCallback + `
+			scope READ
+			client_id gateway-b
+			client_secret gateway-b-secret-0123456789
+		}`})
+	chainGatewayB(t)
+
+	jar, _ := cookiejar.New(nil)
+	var callback string
+	c := &http.Client{Jar: jar, Timeout: 15 * time.Second, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(r.URL.String(), chainCallback) {
+			callback = r.URL.String()
+		}
+		return nil
+	}}
+
+	resp, err := c.Get(chainB + "/applinks/login?return_to=/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readBody(t, resp)
+	const button = `href="/applinks/login/oidc?provider=Gateway&#43;A&amp;return_to=%2Fhello"`
+	if !strings.Contains(page, "Sign in with Gateway A") || !strings.Contains(page, button) {
+		t.Fatalf("B's sign-in page has no button for A:\n%s", page)
+	}
+	// The button leads to A's sign-in page.
+	resp, err = c.Get(chainB + "/applinks/login/oidc?provider=Gateway+A&return_to=%2Fhello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readBody(t, resp)
+	if !strings.HasPrefix(resp.Request.URL.String(), base+"/applinks/login") {
+		t.Fatalf("not at A's sign-in page but %s", resp.Request.URL)
+	}
+	f := flow.HiddenFields(page)
+	f.Set("username", "alice")
+	f.Set("password", password)
+	resp, err = c.PostForm(base+"/applinks/login", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readBody(t, resp)
+	if !strings.Contains(page, "Allow access?") || !strings.Contains(page, "asks to know who you are") {
+		t.Fatalf("no consent page at A: %s", page)
+	}
+	f = flow.HiddenFields(page)
+	f.Set("decision", "allow")
+	resp, err = c.PostForm(base+"/applinks/consent", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusOK || body != "alice@127.0.0.1 ADMIN" || resp.Request.URL.String() != chainB+"/hello" {
+		t.Fatalf("after the chain: %d at %s: %q", resp.StatusCode, resp.Request.URL, body)
+	}
+	if callback == "" {
+		t.Fatal("the callback was not seen")
+	}
+
+	// Replaying the callback (state, code) is refused and signs nobody in.
+	fresh, _ := cookiejar.New(nil)
+	replayer := &http.Client{Jar: fresh, Timeout: 10 * time.Second}
+	resp, err = replayer.Get(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Sign-in failed") {
+		t.Fatalf("replayed callback: %d %s", resp.StatusCode, page)
+	}
+	resp, err = c.Get(callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "already used") {
+		t.Fatalf("callback replayed in the same browser: %d %s", resp.StatusCode, page)
+	}
+}

@@ -1,0 +1,443 @@
+package users
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+// Paths of sign-in through OpenID Connect providers.
+const (
+	OIDCStartPath    = "/applinks/login/oidc"
+	OIDCCallbackPath = "/applinks/login/callback"
+	oidcCookie       = "applinks_oidc"
+	oidcStateTTL     = 10 * time.Minute
+	discoveryRetry   = 2 * time.Second
+)
+
+// OIDCConfig declares an OpenID Connect provider people sign in with.
+type OIDCConfig struct {
+	// Issuer is the provider's issuer URL (discovery at
+	// <issuer>/.well-known/openid-configuration).
+	Issuer string `json:"issuer"`
+	// Name labels the sign-in button and identifies the provider. Default:
+	// the issuer's host.
+	Name string `json:"name,omitempty"`
+	// ClientID and ClientSecret are the gateway's credentials at the
+	// provider; placeholders are resolved at provision time.
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Scopes asked for. Default: openid profile email.
+	Scopes []string `json:"scopes,omitempty"`
+	// RoleClaim names the ID-token claim (a string or a list of strings,
+	// e.g. groups or roles) that Roles maps to gateway roles.
+	RoleClaim string `json:"role_claim,omitempty"`
+	// Roles maps values of RoleClaim to READ, WRITE, ADMIN or SYSTEM_ADMIN;
+	// the highest match wins.
+	Roles map[string]string `json:"roles,omitempty"`
+	// DefaultRole applies when no value matches: a role, or NONE to refuse
+	// sign-in. Default: READ.
+	DefaultRole string `json:"default_role,omitempty"`
+	// AllowedDomains, when set, admits only users with a verified e-mail
+	// address in one of these domains.
+	AllowedDomains []string `json:"allowed_domains,omitempty"`
+}
+
+// OIDCButton is a sign-in button on the sign-in page.
+type OIDCButton struct {
+	Name string
+	URL  string
+}
+
+// OIDCLogin signs people in through OpenID Connect providers: discovery,
+// authorization code with PKCE, state and nonce, ID-token verification,
+// claim-to-role mapping. Users it signs in are stored as runtime users
+// whose role is set again at every sign-in; an administrator can still
+// disable them locally.
+type OIDCLogin struct {
+	providers []*oidcProvider
+	users     *Directory
+	store     store.UserStore
+	sessions  *Sessions
+	keys      *secret.Keys
+	pages     *web.Pages
+	audit     *zap.Logger
+	changed   func()
+	now       func() time.Time
+	// ctx lives as long as the configuration: provider key sets use it.
+	ctx context.Context
+}
+
+type oidcProvider struct {
+	cfg         OIDCConfig
+	host        string
+	roles       map[string]scope.Scope
+	defaultRole scope.Scope // None: refuse
+
+	mu        sync.Mutex
+	discovery *oidc.Provider
+	lastTry   time.Time
+	lastErr   error
+}
+
+// NewOIDCLogin checks the provider configurations (issuer URLs, roles) and
+// starts discovering them in the background: a provider that is down does
+// not stop the gateway from starting. changed is called when a sign-in
+// changes a user's role.
+func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), now func() time.Time) (*OIDCLogin, error) {
+	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, now: now, ctx: ctx}
+	for _, c := range cfgs {
+		u, err := url.Parse(c.Issuer)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("login oidc: issuer %q is not an absolute http(s) URL", c.Issuer)
+		}
+		if u.Scheme == "http" && !links.IsLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("login oidc: issuer %q must use https (http only on loopback)", c.Issuer)
+		}
+		if c.ClientID == "" {
+			return nil, fmt.Errorf("login oidc %s: client_id is required", c.Issuer)
+		}
+		p := &oidcProvider{cfg: c, host: u.Hostname(), roles: map[string]scope.Scope{}, defaultRole: scope.Read}
+		if p.cfg.Name == "" {
+			p.cfg.Name = u.Host
+		}
+		if len(p.cfg.Scopes) == 0 {
+			p.cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+		} else if !slices.Contains(p.cfg.Scopes, oidc.ScopeOpenID) {
+			p.cfg.Scopes = append([]string{oidc.ScopeOpenID}, p.cfg.Scopes...)
+		}
+		for v, r := range c.Roles {
+			s, err := scope.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("login oidc %s: role for %q: %w", c.Issuer, v, err)
+			}
+			p.roles[v] = s
+		}
+		switch c.DefaultRole {
+		case "":
+		case "NONE":
+			p.defaultRole = scope.None
+		default:
+			s, err := scope.Parse(c.DefaultRole)
+			if err != nil {
+				return nil, fmt.Errorf("login oidc %s: default_role: %w", c.Issuer, err)
+			}
+			p.defaultRole = s
+		}
+		for _, other := range l.providers {
+			if other.cfg.Name == p.cfg.Name {
+				return nil, fmt.Errorf("login oidc: two providers are named %q", p.cfg.Name)
+			}
+		}
+		l.providers = append(l.providers, p)
+	}
+	for _, p := range l.providers {
+		go func() { _, _ = l.discover(p) }()
+	}
+	return l, nil
+}
+
+// Buttons returns a sign-in button per provider that comes back to
+// returnTo.
+func (l *OIDCLogin) Buttons(returnTo string) []OIDCButton {
+	if l == nil {
+		return nil
+	}
+	out := make([]OIDCButton, len(l.providers))
+	for i, p := range l.providers {
+		q := url.Values{"provider": {p.cfg.Name}}
+		if returnTo != "" {
+			q.Set("return_to", returnTo)
+		}
+		out[i] = OIDCButton{Name: p.cfg.Name, URL: OIDCStartPath + "?" + q.Encode()}
+	}
+	return out
+}
+
+// discover returns the provider's discovery, trying again at most every
+// discoveryRetry while it fails.
+func (l *OIDCLogin) discover(p *oidcProvider) (*oidc.Provider, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.discovery != nil {
+		return p.discovery, nil
+	}
+	if p.lastErr != nil && l.now().Sub(p.lastTry) < discoveryRetry {
+		return nil, p.lastErr
+	}
+	p.lastTry = l.now()
+	// The context outlives this call: the provider's key set fetches keys
+	// with it later.
+	d, err := oidc.NewProvider(oidc.ClientContext(l.ctx, &http.Client{Timeout: 10 * time.Second}), p.cfg.Issuer)
+	if err != nil {
+		p.lastErr = err
+		l.audit.Warn("OpenID Connect provider unavailable", zap.String("provider", p.cfg.Name), zap.Error(err))
+		return nil, err
+	}
+	p.discovery, p.lastErr = d, nil
+	return d, nil
+}
+
+// oidcState is kept sealed in a cookie between the start of a sign-in and
+// the provider's callback.
+type oidcState struct {
+	Provider string    `json:"p"`
+	State    string    `json:"s"`
+	Nonce    string    `json:"n"`
+	Verifier string    `json:"v"`
+	ReturnTo string    `json:"r"`
+	Expires  time.Time `json:"e"`
+}
+
+// ServeStart sends the browser to the provider's authorization endpoint.
+func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
+	p := l.provider(r.URL.Query().Get("provider"))
+	if p == nil {
+		l.pages.Error(w, http.StatusNotFound, "Unknown sign-in provider", "This gateway has no sign-in provider of that name.")
+		return nil
+	}
+	d, err := l.discover(p)
+	if err != nil {
+		l.pages.Error(w, http.StatusBadGateway, "Sign-in provider unavailable", fmt.Sprintf("%s cannot be reached right now. Try again in a moment.", p.cfg.Name))
+		return nil
+	}
+	st := oidcState{
+		Provider: p.cfg.Name,
+		State:    oauth2.GenerateVerifier(),
+		Nonce:    oauth2.GenerateVerifier(),
+		Verifier: oauth2.GenerateVerifier(),
+		ReturnTo: LocalPath(r.URL.Query().Get("return_to")),
+		Expires:  l.now().Add(oidcStateTTL),
+	}
+	raw, _ := json.Marshal(st)
+	http.SetCookie(w, &http.Cookie{
+		Name: oidcCookie, Value: base64.RawURLEncoding.EncodeToString(l.keys.Seal(raw, []byte(oidcCookie))),
+		Path: "/applinks/login", MaxAge: int(oidcStateTTL / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+	})
+	conf := l.oauthConfig(r, p, d)
+	http.Redirect(w, r, conf.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusSeeOther)
+	return nil
+}
+
+// ServeCallback finishes a sign-in: it checks state, exchanges the code,
+// verifies the ID token and its nonce, maps the role and starts a session.
+func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error {
+	fail := func(status int, msg string, fields ...zap.Field) error {
+		l.audit.Info("sign-in failed", append(fields, zap.String("reason", msg))...)
+		l.pages.Error(w, status, "Sign-in failed", msg)
+		return nil
+	}
+	st, ok := l.takeState(w, r)
+	if !ok {
+		return fail(http.StatusBadRequest, "This sign-in link expired or was already used. Please sign in again.")
+	}
+	q := r.URL.Query()
+	if q.Get("state") == "" || q.Get("state") != st.State {
+		return fail(http.StatusBadRequest, "The sign-in answer does not belong to this browser's sign-in (state mismatch). Please sign in again.")
+	}
+	p := l.provider(st.Provider)
+	if p == nil {
+		return fail(http.StatusBadRequest, "The sign-in provider is no longer configured.")
+	}
+	if e := q.Get("error"); e != "" {
+		return fail(http.StatusUnauthorized, fmt.Sprintf("%s refused the sign-in: %s %s", p.cfg.Name, e, q.Get("error_description")), zap.String("provider", p.cfg.Name))
+	}
+	d, err := l.discover(p)
+	if err != nil {
+		return fail(http.StatusBadGateway, fmt.Sprintf("%s cannot be reached right now. Try again in a moment.", p.cfg.Name))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	tok, err := l.oauthConfig(r, p, d).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		return fail(http.StatusBadGateway, fmt.Sprintf("%s did not accept the sign-in code.", p.cfg.Name), zap.String("provider", p.cfg.Name), zap.Error(err))
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return fail(http.StatusBadGateway, fmt.Sprintf("%s sent no ID token.", p.cfg.Name), zap.String("provider", p.cfg.Name))
+	}
+	idt, err := d.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: l.now}).Verify(ctx, raw)
+	if err != nil {
+		return fail(http.StatusUnauthorized, fmt.Sprintf("The ID token from %s is not valid: %v", p.cfg.Name, err), zap.String("provider", p.cfg.Name))
+	}
+	if idt.Nonce != st.Nonce {
+		return fail(http.StatusUnauthorized, fmt.Sprintf("The ID token from %s was not issued for this sign-in (nonce mismatch).", p.cfg.Name), zap.String("provider", p.cfg.Name))
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		return fail(http.StatusBadGateway, "The ID token's claims could not be read.")
+	}
+	name, err := p.userName(idt.Subject, claims)
+	if err != nil {
+		return fail(http.StatusForbidden, err.Error(), zap.String("provider", p.cfg.Name))
+	}
+	role := p.role(claims)
+	if role == scope.None {
+		return fail(http.StatusForbidden, "Your account has no role on this gateway.", zap.String("provider", p.cfg.Name), zap.String("user", name))
+	}
+	if err := l.saveUser(r.Context(), p, name, role); err != nil {
+		var refused refusal
+		if errors.As(err, &refused) {
+			return fail(http.StatusForbidden, refused.msg, zap.String("provider", p.cfg.Name), zap.String("user", name))
+		}
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if err := l.sessions.Start(r.Context(), w, r, name); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	l.audit.Info("signed in", zap.String("user", name), zap.String("provider", p.cfg.Name), zap.String("role", role.String()), zap.String("remote_ip", ClientAddress(r)))
+	target := st.ReturnTo
+	if target == "" {
+		target = "/"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+type refusal struct{ msg string }
+
+func (r refusal) Error() string { return r.msg }
+
+// saveUser creates or updates the runtime user of a provider sign-in.
+func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name string, role scope.Scope) error {
+	if _, ok := l.users.config[name]; ok {
+		return refusal{fmt.Sprintf("A local user named %s exists; the provider's account cannot take its place.", name)}
+	}
+	now := l.now().UTC()
+	u, err := l.store.GetUser(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		u = store.User{Name: name, Provider: p.cfg.Issuer, CreatedAt: now}
+	case err != nil:
+		return err
+	case u.Provider != p.cfg.Issuer:
+		return refusal{fmt.Sprintf("The user %s belongs to another sign-in method.", name)}
+	case u.Disabled:
+		return refusal{"Your account is disabled on this gateway."}
+	}
+	changed := u.Role != "" && u.Role != role.String()
+	u.Role, u.UpdatedAt = role.String(), now
+	if err := l.store.PutUser(ctx, u); err != nil {
+		return fmt.Errorf("storing user: %w", err)
+	}
+	if changed {
+		l.changed()
+	}
+	return nil
+}
+
+// takeState reads and clears the sealed state cookie; single use.
+func (l *OIDCLogin) takeState(w http.ResponseWriter, r *http.Request) (oidcState, bool) {
+	c, err := r.Cookie(oidcCookie)
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/applinks/login", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	if err != nil {
+		return oidcState{}, false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return oidcState{}, false
+	}
+	raw, err := l.keys.Open(sealed, []byte(oidcCookie))
+	if err != nil {
+		return oidcState{}, false
+	}
+	var st oidcState
+	if json.Unmarshal(raw, &st) != nil || !l.now().Before(st.Expires) {
+		return oidcState{}, false
+	}
+	return st, true
+}
+
+func (l *OIDCLogin) provider(name string) *oidcProvider {
+	for _, p := range l.providers {
+		if p.cfg.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (l *OIDCLogin) oauthConfig(r *http.Request, p *oidcProvider, d *oidc.Provider) *oauth2.Config {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return &oauth2.Config{
+		ClientID:     p.cfg.ClientID,
+		ClientSecret: p.cfg.ClientSecret,
+		Endpoint:     d.Endpoint(),
+		RedirectURL:  scheme + "://" + r.Host + OIDCCallbackPath,
+		Scopes:       p.cfg.Scopes,
+	}
+}
+
+// userName is the gateway's name for the account: its verified e-mail
+// address, else subject@issuer-host. AllowedDomains are checked here.
+func (p *oidcProvider) userName(sub string, claims map[string]any) (string, error) {
+	email, _ := claims["email"].(string)
+	verified, _ := claims["email_verified"].(bool)
+	if len(p.cfg.AllowedDomains) > 0 {
+		_, domain, _ := strings.Cut(strings.ToLower(email), "@")
+		if email == "" || !verified || !slices.Contains(p.cfg.AllowedDomains, domain) {
+			return "", refusal{"Your account's e-mail address is not in a domain allowed to sign in here."}
+		}
+	}
+	if email != "" && verified {
+		return strings.ToLower(email), nil
+	}
+	if sub == "" {
+		return "", refusal{"The ID token has no subject."}
+	}
+	return sub + "@" + p.host, nil
+}
+
+// role maps the role claim: the highest mapped value, else the default.
+func (p *oidcProvider) role(claims map[string]any) scope.Scope {
+	best := scope.None
+	for _, v := range claimValues(claims[p.cfg.RoleClaim]) {
+		if s, ok := p.roles[v]; ok {
+			best = max(best, s)
+		}
+	}
+	if best == scope.None {
+		return p.defaultRole
+	}
+	return best
+}
+
+// claimValues reads a claim that is a string or a list of strings.
+func claimValues(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
