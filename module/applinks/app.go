@@ -197,7 +197,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		logins[i] = l
 	}
-	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, time.Now); err != nil {
+	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, time.Now); err != nil {
 		return err
 	}
 	a.limits = Limits{

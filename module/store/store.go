@@ -291,7 +291,9 @@ type User struct {
 	Disabled     bool   `json:"disabled,omitempty"`
 	// Provider is the issuer of the OpenID Connect provider the user signs
 	// in with; empty for a local user with a password.
-	Provider  string    `json:"provider,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	// Subject is the provider's subject (sub) for the user.
+	Subject   string    `json:"subject,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

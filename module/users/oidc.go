@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -83,6 +84,7 @@ type OIDCLogin struct {
 	pages     *web.Pages
 	audit     *zap.Logger
 	changed   func()
+	issuerFor func(*http.Request) string
 	now       func() time.Time
 	// ctx lives as long as the configuration: provider key sets use it.
 	ctx context.Context
@@ -94,6 +96,8 @@ type oidcProvider struct {
 	roles       map[string]scope.Scope
 	defaultRole scope.Scope // None: refuse
 
+	// found runs one discovery at a time; callers meanwhile wait for it.
+	found     singleflight.Group
 	mu        sync.Mutex
 	discovery *oidc.Provider
 	lastTry   time.Time
@@ -103,9 +107,10 @@ type oidcProvider struct {
 // NewOIDCLogin checks the provider configurations (issuer URLs, roles) and
 // starts discovering them in the background: a provider that is down does
 // not stop the gateway from starting. changed is called when a sign-in
-// changes a user's role.
-func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), now func() time.Time) (*OIDCLogin, error) {
-	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, now: now, ctx: ctx}
+// changes a user's role; issuerFor gives the gateway's base URL for a
+// request, from which the redirect URI is made.
+func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, now func() time.Time) (*OIDCLogin, error) {
+	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx}
 	for _, c := range cfgs {
 		u, err := url.Parse(c.Issuer)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -125,6 +130,9 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 			p.cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
 		} else if !slices.Contains(p.cfg.Scopes, oidc.ScopeOpenID) {
 			p.cfg.Scopes = append([]string{oidc.ScopeOpenID}, p.cfg.Scopes...)
+		}
+		for i, d := range p.cfg.AllowedDomains {
+			p.cfg.AllowedDomains[i] = strings.ToLower(d)
 		}
 		for v, r := range c.Roles {
 			s, err := scope.Parse(r)
@@ -178,24 +186,33 @@ func (l *OIDCLogin) Buttons(returnTo string) []OIDCButton {
 // discoveryRetry while it fails.
 func (l *OIDCLogin) discover(p *oidcProvider) (*oidc.Provider, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.discovery != nil {
-		return p.discovery, nil
+	d, lastErr, lastTry := p.discovery, p.lastErr, p.lastTry
+	p.mu.Unlock()
+	if d != nil {
+		return d, nil
 	}
-	if p.lastErr != nil && l.now().Sub(p.lastTry) < discoveryRetry {
-		return nil, p.lastErr
+	if lastErr != nil && l.now().Sub(lastTry) < discoveryRetry {
+		return nil, lastErr
 	}
-	p.lastTry = l.now()
-	// The context outlives this call: the provider's key set fetches keys
-	// with it later.
-	d, err := oidc.NewProvider(oidc.ClientContext(l.ctx, &http.Client{Timeout: 10 * time.Second}), p.cfg.Issuer)
+	v, err, _ := p.found.Do("discover", func() (any, error) {
+		// The context outlives this call: the provider's key set fetches
+		// keys with it later.
+		d, err := oidc.NewProvider(oidc.ClientContext(l.ctx, &http.Client{Timeout: 10 * time.Second}), p.cfg.Issuer)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.lastTry = l.now()
+		if err != nil {
+			p.lastErr = err
+			l.audit.Warn("OpenID Connect provider unavailable", zap.String("provider", p.cfg.Name), zap.Error(err))
+			return nil, err
+		}
+		p.discovery, p.lastErr = d, nil
+		return d, nil
+	})
 	if err != nil {
-		p.lastErr = err
-		l.audit.Warn("OpenID Connect provider unavailable", zap.String("provider", p.cfg.Name), zap.Error(err))
 		return nil, err
 	}
-	p.discovery, p.lastErr = d, nil
-	return d, nil
+	return v.(*oidc.Provider), nil
 }
 
 // oidcState is kept sealed in a cookie between the start of a sign-in and
@@ -292,15 +309,15 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 		return fail(http.StatusForbidden, err.Error(), zap.String("provider", p.cfg.Name))
 	}
 	role := p.role(claims)
-	if role == scope.None {
-		return fail(http.StatusForbidden, "Your account has no role on this gateway.", zap.String("provider", p.cfg.Name), zap.String("user", name))
-	}
-	if err := l.saveUser(r.Context(), p, name, role); err != nil {
+	if err := l.saveUser(r.Context(), p, name, idt.Subject, role); err != nil {
 		var refused refusal
 		if errors.As(err, &refused) {
 			return fail(http.StatusForbidden, refused.msg, zap.String("provider", p.cfg.Name), zap.String("user", name))
 		}
 		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if role == scope.None {
+		return fail(http.StatusForbidden, "Your account has no role on this gateway.", zap.String("provider", p.cfg.Name), zap.String("user", name))
 	}
 	if err := l.sessions.Start(r.Context(), w, r, name); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -318,8 +335,10 @@ type refusal struct{ msg string }
 
 func (r refusal) Error() string { return r.msg }
 
-// saveUser creates or updates the runtime user of a provider sign-in.
-func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name string, role scope.Scope) error {
+// saveUser creates or updates the runtime user of a provider sign-in. A
+// role of None (the provider gives the account no role any more) is
+// stored too, so the user's sessions and tokens stop working at once.
+func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject string, role scope.Scope) error {
 	if _, ok := l.users.config[name]; ok {
 		return refusal{fmt.Sprintf("A local user named %s exists; the provider's account cannot take its place.", name)}
 	}
@@ -327,15 +346,20 @@ func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name string, 
 	u, err := l.store.GetUser(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		u = store.User{Name: name, Provider: p.cfg.Issuer, CreatedAt: now}
+		if role == scope.None {
+			return nil
+		}
+		u = store.User{Name: name, Provider: p.cfg.Issuer, Subject: subject, CreatedAt: now}
 	case err != nil:
 		return err
 	case u.Provider != p.cfg.Issuer:
 		return refusal{fmt.Sprintf("The user %s belongs to another sign-in method.", name)}
+	case u.Subject != "" && u.Subject != subject:
+		return refusal{fmt.Sprintf("Another account of %s already signs in here as %s.", p.cfg.Name, name)}
 	case u.Disabled:
 		return refusal{"Your account is disabled on this gateway."}
 	}
-	changed := u.Role != "" && u.Role != role.String()
+	changed := u.Role != role.String()
 	u.Role, u.UpdatedAt = role.String(), now
 	if err := l.store.PutUser(ctx, u); err != nil {
 		return fmt.Errorf("storing user: %w", err)
@@ -378,15 +402,11 @@ func (l *OIDCLogin) provider(name string) *oidcProvider {
 }
 
 func (l *OIDCLogin) oauthConfig(r *http.Request, p *oidcProvider, d *oidc.Provider) *oauth2.Config {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
 	return &oauth2.Config{
 		ClientID:     p.cfg.ClientID,
 		ClientSecret: p.cfg.ClientSecret,
 		Endpoint:     d.Endpoint(),
-		RedirectURL:  scheme + "://" + r.Host + OIDCCallbackPath,
+		RedirectURL:  l.issuerFor(r) + OIDCCallbackPath,
 		Scopes:       p.cfg.Scopes,
 	}
 }

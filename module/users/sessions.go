@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
@@ -84,7 +85,7 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	if err != nil {
 		return Session{}, false, err
 	}
-	if u.Disabled {
+	if u.Disabled || u.Role == scope.None {
 		return Session{}, false, nil
 	}
 	return Session{User: u, SignedInAt: st.CreatedAt, hash: hash}, true, nil

@@ -92,8 +92,8 @@ func (d *Directory) Get(ctx context.Context, name string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	role, err := scope.Parse(su.Role)
-	if err != nil {
+	var role scope.Scope // None: the user's provider gives it no role now
+	if err := role.UnmarshalText([]byte(su.Role)); err != nil {
 		return User{}, fmt.Errorf("stored user %q: %w", name, err)
 	}
 	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", hash: []byte(su.PasswordHash)}, nil
@@ -126,7 +126,7 @@ func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) 
 	if err != nil {
 		return scope.None, err
 	}
-	if u.Disabled {
+	if u.Disabled || u.Role == scope.None {
 		return scope.None, ErrDisabled
 	}
 	return u.Role, nil
