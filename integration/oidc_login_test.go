@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -809,4 +810,32 @@ func TestOIDCLoginAllowedDomainsIgnoreCase(t *testing.T) {
 		o.claims = map[string]any{"email": "erin@example.org", "email_verified": true}
 	})
 	newOPBrowser(t).wantSignedIn(t, "erin@example.org", "READ")
+}
+
+// TestOIDCLoginDisabledLocally: an administrator can disable a provider's
+// account on the gateway: its session stops working and the provider
+// cannot sign it in again.
+func TestOIDCLoginDisabledLocally(t *testing.T) {
+	f := newFakeOP(t)
+	g := fakeOPGateway(t, f.issuer(), "READ", "")
+	f.behave(func(o *fakeOPBehaviour) { o.claims = map[string]any{"groups": []string{"writers"}} })
+	b := newOPBrowser(t)
+	name := f.sub() + "@127.0.0.1"
+	b.wantSignedIn(t, name, "WRITE")
+
+	ctx := context.Background()
+	u, err := g.app().Store().GetUser(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = true
+	if err := g.app().Store().PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	g.app().Epoch().Bump()
+	if status, body, _ := b.get(t, base+"/whoami"); status != http.StatusUnauthorized {
+		t.Fatalf("session of a disabled user: %d %q", status, body)
+	}
+	status, body, at := newOPBrowser(t).signIn(t, "/hello")
+	wantFailed(t, status, body, at, http.StatusForbidden, "disabled")
 }
