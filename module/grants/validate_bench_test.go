@@ -9,7 +9,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/scope"
-	"github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 )
 
 type everyone struct{}
@@ -20,11 +20,7 @@ func (everyone) CheckLink(context.Context, string) error           { return nil 
 // newService returns a token service over real Badger in a temp dir with n
 // access tokens issued.
 func newService(b *testing.B, n int) (*grants.Service, *grants.Epoch, []string) {
-	st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
+	st := badgertest.Open(b)
 	epoch := new(grants.Epoch)
 	s := grants.New(st, everyone{}, everyone{}, epoch, grants.Config{AccessTTL: time.Hour, RefreshTTL: 24 * time.Hour, CodeTTL: time.Minute, RefreshGrace: 10 * time.Second, ReplayMemory: time.Minute}, time.Now, zap.NewNop())
 	c := grants.Client{LinkID: "l", ClientID: "c", Ceiling: scope.Write}

@@ -15,7 +15,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
-	"github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 	"github.com/applinks/caddy-applinks/module/token"
 )
 
@@ -41,23 +41,9 @@ func (c *clock) Set(t time.Time) {
 
 type fixture struct {
 	reg     *links.Registry
-	st      *badgerstore.Store
+	st      store.Store
 	clock   *clock
 	deleted int
-}
-
-func openStore(t *testing.T) *badgerstore.Store {
-	t.Helper()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return st
 }
 
 func testKeys(t *testing.T) *secret.Keys {
@@ -71,7 +57,7 @@ func testKeys(t *testing.T) *secret.Keys {
 
 func newFixture(t *testing.T, declared ...links.ConfigLink) *fixture {
 	t.Helper()
-	f := &fixture{st: openStore(t), clock: &clock{now: t0}}
+	f := &fixture{st: badgertest.Open(t), clock: &clock{now: t0}}
 	reg, err := links.New(f.st, testKeys(t), declared, f.clock.Now, zap.NewNop(), func() { f.deleted++ })
 	if err != nil {
 		t.Fatalf("links.New: %v", err)

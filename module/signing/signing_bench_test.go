@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/signing"
-	"github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 )
 
 // BenchmarkSign measures one ID-token signature per algorithm: the cost a
@@ -18,11 +16,7 @@ import (
 func BenchmarkSign(b *testing.B) {
 	for _, alg := range []string{signing.ES256, signing.RS256} {
 		b.Run(alg, func(b *testing.B) {
-			st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := badgertest.Open(b)
 			keys, err := secret.FromPassphrase(strings.Repeat("k", 32))
 			if err != nil {
 				b.Fatal(err)

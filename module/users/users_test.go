@@ -9,7 +9,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
-	"github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -61,27 +61,13 @@ func hash(t *testing.T, password string) string {
 	return string(h)
 }
 
-func openStore(t *testing.T) *badgerstore.Store {
-	t.Helper()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{GCInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return st
-}
-
 // newDirectory returns a directory with config users alice (WRITE),
 // bob (default READ) and shadow, and runtime users carol (ADMIN), dave
 // (disabled), erin (no password), shadow (hidden by the config user) and
 // frank (a role the code does not know).
 func newDirectory(t *testing.T) *users.Directory {
 	t.Helper()
-	st := openStore(t)
+	st := badgertest.Open(t)
 	ctx := context.Background()
 	for _, u := range []store.User{
 		{Name: "carol", PasswordHash: hash(t, "carol-pw"), Role: "ADMIN"},
@@ -182,7 +168,7 @@ func TestRole(t *testing.T) {
 }
 
 func TestRoleFollowsStore(t *testing.T) {
-	st := openStore(t)
+	st := badgertest.Open(t)
 	ctx := context.Background()
 	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "admin", Password: hash(t, "x")}})
 	if err != nil {
