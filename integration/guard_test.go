@@ -132,6 +132,9 @@ func bearer(tok string) map[string]string { return map[string]string{"Authorizat
 
 // TestGuardMatrix: every token scope × every user role × read/write/admin
 // requests; the effective scope is min(token, role), re-checked per request.
+// The /admin/* requests pass two stacked guards: the first validates the
+// token and removes the Authorization header, so the second can only pass
+// on the identity the first stored — the token is validated once.
 func TestGuardMatrix(t *testing.T) {
 	g := guardedGateway(t)
 	ladder := []scope.Scope{scope.Read, scope.Write, scope.Admin, scope.SystemAdmin}
