@@ -10,4 +10,9 @@ import (
 	_ "github.com/applinks/caddy-applinks/caddyfile"
 	// The default storage backend.
 	_ "github.com/applinks/caddy-applinks/module/store/badgerstore"
+	// Providers of outgoing links.
+	_ "github.com/applinks/caddy-applinks/plugins/google"
+	_ "github.com/applinks/caddy-applinks/plugins/microsoft"
+	_ "github.com/applinks/caddy-applinks/plugins/oauth2"
+	_ "github.com/applinks/caddy-applinks/plugins/oidc"
 )
