@@ -4,7 +4,6 @@ package google
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -32,14 +31,9 @@ func init() {
 // consent). Google does not rotate refresh tokens; those of apps in
 // "Testing" publishing status expire after 7 days.
 type Google struct {
-	// AuthorizationEndpoint replaces Google's authorization endpoint; it is
-	// meant for tests against a local fake. Global placeholders such as
-	// {env.X} are resolved at provision time. Default:
-	// https://accounts.google.com/o/oauth2/v2/auth
-	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
-	// TokenEndpoint replaces Google's token endpoint; it is meant for tests
-	// against a local fake. Default: https://oauth2.googleapis.com/token
-	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// The endpoints default to https://accounts.google.com/o/oauth2/v2/auth
+	// and https://oauth2.googleapis.com/token.
+	outgoing.FixedEndpoints
 }
 
 // CaddyModule returns the Caddy module information.
@@ -53,40 +47,16 @@ func (*Google) CaddyModule() caddy.ModuleInfo {
 // Provision applies the defaults, resolves placeholders and checks the
 // endpoints with outgoing.CheckEndpoint.
 func (g *Google) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	g.AuthorizationEndpoint = repl.ReplaceKnown(g.AuthorizationEndpoint, "")
-	g.TokenEndpoint = repl.ReplaceKnown(g.TokenEndpoint, "")
-	if g.AuthorizationEndpoint == "" {
-		g.AuthorizationEndpoint = AuthorizationEndpoint
-	}
-	if g.TokenEndpoint == "" {
-		g.TokenEndpoint = TokenEndpoint
-	}
-	if err := outgoing.CheckEndpoint(g.AuthorizationEndpoint); err != nil {
-		return fmt.Errorf("provisioning google authorization_endpoint: %w", err)
-	}
-	if err := outgoing.CheckEndpoint(g.TokenEndpoint); err != nil {
-		return fmt.Errorf("provisioning google token_endpoint: %w", err)
-	}
-	return nil
+	return g.Resolve("google", AuthorizationEndpoint, TokenEndpoint)
 }
 
 // Validate checks that both endpoints are set.
-func (g *Google) Validate() error {
-	if g.AuthorizationEndpoint == "" || g.TokenEndpoint == "" {
-		return fmt.Errorf("validating google provider: authorization and token endpoints are required")
-	}
-	return nil
-}
+func (g *Google) Validate() error { return g.Check("google") }
 
 // Endpoint returns Google's endpoints (or their replacements). Google
 // takes the client credentials in the request body.
 func (g *Google) Endpoint(context.Context, *http.Client) (oauth2.Endpoint, error) {
-	return oauth2.Endpoint{
-		AuthURL:   g.AuthorizationEndpoint,
-		TokenURL:  g.TokenEndpoint,
-		AuthStyle: oauth2.AuthStyleInParams,
-	}, nil
+	return g.Fixed(), nil
 }
 
 // Scopes returns the link's scopes unchanged: Google needs no extra scope
@@ -115,16 +85,9 @@ func (g *Google) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "authorization_endpoint":
-			if !d.AllArgs(&g.AuthorizationEndpoint) {
-				return d.ArgErr()
-			}
-		case "token_endpoint":
-			if !d.AllArgs(&g.TokenEndpoint) {
-				return d.ArgErr()
-			}
-		default:
+		if handled, err := g.UnmarshalSubdirective(d); err != nil {
+			return err
+		} else if !handled {
 			return d.Errf("unrecognized subdirective %q", d.Val())
 		}
 	}

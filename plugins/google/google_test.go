@@ -77,9 +77,9 @@ func TestScopesUnchanged(t *testing.T) {
 
 func TestProvisionRefusesEndpoints(t *testing.T) {
 	for _, g := range []*google.Google{
-		{TokenEndpoint: "http://169.254.169.254/token"},
-		{AuthorizationEndpoint: "http://accounts.example.com/auth"},
-		{TokenEndpoint: "https://metadata.google.internal/token"},
+		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "http://169.254.169.254/token"}},
+		{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://accounts.example.com/auth"}},
+		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "https://metadata.google.internal/token"}},
 	} {
 		err := provision(t, g)
 		if !errors.Is(err, outgoing.ErrRefused) {
@@ -90,7 +90,7 @@ func TestProvisionRefusesEndpoints(t *testing.T) {
 
 func TestPlaceholders(t *testing.T) {
 	t.Setenv("APPLINKS_TEST_GOOGLE_TOKEN", "http://127.0.0.1:1/token")
-	g := &google.Google{TokenEndpoint: "{env.APPLINKS_TEST_GOOGLE_TOKEN}"}
+	g := &google.Google{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "{env.APPLINKS_TEST_GOOGLE_TOKEN}"}}
 	if err := provision(t, g); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{input: "google", want: google.Google{}},
 		{
 			input: "google {\n\tauthorization_endpoint http://127.0.0.1:9/auth\n\ttoken_endpoint http://127.0.0.1:9/token\n}",
-			want:  google.Google{AuthorizationEndpoint: "http://127.0.0.1:9/auth", TokenEndpoint: "http://127.0.0.1:9/token"},
+			want:  google.Google{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://127.0.0.1:9/auth", TokenEndpoint: "http://127.0.0.1:9/token"}},
 		},
 		{input: "google extra", wantErr: "wrong argument count"},
 		{input: "google {\n\ttoken_endpoint\n}", wantErr: "wrong argument count"},
@@ -186,7 +186,7 @@ func fakeGoogle(t *testing.T) *httptest.Server {
 
 func TestAgainstFakeGoogle(t *testing.T) {
 	srv := fakeGoogle(t)
-	g := &google.Google{AuthorizationEndpoint: srv.URL + "/o/oauth2/v2/auth", TokenEndpoint: srv.URL + "/token"}
+	g := &google.Google{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: srv.URL + "/o/oauth2/v2/auth", TokenEndpoint: srv.URL + "/token"}}
 	if err := provision(t, g); err != nil {
 		t.Fatal(err)
 	}

@@ -36,15 +36,10 @@ type Microsoft struct {
 	// Tenant is the directory users sign in to: common, organizations,
 	// consumers, a tenant ID or a verified domain. Default: common
 	Tenant string `json:"tenant,omitempty"`
-	// AuthorizationEndpoint replaces the tenant's authorization endpoint;
-	// it is meant for tests against a local fake. Global placeholders such
-	// as {env.X} are resolved at provision time. Default:
-	// https://login.microsoftonline.com/<tenant>/oauth2/v2.0/authorize
-	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
-	// TokenEndpoint replaces the tenant's token endpoint; it is meant for
-	// tests against a local fake. Default:
-	// https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token
-	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// The endpoints default to
+	// https://login.microsoftonline.com/<tenant>/oauth2/v2.0/authorize and
+	// .../token.
+	outgoing.FixedEndpoints
 }
 
 // CaddyModule returns the Caddy module information.
@@ -58,10 +53,7 @@ func (*Microsoft) CaddyModule() caddy.ModuleInfo {
 // Provision applies the defaults, resolves placeholders and checks the
 // endpoints with outgoing.CheckEndpoint.
 func (m *Microsoft) Provision(caddy.Context) error {
-	repl := caddy.NewReplacer()
-	m.Tenant = repl.ReplaceKnown(m.Tenant, "")
-	m.AuthorizationEndpoint = repl.ReplaceKnown(m.AuthorizationEndpoint, "")
-	m.TokenEndpoint = repl.ReplaceKnown(m.TokenEndpoint, "")
+	m.Tenant = caddy.NewReplacer().ReplaceKnown(m.Tenant, "")
 	if m.Tenant == "" {
 		m.Tenant = DefaultTenant
 	}
@@ -69,19 +61,7 @@ func (m *Microsoft) Provision(caddy.Context) error {
 		return fmt.Errorf("provisioning microsoft provider: %w", err)
 	}
 	base := "https://login.microsoftonline.com/" + m.Tenant + "/oauth2/v2.0/"
-	if m.AuthorizationEndpoint == "" {
-		m.AuthorizationEndpoint = base + "authorize"
-	}
-	if m.TokenEndpoint == "" {
-		m.TokenEndpoint = base + "token"
-	}
-	if err := outgoing.CheckEndpoint(m.AuthorizationEndpoint); err != nil {
-		return fmt.Errorf("provisioning microsoft authorization_endpoint: %w", err)
-	}
-	if err := outgoing.CheckEndpoint(m.TokenEndpoint); err != nil {
-		return fmt.Errorf("provisioning microsoft token_endpoint: %w", err)
-	}
-	return nil
+	return m.Resolve("microsoft", base+"authorize", base+"token")
 }
 
 // Validate checks the tenant and that both endpoints are set.
@@ -89,20 +69,13 @@ func (m *Microsoft) Validate() error {
 	if err := checkTenant(m.Tenant); err != nil {
 		return fmt.Errorf("validating microsoft provider: %w", err)
 	}
-	if m.AuthorizationEndpoint == "" || m.TokenEndpoint == "" {
-		return fmt.Errorf("validating microsoft provider: authorization and token endpoints are required")
-	}
-	return nil
+	return m.Check("microsoft")
 }
 
 // Endpoint returns the tenant's endpoints (or their replacements). The
 // client credentials go in the request body.
 func (m *Microsoft) Endpoint(context.Context, *http.Client) (oauth2.Endpoint, error) {
-	return oauth2.Endpoint{
-		AuthURL:   m.AuthorizationEndpoint,
-		TokenURL:  m.TokenEndpoint,
-		AuthStyle: oauth2.AuthStyleInParams,
-	}, nil
+	return m.Fixed(), nil
 }
 
 // Scopes returns the link's scopes plus offline_access if it is missing.
@@ -143,16 +116,12 @@ func (m *Microsoft) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&m.Tenant) {
 				return d.ArgErr()
 			}
-		case "authorization_endpoint":
-			if !d.AllArgs(&m.AuthorizationEndpoint) {
-				return d.ArgErr()
-			}
-		case "token_endpoint":
-			if !d.AllArgs(&m.TokenEndpoint) {
-				return d.ArgErr()
-			}
 		default:
-			return d.Errf("unrecognized subdirective %q", d.Val())
+			if handled, err := m.UnmarshalSubdirective(d); err != nil {
+				return err
+			} else if !handled {
+				return d.Errf("unrecognized subdirective %q", d.Val())
+			}
 		}
 	}
 	return nil

@@ -72,9 +72,9 @@ func TestTenantInjection(t *testing.T) {
 
 func TestProvisionRefusesEndpoints(t *testing.T) {
 	for _, m := range []*microsoft.Microsoft{
-		{TokenEndpoint: "http://169.254.169.254/token"},
-		{AuthorizationEndpoint: "http://login.example.com/authorize"},
-		{TokenEndpoint: "https://[fd00:ec2::254]/token"},
+		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "http://169.254.169.254/token"}},
+		{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://login.example.com/authorize"}},
+		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "https://[fd00:ec2::254]/token"}},
 	} {
 		if err := provision(t, m); !errors.Is(err, outgoing.ErrRefused) {
 			t.Errorf("provision(%+v) = %v, want ErrRefused", m, err)
@@ -115,7 +115,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{input: "microsoft organizations", want: microsoft.Microsoft{Tenant: "organizations"}},
 		{
 			input: "microsoft {\n\ttenant contoso.com\n\tauthorization_endpoint http://127.0.0.1:9/a\n\ttoken_endpoint http://127.0.0.1:9/t\n}",
-			want:  microsoft.Microsoft{Tenant: "contoso.com", AuthorizationEndpoint: "http://127.0.0.1:9/a", TokenEndpoint: "http://127.0.0.1:9/t"},
+			want:  microsoft.Microsoft{Tenant: "contoso.com", FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://127.0.0.1:9/a", TokenEndpoint: "http://127.0.0.1:9/t"}},
 		},
 		{input: "microsoft a b", wantErr: "wrong argument count"},
 		{input: "microsoft {\n\ttenant\n}", wantErr: "wrong argument count"},
@@ -175,7 +175,7 @@ func TestAgainstFakeMicrosoft(t *testing.T) {
 		json.NewEncoder(w).Encode(resp)
 	}))
 	defer srv.Close()
-	m := &microsoft.Microsoft{Tenant: "tenant", TokenEndpoint: srv.URL + "/tenant/oauth2/v2.0/token"}
+	m := &microsoft.Microsoft{Tenant: "tenant", FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: srv.URL + "/tenant/oauth2/v2.0/token"}}
 	if err := provision(t, m); err != nil {
 		t.Fatal(err)
 	}
