@@ -17,6 +17,8 @@ import (
 	"github.com/applinks/caddy-applinks/module/gateway"
 	"github.com/applinks/caddy-applinks/module/guard"
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/outgoing/inject"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/users"
 )
@@ -27,6 +29,8 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("applinks", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterHandlerDirective("require_token", parseRequireToken)
 	httpcaddyfile.RegisterDirectiveOrder("require_token", httpcaddyfile.After, "basic_auth")
+	httpcaddyfile.RegisterHandlerDirective("outgoing_token", parseOutgoingToken)
+	httpcaddyfile.RegisterDirectiveOrder("outgoing_token", httpcaddyfile.After, "forward_auth")
 }
 
 // parseGlobal sets up the applinks app from the global option. Repeated
@@ -55,6 +59,13 @@ func init() {
 //			role <claim value> <role>
 //			default_role <role|NONE>
 //			allowed_domains <domain...>
+//		}
+//		outgoing <name> {
+//			provider google|microsoft [<tenant>]|oidc <issuer>|oauth2 <authorize-url> <token-url>|oauth2 <issuer>
+//			client_id <id>
+//			client_secret <secret>
+//			scopes <scope...>
+//			mode per_user|shared
 //		}
 //		incoming <name> {
 //			redirect_uri <uri...>
@@ -133,6 +144,12 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 			return err
 		}
 		app.Logins = append(app.Logins, l)
+	case "outgoing":
+		l, err := parseOutgoing(d)
+		if err != nil {
+			return err
+		}
+		app.OutgoingLinks = append(app.OutgoingLinks, l)
 	case "incoming":
 		l, err := parseIncoming(d)
 		if err != nil {
@@ -206,6 +223,69 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
+	var l outgoing.ConfigLink
+	if !d.NextArg() {
+		return l, d.ArgErr()
+	}
+	l.Name = d.Val()
+	if d.NextArg() {
+		return l, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "provider":
+			if !d.NextArg() {
+				return l, d.ArgErr()
+			}
+			name := d.Val()
+			mod, err := caddyfile.UnmarshalModule(d, "applinks.providers."+name)
+			if err != nil {
+				return l, err
+			}
+			l.ProviderRaw = caddyconfig.JSONModuleObject(mod, "provider", name, nil)
+		case "client_id":
+			if err := singleArg(d, &l.ClientID); err != nil {
+				return l, err
+			}
+		case "client_secret":
+			if err := singleArg(d, &l.ClientSecret); err != nil {
+				return l, err
+			}
+		case "scopes":
+			l.Scopes = append(l.Scopes, d.RemainingArgs()...)
+			if len(l.Scopes) == 0 {
+				return l, d.ArgErr()
+			}
+		case "mode":
+			if err := singleArg(d, &l.Mode); err != nil {
+				return l, err
+			}
+		default:
+			return l, d.Errf("unrecognized subdirective %q", sub)
+		}
+	}
+	return l, nil
+}
+
+// parseOutgoingToken sets up the outgoing_token handler.
+//
+// Syntax:
+//
+//	outgoing_token [<matcher>] <link>
+func parseOutgoingToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next()
+	handler := new(inject.Handler)
+	if !h.NextArg() {
+		return nil, h.Err("outgoing_token needs the name of an outgoing link")
+	}
+	handler.Link = h.Val()
+	if h.NextArg() || h.NextBlock(h.Nesting()) {
+		return nil, h.ArgErr()
+	}
+	return handler, nil
 }
 
 func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/signing"
@@ -73,6 +74,8 @@ type App struct {
 	LocalUsers []users.ConfigUser `json:"users,omitempty"`
 	// Logins are OpenID Connect providers people can sign in with.
 	Logins []users.OIDCConfig `json:"login_oidc,omitempty"`
+	// Outgoing are outgoing links declared in the configuration.
+	OutgoingLinks []outgoing.ConfigLink `json:"outgoing,omitempty"`
 	// Incoming are incoming links declared in the configuration.
 	Incoming []links.ConfigLink `json:"incoming,omitempty"`
 
@@ -83,6 +86,7 @@ type App struct {
 	users    *users.Directory
 	sessions *users.Sessions
 	oidc     *users.OIDCLogin
+	outgoing *outgoing.Service
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
@@ -197,6 +201,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		logins[i] = l
 	}
+	if a.outgoing, err = a.provisionOutgoing(ctx, repl); err != nil {
+		return err
+	}
 	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, time.Now); err != nil {
 		return err
 	}
@@ -230,9 +237,11 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start begins background upkeep: sweeping idle rate-limit buckets.
+// Start begins background upkeep: sweeping idle rate-limit buckets and
+// refreshing outgoing tokens before they expire.
 func (a *App) Start() error {
 	go a.sweep()
+	go a.refreshOutgoing()
 	return nil
 }
 
@@ -250,6 +259,9 @@ func (a *App) Users() *users.Directory { return a.users }
 
 // Sessions returns the sign-in sessions.
 func (a *App) Sessions() *users.Sessions { return a.sessions }
+
+// Outgoing returns the outgoing links' service.
+func (a *App) Outgoing() *outgoing.Service { return a.outgoing }
 
 // OIDCLogin returns sign-in through OpenID Connect providers.
 func (a *App) OIDCLogin() *users.OIDCLogin { return a.oidc }
@@ -331,6 +343,60 @@ func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
 		return nil, fmt.Errorf("loading at-rest key: %w", err)
 	}
 	return keys, nil
+}
+
+// provisionOutgoing loads the providers of the declared outgoing links.
+func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgoing.Service, error) {
+	var links []*outgoing.Link
+	seen := map[string]bool{}
+	for i := range a.OutgoingLinks {
+		c := a.OutgoingLinks[i]
+		var p outgoing.Provider
+		if c.ProviderRaw != nil {
+			mod, err := ctx.LoadModule(&a.OutgoingLinks[i], "ProviderRaw")
+			if err != nil {
+				return nil, fmt.Errorf("outgoing link %q: loading provider: %w", c.Name, err)
+			}
+			var ok bool
+			if p, ok = mod.(outgoing.Provider); !ok {
+				return nil, fmt.Errorf("outgoing link %q: module %T is not a provider", c.Name, mod)
+			}
+		}
+		var err error
+		if c.ClientID, err = repl.ReplaceOrErr(c.ClientID, true, true); err != nil {
+			return nil, fmt.Errorf("outgoing link %q: client_id: %w", c.Name, err)
+		}
+		if c.ClientSecret != "" {
+			if c.ClientSecret, err = repl.ReplaceOrErr(c.ClientSecret, true, true); err != nil {
+				return nil, fmt.Errorf("outgoing link %q: client_secret: %w", c.Name, err)
+			}
+		}
+		l, err := outgoing.NewLink(c, p)
+		if err != nil {
+			return nil, err
+		}
+		if seen[l.Name] {
+			return nil, fmt.Errorf("outgoing link %q declared twice", l.Name)
+		}
+		seen[l.Name] = true
+		links = append(links, l)
+	}
+	return outgoing.NewService(links, a.store, a.keys, a.audit.Named("outgoing"), time.Now), nil
+}
+
+// refreshOutgoing refreshes outgoing tokens that expire within two
+// minutes, every 30 seconds, until the config is unloaded.
+func (a *App) refreshOutgoing() {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+			a.outgoing.RefreshDue(a.ctx, 2*time.Minute)
+		}
+	}
 }
 
 func (a *App) sweep() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/oauth"
+	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
 )
@@ -82,6 +83,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if route, ok := h.routes[r.URL.Path]; ok {
 		return route(w, r)
+	}
+	if strings.HasPrefix(r.URL.Path, outgoing.ConnectPrefix) {
+		return h.serveConnect(w, r)
+	}
+	if strings.HasPrefix(r.URL.Path, outgoing.CallbackPrefix) {
+		return h.serveCallback(w, r)
 	}
 	if strings.HasPrefix(r.URL.Path, web.StaticPrefix) {
 		h.app.Pages().ServeStatic(w, r)

@@ -167,6 +167,13 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	return next.ServeHTTP(w, r)
 }
 
+// IdentityOf returns who a request acts for after a require_token let it
+// through, or nil.
+func IdentityOf(r *http.Request) *Identity {
+	id, _ := caddyhttp.GetVar(r.Context(), identityVar).(*Identity)
+	return id
+}
+
 // refusal is why a request is refused with 401.
 type refusal struct {
 	code        string // "" when no credentials were sent

@@ -47,6 +47,7 @@ type Store interface {
 	SessionStore
 	UserStore
 	KeyStore
+	OutgoingStore
 }
 
 // LinkStore keeps runtime-created incoming links. Names and client ids are
@@ -144,6 +145,77 @@ type KeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// DeleteSigningKey removes a key; a missing one is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// OutgoingStore keeps the provider tokens of outgoing links, sealed by the
+// caller, and the authorizations in progress.
+type OutgoingStore interface {
+	// CreatePending stores an outgoing authorization in progress until
+	// p.ExpiresAt.
+	CreatePending(ctx context.Context, p Pending) error
+	// TakePending returns and deletes the pending authorization with the
+	// given state hash, so it can be taken once; ErrNotFound when it is
+	// missing, taken or expired.
+	TakePending(ctx context.Context, stateHash []byte) (Pending, error)
+	// PutConnection creates or replaces the connection of (LinkID, UserID).
+	PutConnection(ctx context.Context, c Connection) error
+	// GetConnection returns the connection of a link for a user ("" for a
+	// shared link).
+	GetConnection(ctx context.Context, linkID, userID string) (Connection, error)
+	// UpdateConnection runs fn on the stored connection and saves the
+	// result atomically; an error from fn aborts without a write.
+	// ErrNotFound when there is no such connection.
+	UpdateConnection(ctx context.Context, linkID, userID string, fn func(*Connection) error) (Connection, error)
+	// ListConnections returns the connections of one link (LinkID set), of
+	// one user (UserID set), or all (both empty), in no defined order.
+	ListConnections(ctx context.Context, filter ConnectionFilter) ([]Connection, error)
+	// DeleteConnection removes a connection; a missing one is not an error.
+	DeleteConnection(ctx context.Context, linkID, userID string) error
+}
+
+// Pending is an outgoing authorization in progress: the browser went to
+// the provider and the gateway awaits its callback.
+type Pending struct {
+	StateHash []byte `json:"state_hash"`
+	LinkID    string `json:"link_id"`
+	// UserID is who connects; empty for a shared link's connection.
+	UserID string `json:"user_id,omitempty"`
+	// SealedVerifier is the PKCE code verifier, sealed.
+	SealedVerifier []byte    `json:"sealed_verifier"`
+	ReturnTo       string    `json:"return_to,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+}
+
+// ConnectionFilter selects connections in ListConnections.
+type ConnectionFilter struct {
+	LinkID string
+	UserID string
+}
+
+// Connection is the provider token of an outgoing link for one user (or
+// for the link, when shared).
+type Connection struct {
+	LinkID string `json:"link_id"`
+	// UserID is empty for a shared link's connection.
+	UserID string `json:"user_id,omitempty"`
+	// Sealed is the provider's token (access and refresh token, type,
+	// expiry), sealed.
+	Sealed []byte `json:"sealed"`
+	// Expiry is when the access token expires; zero when the provider did
+	// not say.
+	Expiry time.Time `json:"expiry,omitzero"`
+	// Status is VALID, RECOVERABLE or UNRECOVERABLE.
+	Status string `json:"status"`
+	// LastError is why the last refresh failed, for people.
+	LastError string `json:"last_error,omitempty"`
+	// Failures counts refreshes failed in a row; RetryAt is when to try
+	// again.
+	Failures   int       `json:"failures,omitempty"`
+	RetryAt    time.Time `json:"retry_at,omitzero"`
+	Generation uint64    `json:"generation"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // SigningKey is a private key the gateway signs tokens with.

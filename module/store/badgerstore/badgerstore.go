@@ -31,6 +31,16 @@ import (
 //	s/<hash>                session (JSON), TTL ExpiresAt
 //	u/<name>                user (JSON)
 //	k/<id>                  signing key (JSON), TTL ExpiresAt when set
+//	op/<state hash>         pending outgoing authorization (JSON), TTL
+//	                        ExpiresAt
+//	o/<link>\x00<user>      outgoing connection (JSON); <user> is empty for
+//	                        a shared connection
+//	ou/<user>\x00<link>     empty, connection-by-user index
+//
+// Ids that are joined with \x00 may not contain NUL, so that one link's
+// (or user's) entries are exactly those under <id>\x00. The records of
+// pending authorizations and connections hold their link and user ids as
+// bytes (base64), so that ids that are not UTF-8 round-trip exactly.
 const (
 	prefixLink       = "l/"
 	prefixLinkClient = "lc/"
@@ -43,6 +53,9 @@ const (
 	prefixSession    = "s/"
 	prefixUser       = "u/"
 	prefixSigningKey = "k/"
+	prefixPending    = "op/"
+	prefixConn       = "o/"
+	prefixConnUser   = "ou/"
 )
 
 const (

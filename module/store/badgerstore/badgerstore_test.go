@@ -290,3 +290,124 @@ func TestSigningKeyJustExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestOutgoingIDs checks that link and user ids made of any bytes but NUL,
+// not UTF-8 either, round-trip exactly, and that empty link ids and ids
+// with NUL are refused.
+func TestOutgoingIDs(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	n := time.Now()
+	link, user := "a\xff/\x01", "b\xfe\x80"
+	c := store.Connection{LinkID: link, UserID: user, Status: "VALID", Generation: 1}
+	if err := s.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	prefixLink := store.Connection{LinkID: "a", UserID: user, Status: "VALID"}
+	if err := s.PutConnection(ctx, prefixLink); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetConnection(ctx, link, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LinkID != link || got.UserID != user {
+		t.Errorf("GetConnection: ids %q, %q; want %q, %q", got.LinkID, got.UserID, link, user)
+	}
+	for _, f := range []store.ConnectionFilter{{LinkID: link}, {UserID: user}, {LinkID: link, UserID: user}, {}} {
+		conns, err := s.ListConnections(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, x := range conns {
+			if x.LinkID == link && x.UserID == user {
+				found++
+			}
+		}
+		if found != 1 {
+			t.Errorf("ListConnections(%+v): %d of %d connections have the ids %q, %q; want one", f, found, len(conns), link, user)
+		}
+	}
+	updated, err := s.UpdateConnection(ctx, link, user, func(x *store.Connection) error {
+		x.Generation++
+		return nil
+	})
+	if err != nil || updated.LinkID != link || updated.UserID != user || updated.Generation != 2 {
+		t.Errorf("UpdateConnection: %+v, %v", updated, err)
+	}
+	if _, err := s.UpdateConnection(ctx, link, user, func(x *store.Connection) error {
+		x.UserID = "other"
+		return nil
+	}); err == nil {
+		t.Error("UpdateConnection changing the user id succeeded")
+	}
+
+	p := store.Pending{StateHash: []byte("state"), LinkID: link, UserID: user, ExpiresAt: n.Add(time.Hour)}
+	if err := s.CreatePending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	gotP, err := s.TakePending(ctx, p.StateHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotP.LinkID != link || gotP.UserID != user {
+		t.Errorf("TakePending: ids %q, %q; want %q, %q", gotP.LinkID, gotP.UserID, link, user)
+	}
+
+	for _, ids := range [][2]string{{"", "alice"}, {"", ""}, {"a\x00b", "alice"}, {"a", "al\x00ice"}} {
+		if err := s.PutConnection(ctx, store.Connection{LinkID: ids[0], UserID: ids[1]}); err == nil {
+			t.Errorf("PutConnection(%q, %q) succeeded", ids[0], ids[1])
+		}
+		if _, err := s.GetConnection(ctx, ids[0], ids[1]); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetConnection(%q, %q): got error %v, want a validation error", ids[0], ids[1], err)
+		}
+		if _, err := s.UpdateConnection(ctx, ids[0], ids[1], func(*store.Connection) error { return nil }); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateConnection(%q, %q): got error %v, want a validation error", ids[0], ids[1], err)
+		}
+		if err := s.DeleteConnection(ctx, ids[0], ids[1]); err == nil {
+			t.Errorf("DeleteConnection(%q, %q) succeeded", ids[0], ids[1])
+		}
+		if err := s.CreatePending(ctx, store.Pending{StateHash: []byte("s"), LinkID: ids[0], UserID: ids[1], ExpiresAt: n.Add(time.Hour)}); err == nil {
+			t.Errorf("CreatePending(%q, %q) succeeded", ids[0], ids[1])
+		}
+	}
+	if _, err := s.ListConnections(ctx, store.ConnectionFilter{UserID: "a\x00"}); err == nil {
+		t.Error("ListConnections of a user id with NUL succeeded")
+	}
+	if err := s.CreatePending(ctx, store.Pending{LinkID: "a", ExpiresAt: n.Add(time.Hour)}); err == nil {
+		t.Error("CreatePending with an empty state hash succeeded")
+	}
+
+	// A pending authorization carries a TTL; a connection has none.
+	err = s.(*Store).db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(connKey(link, user))
+		if err != nil {
+			return err
+		}
+		if item.ExpiresAt() != 0 {
+			t.Errorf("Badger expiry of a connection: %d, want none", item.ExpiresAt())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.StateHash = []byte("state-2")
+	if err := s.CreatePending(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	err = s.(*Store).db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key(prefixPending, p.StateHash))
+		if err != nil {
+			return err
+		}
+		if got, want := item.ExpiresAt(), expiresAt(p.ExpiresAt); got != want {
+			t.Errorf("Badger expiry of a pending authorization: got %d, want %d", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -114,6 +114,15 @@ func testWrittenExpired(t *testing.T, s store.Store) {
 	replaced.ExpiresAt = past
 	must(t, "PutSigningKey replacing with an expired key", s.PutSigningKey(ctx, replaced))
 	checkEqual(t, "ListSigningKeys", listSigningKeys(t, s), []store.SigningKey{liveKey})
+
+	// A pending authorization written expired is not returned, also when
+	// it expired a moment ago (within the second a TTL rounds up to).
+	for _, ttl := range []time.Duration{-time.Minute, -time.Millisecond} {
+		p := newPending(l.ID, "alice", ttl)
+		must(t, "CreatePending", s.CreatePending(ctx, p))
+		_, err = s.TakePending(ctx, p.StateHash)
+		wantErr(t, "TakePending of an expired pending authorization", err, store.ErrNotFound)
+	}
 }
 
 func expiryCode(t *testing.T, s store.Store) (time.Time, func(*testing.T)) {

@@ -26,7 +26,11 @@
 //   - errors from updater closures come back so that errors.Is matches them;
 //   - DeleteLink of a missing link gives store.ErrNotFound;
 //   - records written with an expiry in the past are not returned;
-//   - ListGrants may return grants in any order;
+//   - ListGrants and ListConnections may return records in any order;
+//   - a pending authorization is not returned once its ExpiresAt has
+//     passed, even by a fraction of a second;
+//   - link and user ids of connections may hold any (UTF-8) characters
+//     but NUL, and the user id may be empty (a shared connection);
 //   - ListSigningKeys leaves out keys written with an ExpiresAt in the
 //     past, and a key replaced by such a record;
 //   - of concurrent updates of one record, the losers fail with their
@@ -78,6 +82,11 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"Users", testUsers},
 		{"SigningKeys", testSigningKeys},
+		{"Pending", testPending},
+		{"Connections", testConnections},
+		{"UpdateConnectionFnError", testUpdateConnectionFnError},
+		{"ListConnections", testListConnections},
+		{"DeleteConnection", testDeleteConnection},
 		{"WrittenExpired", testWrittenExpired},
 	})
 	t.Run("Expiry", func(t *testing.T) {
@@ -88,6 +97,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"GrantExtended", expiryGrantExtended},
 			{"Session", expirySession},
 			{"SigningKey", expirySigningKey},
+			{"Pending", expiryPending},
 		})
 	})
 }
@@ -100,6 +110,8 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"RedeemCode", testConcurrentRedeemCode},
 		{"UpdateLink", testConcurrentUpdateLink},
 		{"CreateLinkSameName", testConcurrentCreateLink},
+		{"TakePending", testConcurrentTakePending},
+		{"UpdateConnection", testConcurrentUpdateConnection},
 	})
 }
 

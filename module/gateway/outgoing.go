@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/users"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+// connectedPage is the page shown after connecting an outgoing link.
+type connectedPage struct {
+	Link     string
+	Warning  string
+	ReturnTo string
+}
+
+// serveConnect starts connecting an outgoing link: per_user for the
+// signed-in person, shared for an administrator.
+func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
+	l, ok := h.app.Outgoing().Link(strings.TrimPrefix(r.URL.Path, outgoing.ConnectPrefix))
+	if !ok {
+		h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
+		return nil
+	}
+	sess, signedIn, err := h.app.Sessions().Current(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if !signedIn {
+		http.Redirect(w, r, users.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		return nil
+	}
+	userID := sess.User.Name
+	if l.Mode == outgoing.ModeShared {
+		if !sess.User.Role.Includes(scope.Admin) {
+			h.app.Pages().Error(w, http.StatusForbidden, "Administrators only", "Only an administrator can connect the shared account of "+l.Name+".")
+			return nil
+		}
+		userID = ""
+	}
+	target, err := h.app.Outgoing().Start(r.Context(), l, userID, h.app.IssuerFor(r), users.LocalPath(r.URL.Query().Get("return_to")))
+	if errors.Is(err, outgoing.ErrProviderUnavailable) {
+		h.app.Pages().Error(w, http.StatusBadGateway, "Provider unavailable", "The provider of "+l.Name+" cannot be reached right now. Try again in a moment.")
+		return nil
+	}
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	web.SetSecurityHeaders(w)
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return nil
+}
+
+// serveCallback finishes connecting: the provider's redirect URI.
+func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
+	l, ok := h.app.Outgoing().Link(strings.TrimPrefix(r.URL.Path, outgoing.CallbackPrefix))
+	if !ok {
+		h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
+		return nil
+	}
+	p, warning, err := h.app.Outgoing().Finish(r.Context(), l, r.URL.Query(), h.app.IssuerFor(r))
+	var ce *outgoing.CallbackError
+	if errors.As(err, &ce) {
+		h.app.Pages().Error(w, ce.Status, "Connecting "+l.Name+" failed", ce.Message)
+		return nil
+	}
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if warning == "" && p.ReturnTo != "" {
+		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
+		return nil
+	}
+	h.app.Pages().Render(w, http.StatusOK, "connected.html", web.Page{Title: "Connected", User: p.UserID, Data: connectedPage{Link: l.Name, Warning: warning, ReturnTo: p.ReturnTo}})
+	return nil
+}

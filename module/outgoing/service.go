@@ -1,0 +1,359 @@
+package outgoing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/token"
+)
+
+// Statuses of a connection (Atlassian's names).
+const (
+	StatusValid         = "VALID"
+	StatusRecoverable   = "RECOVERABLE"
+	StatusUnrecoverable = "UNRECOVERABLE"
+)
+
+// Paths of the outgoing authorization.
+const (
+	ConnectPrefix  = "/applinks/connect/"
+	CallbackPrefix = "/applinks/callback/"
+)
+
+const (
+	pendingTTL = 10 * time.Minute
+	// Skew: a token this close to its expiry is refreshed first (Atlassian
+	// allows 60 s of clock skew).
+	Skew = time.Minute
+	// shortLifetime: a provider that gives no refresh token and an access
+	// token living less than this gets a warning at connect time.
+	shortLifetime = 24 * time.Hour
+)
+
+// Errors of Token.
+var (
+	// ErrNotConnected means there is no usable token: someone must connect
+	// (again) at the provider.
+	ErrNotConnected = errors.New("not connected")
+	// ErrProviderUnavailable means the token expired and refreshing it
+	// failed for a temporary reason (network, 5xx).
+	ErrProviderUnavailable = errors.New("provider unavailable")
+)
+
+// Service connects outgoing links and keeps their provider tokens fresh.
+type Service struct {
+	links  map[string]*Link
+	store  store.OutgoingStore
+	keys   *secret.Keys
+	client *http.Client
+	audit  *zap.Logger
+	now    func() time.Time
+	flight singleflight.Group
+}
+
+// NewService returns the service of the given links.
+func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, audit *zap.Logger, now func() time.Time) *Service {
+	s := &Service{links: map[string]*Link{}, store: st, keys: keys, client: NewClient(30 * time.Second), audit: audit, now: now}
+	for _, l := range links {
+		s.links[l.Name] = l
+	}
+	return s
+}
+
+// Link returns the outgoing link with the given name.
+func (s *Service) Link(name string) (*Link, bool) {
+	l, ok := s.links[name]
+	return l, ok
+}
+
+// oauthConfig is the OAuth 2.0 client configuration of a link.
+func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oauth2.Config, error) {
+	ep, err := l.Provider.Endpoint(ctx, s.client)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
+	}
+	return &oauth2.Config{
+		ClientID:     l.ClientID,
+		ClientSecret: l.ClientSecret,
+		Endpoint:     ep,
+		RedirectURL:  issuer + CallbackPrefix + l.Name,
+		Scopes:       l.Provider.Scopes(l.Scopes),
+	}, nil
+}
+
+// Start stores a pending authorization for user (empty for a shared link)
+// and returns the provider URL to send the browser to.
+func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo string) (string, error) {
+	conf, err := s.oauthConfig(ctx, l, issuer)
+	if err != nil {
+		return "", err
+	}
+	state, verifier := token.New(token.Session), oauth2.GenerateVerifier()
+	now := s.now().UTC()
+	err = s.store.CreatePending(ctx, store.Pending{
+		StateHash:      token.Hash(state),
+		LinkID:         l.Name,
+		UserID:         userID,
+		SealedVerifier: s.keys.Seal([]byte(verifier), []byte("pending "+l.Name)),
+		ReturnTo:       returnTo,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(pendingTTL),
+	})
+	if err != nil {
+		return "", fmt.Errorf("storing pending authorization: %w", err)
+	}
+	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, l.Provider.AuthCodeOptions()...)
+	return conf.AuthCodeURL(state, opts...), nil
+}
+
+// CallbackError is a refused callback, with a message for people.
+type CallbackError struct {
+	Status  int
+	Message string
+}
+
+func (e *CallbackError) Error() string { return e.Message }
+
+// Finish completes an authorization at the callback: it takes the pending
+// authorization of the state (once), exchanges the code and stores the
+// provider's token. It returns the pending authorization (who connected,
+// where to return) and a warning for people, if any. Nothing is stored
+// when it fails.
+func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer string) (store.Pending, string, error) {
+	state := q.Get("state")
+	if !token.Valid(state, token.Session) {
+		return store.Pending{}, "", &CallbackError{http.StatusBadRequest, "The answer from the provider has no valid state: start connecting again."}
+	}
+	p, err := s.store.TakePending(ctx, token.Hash(state))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && p.LinkID != l.Name) {
+		return store.Pending{}, "", &CallbackError{http.StatusBadRequest, "This answer from the provider expired or was already used: start connecting again."}
+	}
+	if err != nil {
+		return store.Pending{}, "", err
+	}
+	if e := q.Get("error"); e != "" {
+		return p, "", &CallbackError{http.StatusBadGateway, fmt.Sprintf("The provider refused the authorization: %s %s", e, q.Get("error_description"))}
+	}
+	verifier, err := s.keys.Open(p.SealedVerifier, []byte("pending "+l.Name))
+	if err != nil {
+		return p, "", err
+	}
+	conf, err := s.oauthConfig(ctx, l, issuer)
+	if err != nil {
+		return p, "", &CallbackError{http.StatusBadGateway, "The provider cannot be reached right now."}
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client), q.Get("code"), oauth2.VerifierOption(string(verifier)))
+	if err != nil {
+		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.Error(err))
+		return p, "", &CallbackError{http.StatusBadGateway, "The provider did not accept the authorization code."}
+	}
+	if tok.AccessToken == "" {
+		return p, "", &CallbackError{http.StatusBadGateway, "The provider's answer has no access token."}
+	}
+	now := s.now().UTC()
+	c := store.Connection{LinkID: l.Name, UserID: p.UserID, Status: StatusValid, Generation: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.seal(&c, tok); err != nil {
+		return p, "", err
+	}
+	if err := s.store.PutConnection(ctx, c); err != nil {
+		return p, "", fmt.Errorf("storing connection: %w", err)
+	}
+	s.audit.Info("outgoing link connected", zap.String("link", l.Name), zap.String("user", p.UserID))
+	var warning string
+	if tok.RefreshToken == "" && (tok.Expiry.IsZero() || tok.Expiry.Sub(now) < shortLifetime) {
+		warning = "The refresh token is not present and the access token lifetime is too short: connect again when it expires, or configure the provider to issue refresh tokens (offline access)."
+	}
+	return p, warning, nil
+}
+
+// Token returns a usable access token of the link for user (empty for a
+// shared link), refreshing it first when it expires within Skew. Of many
+// concurrent callers, one refreshes.
+func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, error) {
+	c, err := s.store.GetConnection(ctx, l.Name, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrNotConnected
+	}
+	if err != nil {
+		return "", err
+	}
+	tok, err := s.open(c)
+	if err != nil {
+		return "", err
+	}
+	if c.Status == StatusUnrecoverable {
+		return "", ErrNotConnected
+	}
+	if fresh(tok, s.now()) {
+		return tok.AccessToken, nil
+	}
+	v, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
+		return s.refresh(context.WithoutCancel(ctx), l, userID)
+	})
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// Refresh renews the token now (background refresher, admin action),
+// one at a time per connection.
+func (s *Service) Refresh(ctx context.Context, l *Link, userID string) error {
+	_, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
+		return s.refresh(ctx, l, userID)
+	})
+	return err
+}
+
+// refresh renews a connection's token and records the outcome.
+func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, error) {
+	c, err := s.store.GetConnection(ctx, l.Name, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrNotConnected
+	}
+	if err != nil {
+		return "", err
+	}
+	old, err := s.open(c)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	if c.Status != StatusUnrecoverable && fresh(old, now) {
+		return old.AccessToken, nil // refreshed by someone else meanwhile
+	}
+	if old.RefreshToken == "" {
+		s.setStatus(ctx, c, StatusUnrecoverable, "the access token expired and the provider gave no refresh token")
+		return "", ErrNotConnected
+	}
+	conf, err := s.oauthConfig(ctx, l, "")
+	var tok *oauth2.Token
+	if err == nil {
+		expired := *old
+		expired.Expiry = now.Add(-time.Hour) // make the token source refresh
+		tok, err = conf.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, s.client), &expired).Token()
+	}
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client" || (re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500)) {
+			s.setStatus(ctx, c, StatusUnrecoverable, "the provider refused the refresh token: "+re.ErrorCode)
+			return "", ErrNotConnected
+		}
+		s.setStatus(ctx, c, StatusRecoverable, "refreshing failed for a temporary reason: "+errorText(err))
+		if old.Expiry.IsZero() || now.Before(old.Expiry) {
+			return old.AccessToken, nil // still usable for now
+		}
+		return "", ErrProviderUnavailable
+	}
+	if tok.AccessToken == "" {
+		s.setStatus(ctx, c, StatusRecoverable, "the provider's answer had no access token")
+		return "", ErrProviderUnavailable
+	}
+	_, err = s.store.UpdateConnection(ctx, l.Name, userID, func(cur *store.Connection) error {
+		cur.Status, cur.LastError, cur.Failures, cur.RetryAt = StatusValid, "", 0, time.Time{}
+		cur.Generation++
+		cur.UpdatedAt = s.now().UTC()
+		return s.seal(cur, tok)
+	})
+	if err != nil {
+		return "", fmt.Errorf("storing refreshed token: %w", err)
+	}
+	if ce := s.audit.Check(zap.InfoLevel, "outgoing token refreshed"); ce != nil {
+		ce.Write(zap.String("link", l.Name), zap.String("user", userID))
+	}
+	return tok.AccessToken, nil
+}
+
+// setStatus records a failed refresh; a recoverable one is retried with
+// exponential backoff (capped at 15 minutes).
+func (s *Service) setStatus(ctx context.Context, c store.Connection, status, why string) {
+	now := s.now().UTC()
+	_, err := s.store.UpdateConnection(ctx, c.LinkID, c.UserID, func(cur *store.Connection) error {
+		cur.Status, cur.LastError, cur.UpdatedAt = status, why, now
+		cur.Failures++
+		backoff := min(time.Duration(1<<min(cur.Failures, 10))*time.Second, 15*time.Minute)
+		cur.RetryAt = now.Add(backoff)
+		return nil
+	})
+	if err != nil {
+		s.audit.Error("recording outgoing token status", zap.String("link", c.LinkID), zap.Error(err))
+		return
+	}
+	s.audit.Warn("outgoing token refresh failed", zap.String("link", c.LinkID), zap.String("user", c.UserID), zap.String("status", status), zap.String("reason", why))
+}
+
+// RefreshDue refreshes, in the background, every connection whose token
+// expires within lead and whose retry time has come.
+func (s *Service) RefreshDue(ctx context.Context, lead time.Duration) {
+	conns, err := s.store.ListConnections(ctx, store.ConnectionFilter{})
+	if err != nil {
+		s.audit.Error("listing outgoing connections", zap.Error(err))
+		return
+	}
+	now := s.now()
+	for _, c := range conns {
+		l, ok := s.links[c.LinkID]
+		if !ok || c.Status == StatusUnrecoverable || c.Expiry.IsZero() || c.Expiry.Sub(now) > lead || now.Before(c.RetryAt) {
+			continue
+		}
+		_ = s.Refresh(ctx, l, c.UserID)
+	}
+}
+
+// Status returns the status of the link's connection for user: VALID,
+// RECOVERABLE, UNRECOVERABLE, or "" when not connected.
+func (s *Service) Status(ctx context.Context, l *Link, userID string) (string, error) {
+	c, err := s.store.GetConnection(ctx, l.Name, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return c.Status, err
+}
+
+func (s *Service) seal(c *store.Connection, tok *oauth2.Token) error {
+	raw, err := json.Marshal(tok)
+	if err != nil {
+		return fmt.Errorf("encoding provider token: %w", err)
+	}
+	c.Sealed = s.keys.Seal(raw, []byte("connection "+c.LinkID+"\x00"+c.UserID))
+	c.Expiry = tok.Expiry.UTC()
+	return nil
+}
+
+func (s *Service) open(c store.Connection) (*oauth2.Token, error) {
+	raw, err := s.keys.Open(c.Sealed, []byte("connection "+c.LinkID+"\x00"+c.UserID))
+	if err != nil {
+		return nil, fmt.Errorf("opening provider token: %w", err)
+	}
+	var tok oauth2.Token
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		return nil, fmt.Errorf("decoding provider token: %w", err)
+	}
+	return &tok, nil
+}
+
+// fresh reports whether tok is usable for longer than Skew.
+func fresh(tok *oauth2.Token, now time.Time) bool {
+	return tok.AccessToken != "" && (tok.Expiry.IsZero() || tok.Expiry.Sub(now) > Skew)
+}
+
+// errorText is err's message without anything that looks like a token.
+func errorText(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "Response:"); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}
