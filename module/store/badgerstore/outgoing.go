@@ -44,7 +44,7 @@ func (s *Store) TakePending(ctx context.Context, stateHash []byte) (store.Pendin
 			return err
 		}
 		p = r.pending()
-		if false && !p.ExpiresAt.After(time.Now()) {
+		if !p.ExpiresAt.After(time.Now()) {
 			// Its TTL, rounded up to the second, has not run out yet.
 			return store.ErrNotFound
 		}
