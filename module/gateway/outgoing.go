@@ -64,7 +64,15 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 		h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
 		return nil
 	}
-	p, warning, err := h.app.Outgoing().Finish(r.Context(), l, r.URL.Query(), h.app.IssuerFor(r))
+	var caller outgoing.Caller
+	sess, signedIn, err := h.app.Sessions().Current(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if signedIn {
+		caller = outgoing.Caller{UserID: sess.User.Name, Admin: sess.User.Role.Includes(scope.Admin)}
+	}
+	p, warning, err := h.app.Outgoing().Finish(r.Context(), l, r.URL.Query(), h.app.IssuerFor(r), caller)
 	var ce *outgoing.CallbackError
 	if errors.As(err, &ce) {
 		h.app.Pages().Error(w, ce.Status, "Connecting "+l.Name+" failed", ce.Message)

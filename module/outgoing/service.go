@@ -126,12 +126,21 @@ type CallbackError struct {
 
 func (e *CallbackError) Error() string { return e.Message }
 
+// Caller is who brings the provider's answer to the callback: the person
+// signed in to the gateway in that browser.
+type Caller struct {
+	UserID string
+	Admin  bool
+}
+
 // Finish completes an authorization at the callback: it takes the pending
-// authorization of the state (once), exchanges the code and stores the
-// provider's token. It returns the pending authorization (who connected,
-// where to return) and a warning for people, if any. Nothing is stored
-// when it fails.
-func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer string) (store.Pending, string, error) {
+// authorization of the state (once), checks that the caller is who started
+// it (RFC 6749 §10.12: an answer carried to another user's browser must
+// not connect an account to the wrong user), exchanges the code and stores
+// the provider's token. It returns the pending authorization (who
+// connected, where to return) and a warning for people, if any. Nothing is
+// stored when it fails.
+func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer string, caller Caller) (store.Pending, string, error) {
 	state := q.Get("state")
 	if !token.Valid(state, token.Session) {
 		return store.Pending{}, "", &CallbackError{http.StatusBadRequest, "The answer from the provider has no valid state: start connecting again."}
@@ -142,6 +151,9 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	}
 	if err != nil {
 		return store.Pending{}, "", err
+	}
+	if (l.Mode == ModePerUser && (caller.UserID == "" || caller.UserID != p.UserID)) || (l.Mode == ModeShared && !caller.Admin) {
+		return p, "", &CallbackError{http.StatusForbidden, "This authorization was started by someone else or in another browser: sign in to the gateway and start connecting again from here."}
 	}
 	if e := q.Get("error"); e != "" {
 		return p, "", &CallbackError{http.StatusBadGateway, fmt.Sprintf("The provider refused the authorization: %s %s", e, q.Get("error_description"))}
@@ -156,11 +168,11 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	}
 	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client), q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {
-		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.Error(err))
+		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.String("reason", errorText(err)))
+		if strings.Contains(err.Error(), "missing access_token") {
+			return p, "", &CallbackError{http.StatusBadGateway, "The provider's answer has no access token."}
+		}
 		return p, "", &CallbackError{http.StatusBadGateway, "The provider did not accept the authorization code."}
-	}
-	if tok.AccessToken == "" {
-		return p, "", &CallbackError{http.StatusBadGateway, "The provider's answer has no access token."}
 	}
 	now := s.now().UTC()
 	c := store.Connection{LinkID: l.Name, UserID: p.UserID, Status: StatusValid, Generation: 1, CreatedAt: now, UpdatedAt: now}
@@ -196,8 +208,16 @@ func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, er
 	if c.Status == StatusUnrecoverable {
 		return "", ErrNotConnected
 	}
-	if fresh(tok, s.now()) {
+	now := s.now()
+	if fresh(tok, now) {
 		return tok.AccessToken, nil
+	}
+	if c.Status == StatusRecoverable && now.Before(c.RetryAt) {
+		// Backing off: no call to the provider before RetryAt.
+		if tok.Expiry.IsZero() || now.Before(tok.Expiry) {
+			return tok.AccessToken, nil
+		}
+		return "", ErrProviderUnavailable
 	}
 	v, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
 		return s.refresh(context.WithoutCancel(ctx), l, userID)
@@ -247,7 +267,7 @@ func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, 
 	}
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client" || (re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500)) {
+		if errors.As(err, &re) && permanent(re) {
 			s.setStatus(ctx, c, StatusUnrecoverable, "the provider refused the refresh token: "+re.ErrorCode)
 			return "", ErrNotConnected
 		}
@@ -342,6 +362,23 @@ func (s *Service) open(c store.Connection) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("decoding provider token: %w", err)
 	}
 	return &tok, nil
+}
+
+// permanent reports whether a refused refresh needs someone to connect
+// again: the provider rejected the grant or the client (a 4xx other than
+// 408 Request Timeout and 429 Too Many Requests, which are temporary).
+func permanent(re *oauth2.RetrieveError) bool {
+	switch re.ErrorCode {
+	case "invalid_grant", "invalid_client", "unauthorized_client":
+		return true
+	case "temporarily_unavailable", "server_error":
+		return false
+	}
+	if re.Response == nil {
+		return false
+	}
+	code := re.Response.StatusCode
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
 
 // fresh reports whether tok is usable for longer than Skew.
