@@ -19,6 +19,7 @@ import (
 	"github.com/applinks/caddy-applinks/internal/flow"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
 )
 
@@ -338,9 +339,9 @@ func outConnected(t testing.TB, c *http.Client, link, user, returnTo string) {
 // outStatus is the connection status of link for user ("" for shared).
 func outStatus(t testing.TB, g *gateway, link, user string) string {
 	t.Helper()
-	l, ok := g.app().Outgoing().Link(link)
-	if !ok {
-		t.Fatalf("no outgoing link %q", link)
+	l, err := g.app().Outgoing().Link(context.Background(), link)
+	if err != nil {
+		t.Fatalf("outgoing link %q: %v", link, err)
 	}
 	s, err := g.app().Outgoing().Status(context.Background(), l, user)
 	if err != nil {
@@ -741,7 +742,7 @@ func TestOutgoingBadCallbacks(t *testing.T) {
 	if n := get(f, exchanges); n != 1 {
 		t.Fatalf("%d code exchanges, want 1", n)
 	}
-	l, _ := g.app().Outgoing().Link("ms")
+	l, _ := g.app().Outgoing().Link(context.Background(), "ms")
 	if tok, err := g.app().Outgoing().Token(context.Background(), l, "alice"); err != nil || tok != fmt.Sprintf("at-%d-1", get(f, func(f *outFake) int { return f.lastAccount })) {
 		t.Fatalf("alice's token after the replay: %q %v", tok, err)
 	}
@@ -910,5 +911,49 @@ func TestOutgoingRefreshRateLimited(t *testing.T) {
 	}
 	if st := outStatus(t, g, "ms", "alice"); st != outgoing.StatusRecoverable {
 		t.Fatalf("status after a 429: %q, want RECOVERABLE", st)
+	}
+}
+
+// TestOutgoingRuntimeLink: an outgoing link created at runtime (as the
+// admin API will) survives a restart with its sealed secret, can be used
+// by outgoing_token and connected, and deleting it removes its
+// connections.
+func TestOutgoingRuntimeLink(t *testing.T) {
+	f := newOutFake(t, false)
+	up := upstream(t)
+	dir := t.TempDir()
+	g := startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig})
+	ctx := context.Background()
+	provider := fmt.Sprintf(`{"provider":"microsoft","authorization_endpoint":%q,"token_endpoint":%q}`, f.srv.URL+"/authorize", f.srv.URL+"/token")
+	_, err := g.app().Outgoing().Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{
+		Name: "rt", ProviderRaw: json.RawMessage(provider), ClientID: "gw", ClientSecret: "gw-secret", Scopes: []string{"User.Read"},
+	}, CreatedBy: "sam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.app().Outgoing().Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{Name: "rt", ProviderRaw: json.RawMessage(provider), ClientID: "x"}}); err == nil {
+		t.Fatal("a second link named rt was created")
+	}
+	if _, err := g.app().Outgoing().Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{Name: "bad", ProviderRaw: json.RawMessage(`{"provider":"oauth2","authorization_endpoint":"http://169.254.169.254/a","token_endpoint":"https://x.example/t"}`), ClientID: "x"}}); err == nil {
+		t.Fatal("a link with a metadata-address endpoint was created")
+	}
+	g.unload()
+
+	// After a restart, a config that uses the runtime link loads it.
+	g = startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig, site: outSite("rt", up)})
+	outConnected(t, outBrowser(t), "rt", "alice", "/done")
+	gw := mint(t, g, "alice", scope.Write)
+	resp, s, body := call(t, "GET", "/api/x", bearer(gw.AccessToken))
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(s.Authorization, "Bearer at-") {
+		t.Fatalf("through the runtime link: %d %+v %s", resp.StatusCode, s, body)
+	}
+	if err := g.app().Outgoing().Delete(ctx, "rt", "sam"); err != nil {
+		t.Fatal(err)
+	}
+	if conns, err := g.app().Store().ListConnections(ctx, store.ConnectionFilter{LinkID: "rt"}); err != nil || len(conns) != 0 {
+		t.Fatalf("connections of the deleted link: %v %v", conns, err)
+	}
+	if resp, _, _ := call(t, "GET", "/api/x", bearer(gw.AccessToken)); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("through the deleted link: %d, want 503", resp.StatusCode)
 	}
 }

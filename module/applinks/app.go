@@ -381,7 +381,34 @@ func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgo
 		seen[l.Name] = true
 		links = append(links, l)
 	}
-	return outgoing.NewService(links, a.store, a.keys, a.audit.Named("outgoing"), time.Now), nil
+	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now), nil
+}
+
+// loadProvider loads a provider module from its JSON with its "provider"
+// key, for outgoing links created at runtime.
+func (a *App) loadProvider(raw json.RawMessage) (outgoing.Provider, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("reading provider: %w", err)
+	}
+	var name string
+	if err := json.Unmarshal(fields["provider"], &name); err != nil || name == "" {
+		return nil, errors.New("the provider has no name (google, microsoft, oidc or oauth2)")
+	}
+	delete(fields, "provider")
+	rest, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := a.ctx.LoadModuleByID("applinks.providers."+name, rest)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := mod.(outgoing.Provider)
+	if !ok {
+		return nil, fmt.Errorf("module %T is not a provider", mod)
+	}
+	return p, nil
 }
 
 // refreshOutgoing refreshes outgoing tokens that expire within two

@@ -9,6 +9,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
 )
@@ -20,13 +21,31 @@ type connectedPage struct {
 	ReturnTo string
 }
 
+// outgoingLink finds the link named by the rest of the path after prefix.
+func (h *Handler) outgoingLink(r *http.Request, prefix string) (*outgoing.Link, bool, error) {
+	l, err := h.app.Outgoing().Link(r.Context(), strings.TrimPrefix(r.URL.Path, prefix))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	return l, err == nil, err
+}
+
+// unknownLink answers for a link that does not exist (err nil) or could
+// not be loaded.
+func (h *Handler) unknownLink(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
+	return nil
+}
+
 // serveConnect starts connecting an outgoing link: per_user for the
 // signed-in person, shared for an administrator.
 func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
-	l, ok := h.app.Outgoing().Link(strings.TrimPrefix(r.URL.Path, outgoing.ConnectPrefix))
-	if !ok {
-		h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
-		return nil
+	l, ok, err := h.outgoingLink(r, outgoing.ConnectPrefix)
+	if err != nil || !ok {
+		return h.unknownLink(w, err)
 	}
 	sess, signedIn, err := h.app.Sessions().Current(r)
 	if err != nil {
@@ -59,10 +78,9 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 
 // serveCallback finishes connecting: the provider's redirect URI.
 func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
-	l, ok := h.app.Outgoing().Link(strings.TrimPrefix(r.URL.Path, outgoing.CallbackPrefix))
-	if !ok {
-		h.app.Pages().Error(w, http.StatusNotFound, "Unknown link", "This gateway has no outgoing link of that name.")
-		return nil
+	l, ok, err := h.outgoingLink(r, outgoing.CallbackPrefix)
+	if err != nil || !ok {
+		return h.unknownLink(w, err)
 	}
 	var caller outgoing.Caller
 	sess, signedIn, err := h.app.Sessions().Current(r)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,30 +53,126 @@ var (
 	ErrProviderUnavailable = errors.New("provider unavailable")
 )
 
+// ProviderLoader loads a provider module from its JSON (with its
+// "provider" key), as the app's Caddy context does.
+type ProviderLoader func(raw json.RawMessage) (Provider, error)
+
+// ErrReadOnly means the link is declared in the configuration.
+var ErrReadOnly = errors.New("outgoing link is declared in the configuration and read-only")
+
 // Service connects outgoing links and keeps their provider tokens fresh.
 type Service struct {
-	links  map[string]*Link
+	links  map[string]*Link // declared in the configuration
 	store  store.OutgoingStore
 	keys   *secret.Keys
+	load   ProviderLoader
 	client *http.Client
 	audit  *zap.Logger
 	now    func() time.Time
 	flight singleflight.Group
+
+	mu      sync.Mutex
+	runtime map[string]*Link // runtime links loaded so far
 }
 
-// NewService returns the service of the given links.
-func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, audit *zap.Logger, now func() time.Time) *Service {
-	s := &Service{links: map[string]*Link{}, store: st, keys: keys, client: NewClient(30 * time.Second), audit: audit, now: now}
+// NewService returns the service of the declared links and of those
+// created at runtime in st, whose providers it loads with load.
+func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load ProviderLoader, audit *zap.Logger, now func() time.Time) *Service {
+	s := &Service{links: map[string]*Link{}, store: st, keys: keys, load: load, client: NewClient(30 * time.Second), audit: audit, now: now, runtime: map[string]*Link{}}
 	for _, l := range links {
 		s.links[l.Name] = l
 	}
 	return s
 }
 
-// Link returns the outgoing link with the given name.
-func (s *Service) Link(name string) (*Link, bool) {
-	l, ok := s.links[name]
-	return l, ok
+// Link returns the outgoing link with the given name, declared or created
+// at runtime; store.ErrNotFound when there is none.
+func (s *Service) Link(ctx context.Context, name string) (*Link, error) {
+	if l, ok := s.links[name]; ok {
+		return l, nil
+	}
+	s.mu.Lock()
+	l, ok := s.runtime[name]
+	s.mu.Unlock()
+	if ok {
+		return l, nil
+	}
+	ol, err := s.store.GetOutgoingLink(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	l, err = s.fromStore(ol)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.runtime[name] = l
+	s.mu.Unlock()
+	return l, nil
+}
+
+// NewOutgoing is what an administrator enters to create an outgoing link.
+type NewOutgoing struct {
+	ConfigLink
+	CreatedBy string
+}
+
+// Create checks and stores a runtime outgoing link, its client secret
+// sealed.
+func (s *Service) Create(ctx context.Context, in NewOutgoing) (*Link, error) {
+	if _, ok := s.links[in.Name]; ok {
+		return nil, fmt.Errorf("outgoing link %q: %w", in.Name, store.ErrAlreadyExists)
+	}
+	if in.ProviderRaw == nil {
+		return nil, fmt.Errorf("outgoing link %q: a provider is required", in.Name)
+	}
+	p, err := s.load(in.ProviderRaw)
+	if err != nil {
+		return nil, fmt.Errorf("outgoing link %q: provider: %w", in.Name, err)
+	}
+	l, err := NewLink(in.ConfigLink, p)
+	if err != nil {
+		return nil, err
+	}
+	ol := store.OutgoingLink{Name: l.Name, Provider: in.ProviderRaw, ClientID: l.ClientID, Scopes: l.Scopes, Mode: l.Mode, CreatedAt: s.now().UTC(), CreatedBy: in.CreatedBy}
+	if l.ClientSecret != "" {
+		ol.SealedSecret = s.keys.Seal([]byte(l.ClientSecret), []byte("outgoing link "+l.Name))
+	}
+	if err := s.store.CreateOutgoingLink(ctx, ol); err != nil {
+		return nil, err
+	}
+	s.audit.Info("outgoing link created", zap.String("link", l.Name), zap.String("by", in.CreatedBy))
+	return l, nil
+}
+
+// Delete removes a runtime outgoing link with every connection of it.
+func (s *Service) Delete(ctx context.Context, name, by string) error {
+	if _, ok := s.links[name]; ok {
+		return ErrReadOnly
+	}
+	if err := s.store.DeleteOutgoingLink(ctx, name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.runtime, name)
+	s.mu.Unlock()
+	s.audit.Info("outgoing link deleted", zap.String("link", name), zap.String("by", by))
+	return nil
+}
+
+// fromStore rebuilds a runtime link: its provider module and secret.
+func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
+	p, err := s.load(ol.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("outgoing link %q: provider: %w", ol.Name, err)
+	}
+	var sec []byte
+	if ol.SealedSecret != nil {
+		if sec, err = s.keys.Open(ol.SealedSecret, []byte("outgoing link "+ol.Name)); err != nil {
+			return nil, fmt.Errorf("outgoing link %q: %w", ol.Name, err)
+		}
+	}
+	return NewLink(ConfigLink{Name: ol.Name, ClientID: ol.ClientID, ClientSecret: string(sec), Scopes: ol.Scopes, Mode: ol.Mode}, p)
 }
 
 // oauthConfig is the OAuth 2.0 client configuration of a link.
@@ -324,8 +421,11 @@ func (s *Service) RefreshDue(ctx context.Context, lead time.Duration) {
 	}
 	now := s.now()
 	for _, c := range conns {
-		l, ok := s.links[c.LinkID]
-		if !ok || c.Status == StatusUnrecoverable || c.Expiry.IsZero() || c.Expiry.Sub(now) > lead || now.Before(c.RetryAt) {
+		if c.Status == StatusUnrecoverable || c.Expiry.IsZero() || c.Expiry.Sub(now) > lead || now.Before(c.RetryAt) {
+			continue
+		}
+		l, err := s.Link(ctx, c.LinkID)
+		if err != nil {
 			continue
 		}
 		_ = s.Refresh(ctx, l, c.UserID)

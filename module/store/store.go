@@ -9,6 +9,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -171,6 +172,29 @@ type OutgoingStore interface {
 	ListConnections(ctx context.Context, filter ConnectionFilter) ([]Connection, error)
 	// DeleteConnection removes a connection; a missing one is not an error.
 	DeleteConnection(ctx context.Context, linkID, userID string) error
+	// CreateOutgoingLink stores a runtime-created outgoing link;
+	// ErrAlreadyExists when its name is taken.
+	CreateOutgoingLink(ctx context.Context, l OutgoingLink) error
+	// GetOutgoingLink returns the outgoing link with the given name.
+	GetOutgoingLink(ctx context.Context, name string) (OutgoingLink, error)
+	// ListOutgoingLinks returns the runtime outgoing links by name.
+	ListOutgoingLinks(ctx context.Context) ([]OutgoingLink, error)
+	// DeleteOutgoingLink removes an outgoing link and every connection of
+	// it in one step; ErrNotFound when there is no such link.
+	DeleteOutgoingLink(ctx context.Context, name string) error
+}
+
+// OutgoingLink is a runtime-created outgoing link.
+type OutgoingLink struct {
+	Name string `json:"name"`
+	// Provider is the provider module's JSON, with its "provider" key.
+	Provider     json.RawMessage `json:"provider"`
+	ClientID     string          `json:"client_id"`
+	SealedSecret []byte          `json:"sealed_secret,omitempty"`
+	Scopes       []string        `json:"scopes,omitempty"`
+	Mode         string          `json:"mode"`
+	CreatedAt    time.Time       `json:"created_at"`
+	CreatedBy    string          `json:"created_by,omitempty"`
 }
 
 // Pending is an outgoing authorization in progress: the browser went to

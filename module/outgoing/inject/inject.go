@@ -17,6 +17,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/guard"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/store"
 )
 
 func init() {
@@ -35,8 +36,7 @@ type Handler struct {
 	// Link is the name of the outgoing link.
 	Link string `json:"link"`
 
-	app  *applinks.App
-	link *outgoing.Link
+	app *applinks.App
 }
 
 // CaddyModule returns the Caddy module information.
@@ -47,25 +47,30 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision finds the link in the applinks app.
+// Provision checks that the link exists, declared or created at runtime.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	app, err := ctx.App("applinks")
 	if err != nil {
 		return err
 	}
 	h.app = app.(*applinks.App)
-	l, ok := h.app.Outgoing().Link(h.Link)
-	if !ok {
-		return fmt.Errorf("outgoing_token: no outgoing link named %q in the applinks configuration", h.Link)
+	if _, err := h.app.Outgoing().Link(ctx, h.Link); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("outgoing_token: no outgoing link named %q", h.Link)
+	} else if err != nil {
+		return fmt.Errorf("outgoing_token: %w", err)
 	}
-	h.link = l
 	return nil
 }
 
 // ServeHTTP injects the token or answers why it cannot.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	l, err := h.app.Outgoing().Link(r.Context(), h.Link)
+	if err != nil {
+		// Deleted at runtime since provisioning, or its provider cannot load.
+		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("outgoing link %q: %w", h.Link, err))
+	}
 	var userID string
-	if h.link.Mode == outgoing.ModePerUser {
+	if l.Mode == outgoing.ModePerUser {
 		if id := guard.IdentityOf(r); id != nil {
 			userID = id.UserID
 		} else if sess, ok, err := h.app.Sessions().Current(r); err != nil {
@@ -73,15 +78,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		} else if ok {
 			userID = sess.User.Name
 		} else {
-			return h.authorizationRequired(w, r, "sign in to the gateway and connect your account first")
+			return h.authorizationRequired(w, r, l, "sign in to the gateway and connect your account first")
 		}
 	}
-	tok, err := h.app.Outgoing().Token(r.Context(), h.link, userID)
+	tok, err := h.app.Outgoing().Token(r.Context(), l, userID)
 	switch {
 	case errors.Is(err, outgoing.ErrNotConnected):
-		return h.authorizationRequired(w, r, "no usable "+h.link.Name+" token: connect (again) at the provider")
+		return h.authorizationRequired(w, r, l, "no usable "+l.Name+" token: connect (again) at the provider")
 	case errors.Is(err, outgoing.ErrProviderUnavailable):
-		oautherror.Write(w, &oautherror.Error{Code: "provider_unavailable", Description: "the " + h.link.Name + " provider cannot be reached to refresh the token; try again later", Status: http.StatusBadGateway})
+		oautherror.Write(w, &oautherror.Error{Code: "provider_unavailable", Description: "the " + l.Name + " provider cannot be reached to refresh the token; try again later", Status: http.StatusBadGateway})
 		return nil
 	case err != nil:
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -92,8 +97,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // authorizationRequired sends browsers to connect and answers API clients
 // 401 with the URL to connect at.
-func (h *Handler) authorizationRequired(w http.ResponseWriter, r *http.Request, why string) error {
-	connect := h.app.IssuerFor(r) + outgoing.ConnectPrefix + h.link.Name + "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+func (h *Handler) authorizationRequired(w http.ResponseWriter, r *http.Request, l *outgoing.Link, why string) error {
+	connect := h.app.IssuerFor(r) + outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(r.URL.RequestURI())
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
 		http.Redirect(w, r, connect, http.StatusSeeOther)
 		return nil

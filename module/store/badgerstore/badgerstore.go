@@ -36,6 +36,7 @@ import (
 //	o/<link>\x00<user>      outgoing connection (JSON); <user> is empty for
 //	                        a shared connection
 //	ou/<user>\x00<link>     empty, connection-by-user index
+//	ol/<name>               outgoing link (runtime-created)
 //
 // Ids that are joined with \x00 may not contain NUL, so that one link's
 // (or user's) entries are exactly those under <id>\x00. The records of
@@ -56,6 +57,7 @@ const (
 	prefixPending    = "op/"
 	prefixConn       = "o/"
 	prefixConnUser   = "ou/"
+	prefixOutLink    = "ol/"
 )
 
 const (

@@ -290,3 +290,84 @@ func (r connRecord) connection() store.Connection {
 	c.LinkID, c.UserID = string(r.LinkID), string(r.UserID)
 	return c
 }
+
+// CreateOutgoingLink stores a runtime-created outgoing link.
+func (s *Store) CreateOutgoingLink(ctx context.Context, l store.OutgoingLink) error {
+	if l.Name == "" || strings.ContainsRune(l.Name, 0) {
+		return errors.New("creating outgoing link: the name is empty or has a NUL")
+	}
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		k := skey(prefixOutLink, l.Name)
+		if ok, err := exists(txn, k); err != nil {
+			return err
+		} else if ok {
+			return store.ErrAlreadyExists
+		}
+		return setJSON(txn, k, l, time.Time{})
+	})
+	if err != nil {
+		return fmt.Errorf("creating outgoing link %q: %w", l.Name, err)
+	}
+	return nil
+}
+
+// GetOutgoingLink returns the outgoing link with the given name.
+func (s *Store) GetOutgoingLink(ctx context.Context, name string) (store.OutgoingLink, error) {
+	var l store.OutgoingLink
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return getJSON(txn, skey(prefixOutLink, name), &l)
+	})
+	if err != nil {
+		return store.OutgoingLink{}, fmt.Errorf("getting outgoing link %q: %w", name, err)
+	}
+	return l, nil
+}
+
+// ListOutgoingLinks returns the runtime outgoing links by name.
+func (s *Store) ListOutgoingLinks(ctx context.Context) ([]store.OutgoingLink, error) {
+	out := []store.OutgoingLink{}
+	err := s.view(ctx, func(txn *badger.Txn) error {
+		return scanJSON(txn, prefixOutLink, func() any {
+			out = append(out, store.OutgoingLink{})
+			return &out[len(out)-1]
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing outgoing links: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteOutgoingLink removes an outgoing link and its connections.
+func (s *Store) DeleteOutgoingLink(ctx context.Context, name string) error {
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		k := skey(prefixOutLink, name)
+		if ok, err := exists(txn, k); err != nil {
+			return err
+		} else if !ok {
+			return store.ErrNotFound
+		}
+		var recs []connRecord
+		err := scanJSON(txn, string(skey(prefixConn, name, "\x00")), func() any {
+			recs = append(recs, connRecord{})
+			return &recs[len(recs)-1]
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			c := r.connection()
+			if err := txn.Delete(connKey(c.LinkID, c.UserID)); err != nil {
+				return err
+			}
+			if err := txn.Delete(connUserKey(c.LinkID, c.UserID)); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(k)
+	})
+	if err != nil {
+		return fmt.Errorf("deleting outgoing link %q: %w", name, err)
+	}
+	return nil
+}

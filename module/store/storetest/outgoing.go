@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -341,4 +342,55 @@ func testConcurrentUpdateConnection(t *testing.T, s store.Store) {
 	want := c
 	want.Generation = got.Generation
 	checkEqual(t, "connection after concurrent updates", got, want)
+}
+
+// testOutgoingLinks: runtime outgoing links are created once per name,
+// round-trip, list by name, and deleting one removes its connections but
+// not those of a link whose name it prefixes.
+func testOutgoingLinks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mk := func(name string) store.OutgoingLink {
+		return store.OutgoingLink{
+			Name: name, Provider: json.RawMessage(`{"provider":"oauth2","issuer":"https://idp.example"}`),
+			ClientID: "cid-" + name, SealedSecret: []byte{1, 2, 3}, Scopes: []string{"a", "b"}, Mode: "shared",
+			CreatedAt: now, CreatedBy: "sam",
+		}
+	}
+	b, a := mk("b"), mk("a")
+	must(t, "CreateOutgoingLink b", s.CreateOutgoingLink(ctx, b))
+	must(t, "CreateOutgoingLink a", s.CreateOutgoingLink(ctx, a))
+	ab := mk("ab")
+	must(t, "CreateOutgoingLink ab", s.CreateOutgoingLink(ctx, ab))
+	wantErr(t, "CreateOutgoingLink of a taken name", s.CreateOutgoingLink(ctx, mk("a")), store.ErrAlreadyExists)
+
+	got, err := s.GetOutgoingLink(ctx, "a")
+	must(t, "GetOutgoingLink", err)
+	if got.Name != a.Name || string(got.Provider) != string(a.Provider) || got.ClientID != a.ClientID || string(got.SealedSecret) != string(a.SealedSecret) ||
+		strings.Join(got.Scopes, " ") != "a b" || got.Mode != a.Mode || !got.CreatedAt.Equal(a.CreatedAt) || got.CreatedBy != a.CreatedBy {
+		t.Errorf("GetOutgoingLink = %+v, want %+v", got, a)
+	}
+	_, err = s.GetOutgoingLink(ctx, "missing")
+	wantErr(t, "GetOutgoingLink of a missing link", err, store.ErrNotFound)
+
+	list, err := s.ListOutgoingLinks(ctx)
+	must(t, "ListOutgoingLinks", err)
+	var names []string
+	for _, l := range list {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, ",") != "a,ab,b" {
+		t.Errorf("ListOutgoingLinks names = %v, want a,ab,b", names)
+	}
+
+	putConnection(t, s, newConnection("a", "alice"))
+	putConnection(t, s, newConnection("a", ""))
+	keep := putConnection(t, s, newConnection("ab", "alice"))
+	must(t, "DeleteOutgoingLink", s.DeleteOutgoingLink(ctx, "a"))
+	_, err = s.GetOutgoingLink(ctx, "a")
+	wantErr(t, "GetOutgoingLink of a deleted link", err, store.ErrNotFound)
+	checkConnections(t, "connections after deleting link a", listConnections(t, s, store.ConnectionFilter{}), keep)
+	checkConnections(t, "connections of alice after deleting link a", listConnections(t, s, store.ConnectionFilter{UserID: "alice"}), keep)
+	wantErr(t, "DeleteOutgoingLink of a deleted link", s.DeleteOutgoingLink(ctx, "a"), store.ErrNotFound)
+	must(t, "CreateOutgoingLink of a freed name", s.CreateOutgoingLink(ctx, mk("a")))
 }

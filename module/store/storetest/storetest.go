@@ -87,6 +87,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateConnectionFnError", testUpdateConnectionFnError},
 		{"ListConnections", testListConnections},
 		{"DeleteConnection", testDeleteConnection},
+		{"OutgoingLinks", testOutgoingLinks},
 		{"WrittenExpired", testWrittenExpired},
 	})
 	t.Run("Expiry", func(t *testing.T) {
