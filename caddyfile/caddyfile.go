@@ -192,9 +192,8 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 				return c, err
 			}
 		case "scopes":
-			c.Scopes = append(c.Scopes, d.RemainingArgs()...)
-			if len(c.Scopes) == 0 {
-				return c, d.ArgErr()
+			if err := appendArgs(d, &c.Scopes); err != nil {
+				return c, err
 			}
 		case "role_claim":
 			if err := singleArg(d, &c.RoleClaim); err != nil {
@@ -214,9 +213,8 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 				return c, err
 			}
 		case "allowed_domains":
-			c.AllowedDomains = append(c.AllowedDomains, d.RemainingArgs()...)
-			if len(c.AllowedDomains) == 0 {
-				return c, d.ArgErr()
+			if err := appendArgs(d, &c.AllowedDomains); err != nil {
+				return c, err
 			}
 		default:
 			return c, d.Errf("unrecognized subdirective %q", sub)
@@ -255,9 +253,8 @@ func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 				return l, err
 			}
 		case "scopes":
-			l.Scopes = append(l.Scopes, d.RemainingArgs()...)
-			if len(l.Scopes) == 0 {
-				return l, d.ArgErr()
+			if err := appendArgs(d, &l.Scopes); err != nil {
+				return l, err
 			}
 		case "mode":
 			if err := singleArg(d, &l.Mode); err != nil {
@@ -388,6 +385,16 @@ func singleArg(d *caddyfile.Dispenser, dst *string) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	return nil
+}
+
+// appendArgs appends the rest of the line's arguments, at least one, to dst.
+func appendArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
 	return nil
 }
 

@@ -20,6 +20,37 @@ const (
 	chainCallback = chainB + "/applinks/login/callback"
 )
 
+// signInAndAllowAtA opens start in browser c, which must lead to gateway
+// A's sign-in page; it signs alice in, checks that A's consent page
+// contains consent, allows, and returns where the browser ends.
+func signInAndAllowAtA(t *testing.T, c *http.Client, start, consent string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readBody(t, resp)
+	if !strings.HasPrefix(resp.Request.URL.String(), base+"/applinks/login") {
+		t.Fatalf("not at A's sign-in page but %s", resp.Request.URL)
+	}
+	f := flow.HiddenFields(page)
+	f.Set("username", "alice")
+	f.Set("password", password)
+	if resp, err = c.PostForm(base+"/applinks/login", f); err != nil {
+		t.Fatal(err)
+	}
+	page = readBody(t, resp)
+	if !strings.Contains(page, "Allow access?") || !strings.Contains(page, consent) {
+		t.Fatalf("no consent page at A with %q: %s", consent, page)
+	}
+	f = flow.HiddenFields(page)
+	f.Set("decision", "allow")
+	if resp, err = c.PostForm(base+"/applinks/consent", f); err != nil {
+		t.Fatal(err)
+	}
+	return resp, readBody(t, resp)
+}
+
 func chainGatewayB(t *testing.T) {
 	t.Helper()
 	caddyfile := fmt.Sprintf(`{
@@ -85,32 +116,7 @@ func TestChainSignInThroughAnotherGateway(t *testing.T) {
 		t.Fatalf("B's sign-in page has no button for A:\n%s", page)
 	}
 	// The button leads to A's sign-in page.
-	resp, err = c.Get(chainB + "/applinks/login/oidc?provider=Gateway+A&return_to=%2Fhello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page = readBody(t, resp)
-	if !strings.HasPrefix(resp.Request.URL.String(), base+"/applinks/login") {
-		t.Fatalf("not at A's sign-in page but %s", resp.Request.URL)
-	}
-	f := flow.HiddenFields(page)
-	f.Set("username", "alice")
-	f.Set("password", password)
-	resp, err = c.PostForm(base+"/applinks/login", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page = readBody(t, resp)
-	if !strings.Contains(page, "Allow access?") || !strings.Contains(page, "asks to know who you are") {
-		t.Fatalf("no consent page at A: %s", page)
-	}
-	f = flow.HiddenFields(page)
-	f.Set("decision", "allow")
-	resp, err = c.PostForm(base+"/applinks/consent", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := readBody(t, resp)
+	resp, body := signInAndAllowAtA(t, c, chainB+"/applinks/login/oidc?provider=Gateway+A&return_to=%2Fhello", "asks to know who you are")
 	if resp.StatusCode != http.StatusOK || body != "alice@127.0.0.1 ADMIN" || resp.Request.URL.String() != chainB+"/hello" {
 		t.Fatalf("after the chain: %d at %s: %q", resp.StatusCode, resp.Request.URL, body)
 	}

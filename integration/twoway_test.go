@@ -91,32 +91,7 @@ func TestTwoWayLink(t *testing.T) {
 	}
 
 	// Connect: B sends the browser to A, where alice signs in and consents.
-	resp, err = c.Get(b + "/applinks/connect/a?return_to=/a/api/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := readBody(t, resp)
-	if !strings.HasPrefix(resp.Request.URL.String(), base+"/applinks/login") {
-		t.Fatalf("connecting did not lead to A's sign-in but to %s", resp.Request.URL)
-	}
-	f = flow.HiddenFields(page)
-	f.Set("username", "alice")
-	f.Set("password", password)
-	resp, err = c.PostForm(base+"/applinks/login", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page = readBody(t, resp)
-	if !strings.Contains(page, "gateway-b") || !strings.Contains(page, "Allow access?") {
-		t.Fatalf("no consent for gateway-b at A: %s", page)
-	}
-	f = flow.HiddenFields(page)
-	f.Set("decision", "allow")
-	resp, err = c.PostForm(base+"/applinks/consent", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body = readBody(t, resp)
+	resp, body = signInAndAllowAtA(t, c, b+"/applinks/connect/a?return_to=/a/api/x", "gateway-b")
 	const want = "A says hello to alice via gateway-b with READ"
 	if resp.StatusCode != http.StatusOK || body != want {
 		t.Fatalf("after connecting, through B: %d at %s: %q", resp.StatusCode, resp.Request.URL, body)
