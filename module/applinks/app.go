@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -87,6 +88,7 @@ type App struct {
 	sessions *users.Sessions
 	oidc     *users.OIDCLogin
 	outgoing *outgoing.Service
+	loadMu   sync.Mutex
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
@@ -400,7 +402,11 @@ func (a *App) loadProvider(raw json.RawMessage) (outgoing.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The Caddy context records the modules it loads, which is not safe
+	// for concurrent use once the config runs.
+	a.loadMu.Lock()
 	mod, err := a.ctx.LoadModuleByID("applinks.providers."+name, rest)
+	a.loadMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
