@@ -8,6 +8,8 @@ package caddyapplinks
 import (
 	// The Caddyfile syntax, which imports every module it configures.
 	_ "github.com/applinks/caddy-applinks/caddyfile"
+	// The admin JSON API.
+	_ "github.com/applinks/caddy-applinks/module/admin"
 	// The default storage backend.
 	_ "github.com/applinks/caddy-applinks/module/store/badgerstore"
 	// Providers of outgoing links.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -109,6 +110,24 @@ func (s *Service) Link(ctx context.Context, name string) (*Link, error) {
 	s.runtime[name] = l
 	s.mu.Unlock()
 	return l, nil
+}
+
+// Names returns the names of the declared and runtime outgoing links,
+// declared first, each group by name.
+func (s *Service) Names(ctx context.Context) ([]string, error) {
+	names := make([]string, 0, len(s.links))
+	for n := range s.links {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	stored, err := s.store.ListOutgoingLinks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ol := range stored {
+		names = append(names, ol.Name)
+	}
+	return names, nil
 }
 
 // NewOutgoing is what an administrator enters to create an outgoing link.
