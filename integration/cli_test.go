@@ -1,0 +1,62 @@
+package integration
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// cli runs `caddy applinks <args>` against the in-process gateway's admin
+// endpoint.
+func cli(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(caddyBinary(t), append(append([]string{"applinks"}, args...), "--address", "localhost:2999")...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestCLI: caddy applinks create, list, show, rotate-secret, users and
+// delete talk to the admin API of the running gateway.
+func TestCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Caddy binary")
+	}
+	startGateway(t, gatewayOptions{})
+	out, err := cli(t, "create", "--name", "cli-app", "--redirect-uri", "https://cli.example/cb", "--scope", "WRITE")
+	if err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	var created struct{ ID, ClientSecret string }
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("create printed %q", out)
+	}
+	created.ID, _ = raw["id"].(string)
+	created.ClientSecret, _ = raw["client_secret"].(string)
+	if created.ID == "" || !strings.HasPrefix(created.ClientSecret, "als_") || raw["scope"] != "WRITE" {
+		t.Fatalf("create printed %v", raw)
+	}
+	if out, err := cli(t, "list"); err != nil || !strings.Contains(out, `"cli-app"`) || strings.Contains(out, created.ClientSecret) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "show", created.ID); err != nil || !strings.Contains(out, created.ClientSecret) {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	out, err = cli(t, "rotate-secret", created.ID, "--overlap", "1h")
+	if err != nil || !strings.Contains(out, "als_") || strings.Contains(out, created.ClientSecret) {
+		t.Fatalf("rotate-secret: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "users"); err != nil || !strings.Contains(out, `"alice"`) {
+		t.Fatalf("users: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "delete", created.ID); err != nil {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "show", created.ID); err == nil || !strings.Contains(out, "404") {
+		t.Fatalf("show after delete: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "create", "--name", "bad", "--redirect-uri", "http://evil.example/cb"); err == nil {
+		t.Fatalf("create with an http redirect succeeded:\n%s", out)
+	}
+}
