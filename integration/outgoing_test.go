@@ -912,6 +912,9 @@ func TestOutgoingRefreshRateLimited(t *testing.T) {
 	if st := outStatus(t, g, "ms", "alice"); st != outgoing.StatusRecoverable {
 		t.Fatalf("status after a 429: %q, want RECOVERABLE", st)
 	}
+	if got := metric(t, `applinks_outgoing_refreshes_total{outcome="recoverable"}`); got != 1 {
+		t.Errorf("recoverable outgoing refreshes = %v, want 1", got)
+	}
 }
 
 // TestOutgoingRuntimeLink: an outgoing link created at runtime (as the

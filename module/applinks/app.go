@@ -89,6 +89,7 @@ type App struct {
 	oidc     *users.OIDCLogin
 	outgoing *outgoing.Service
 	loadMu   sync.Mutex
+	metrics  *Metrics
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
@@ -184,6 +185,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		RefreshGrace: time.Duration(a.RefreshGrace),
 		ReplayMemory: DefaultReplayMemory,
 	}, time.Now, a.audit)
+	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	a.grants.SetObserver(a.metrics)
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
 	if a.keyring, err = signing.New(ctx, a.store, a.keys, a.IDTokenAlgorithm, time.Duration(a.AccessTokenTTL), time.Now); err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
@@ -206,9 +211,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.outgoing, err = a.provisionOutgoing(ctx, repl); err != nil {
 		return err
 	}
+	a.outgoing.OnRefresh(a.metrics.Refreshed)
 	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, time.Now); err != nil {
 		return err
 	}
+	a.oidc.OnSignIn(a.metrics.SignedIn)
 	a.limits = Limits{
 		LoginByAddress: ratelimit.New(6*time.Second, 20, 100_000),
 		LoginByUser:    ratelimit.New(12*time.Second, 10, 100_000),
@@ -264,6 +271,9 @@ func (a *App) Sessions() *users.Sessions { return a.sessions }
 
 // Outgoing returns the outgoing links' service.
 func (a *App) Outgoing() *outgoing.Service { return a.outgoing }
+
+// Metrics returns the gateway's Prometheus counters.
+func (a *App) Metrics() *Metrics { return a.metrics }
 
 // OIDCLogin returns sign-in through OpenID Connect providers.
 func (a *App) OIDCLogin() *users.OIDCLogin { return a.oidc }

@@ -59,6 +59,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 		OIDC:         h.app.OIDCLogin(),
 		PasswordForm: h.app.PasswordSignIn(),
+		Observe:      h.app.Metrics().SignedIn,
 	}
 	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{
 		oauth.AuthorizePath:           h.oauth.ServeAuthorize,

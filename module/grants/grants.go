@@ -114,6 +114,26 @@ type Access struct {
 // ErrInvalidToken means a token is unknown, malformed, expired or revoked.
 var ErrInvalidToken = errors.New("invalid token")
 
+// Observer is told what the token service does, for metrics.
+type Observer interface {
+	// Issued is called for each token pair issued, by grant type.
+	Issued(grantType string)
+	// Replayed is called when a code ("code") or refresh token
+	// ("refresh_token") is presented again and its grant revoked.
+	Replayed(kind string)
+	// Validated is called for each access-token validation of the guard.
+	Validated(valid bool, err error)
+}
+
+type noObserver struct{}
+
+func (noObserver) Issued(string)         {}
+func (noObserver) Replayed(string)       {}
+func (noObserver) Validated(bool, error) {}
+
+// SetObserver sets who is told of issued tokens, replays and validations.
+func (s *Service) SetObserver(o Observer) { s.observe = o }
+
 // Service issues and checks tokens.
 type Service struct {
 	store store.GrantStore
@@ -126,11 +146,12 @@ type Service struct {
 	// superseded is told the hashes of access tokens replaced by a
 	// refresh, so caches drop them.
 	superseded func(hash []byte)
+	observe    Observer
 }
 
 // New returns a token service; it bumps epoch on every revocation.
 func New(st store.GrantStore, users Users, links Links, epoch *Epoch, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
-	return &Service{store: st, users: users, links: links, epoch: epoch, cfg: cfg, now: now, audit: audit, superseded: func([]byte) {}}
+	return &Service{store: st, users: users, links: links, epoch: epoch, cfg: cfg, now: now, audit: audit, superseded: func([]byte) {}, observe: noObserver{}}
 }
 
 // IssueCode stores an authorization code for an approved request and
@@ -225,6 +246,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 		if derr := s.deleteGrant(ctx, reused.grantID); derr != nil {
 			return Tokens{}, fmt.Errorf("revoking grant of reused code: %w", derr)
 		}
+		s.observe.Replayed("code")
 		s.audit.Warn("authorization code reused; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", reused.grantID))
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code has already been used; tokens issued from it are revoked")
 	case errors.Is(err, store.ErrNotFound):
@@ -232,6 +254,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 	case err != nil:
 		return Tokens{}, err
 	}
+	s.observe.Issued("authorization_code")
 	s.audit.Info("grant created", zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.String("scope", iss.Grant.Scope))
 	return out, nil
 }
@@ -297,6 +320,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		if derr := s.deleteGrant(ctx, replay.grantID); derr != nil {
 			return Tokens{}, fmt.Errorf("revoking replayed grant: %w", derr)
 		}
+		s.observe.Replayed("refresh_token")
 		s.audit.Warn("refresh token replayed; grant revoked", zap.String("client_id", c.ClientID), zap.String("grant", replay.grantID), zap.String("token", hashPrefix(refreshToken)))
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has already been used; the grant is revoked")
 	case errors.Is(err, store.ErrNotFound):
@@ -307,6 +331,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 	for _, h := range iss.Delete {
 		s.superseded(h)
 	}
+	s.observe.Issued("refresh_token")
 	if ce := s.audit.Check(zapcore.InfoLevel, "grant refreshed"); ce != nil {
 		ce.Write(zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.Uint64("generation", iss.Grant.Generation))
 	}

@@ -50,6 +50,12 @@ func NewValidator(s *Service, epoch *Epoch, entries int, now func() time.Time) *
 // Validate returns what the access token grants now. A token with a bad
 // checksum or prefix is refused without a store or cache lookup.
 func (v *Validator) Validate(ctx context.Context, tok string) (Access, error) {
+	a, err := v.validate(ctx, tok)
+	v.service.observe.Validated(err == nil, err)
+	return a, err
+}
+
+func (v *Validator) validate(ctx context.Context, tok string) (Access, error) {
 	if !token.Valid(tok, token.Access) {
 		return Access{}, ErrInvalidToken
 	}

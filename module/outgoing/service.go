@@ -74,12 +74,18 @@ type Service struct {
 
 	mu      sync.Mutex
 	runtime map[string]*Link // runtime links loaded so far
+
+	refreshed func(outcome string)
 }
+
+// OnRefresh sets a function told the outcome of every refresh: ok,
+// recoverable or unrecoverable (for metrics).
+func (s *Service) OnRefresh(f func(outcome string)) { s.refreshed = f }
 
 // NewService returns the service of the declared links and of those
 // created at runtime in st, whose providers it loads with load.
 func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load ProviderLoader, audit *zap.Logger, now func() time.Time) *Service {
-	s := &Service{links: map[string]*Link{}, store: st, keys: keys, load: load, client: NewClient(30 * time.Second), audit: audit, now: now, runtime: map[string]*Link{}}
+	s := &Service{links: map[string]*Link{}, store: st, keys: keys, load: load, client: NewClient(30 * time.Second), audit: audit, now: now, runtime: map[string]*Link{}, refreshed: func(string) {}}
 	for _, l := range links {
 		s.links[l.Name] = l
 	}
@@ -406,6 +412,7 @@ func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("storing refreshed token: %w", err)
 	}
+	s.refreshed("ok")
 	if ce := s.audit.Check(zap.InfoLevel, "outgoing token refreshed"); ce != nil {
 		ce.Write(zap.String("link", l.Name), zap.String("user", userID))
 	}
@@ -415,6 +422,7 @@ func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, 
 // setStatus records a failed refresh; a recoverable one is retried with
 // exponential backoff (capped at 15 minutes).
 func (s *Service) setStatus(ctx context.Context, c store.Connection, status, why string) {
+	s.refreshed(strings.ToLower(status))
 	now := s.now().UTC()
 	_, err := s.store.UpdateConnection(ctx, c.LinkID, c.UserID, func(cur *store.Connection) error {
 		cur.Status, cur.LastError, cur.UpdatedAt = status, why, now

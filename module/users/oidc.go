@@ -88,7 +88,13 @@ type OIDCLogin struct {
 	now       func() time.Time
 	// ctx lives as long as the configuration: provider key sets use it.
 	ctx context.Context
+	// observe is told each sign-in's outcome, for metrics.
+	observe func(method, outcome string)
 }
+
+// OnSignIn sets a function told each sign-in's outcome (success or
+// failure), for metrics.
+func (l *OIDCLogin) OnSignIn(f func(method, outcome string)) { l.observe = f }
 
 type oidcProvider struct {
 	cfg         OIDCConfig
@@ -110,7 +116,7 @@ type oidcProvider struct {
 // changes a user's role; issuerFor gives the gateway's base URL for a
 // request, from which the redirect URI is made.
 func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, now func() time.Time) (*OIDCLogin, error) {
-	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx}
+	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx, observe: func(string, string) {}}
 	for _, c := range cfgs {
 		u, err := url.Parse(c.Issuer)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -260,6 +266,7 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 // verifies the ID token and its nonce, maps the role and starts a session.
 func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error {
 	fail := func(status int, msg string, fields ...zap.Field) error {
+		l.observe("oidc", "failure")
 		l.audit.Info("sign-in failed", append(fields, zap.String("reason", msg))...)
 		l.pages.Error(w, status, "Sign-in failed", msg)
 		return nil
@@ -322,6 +329,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	if err := l.sessions.Start(r.Context(), w, r, name); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	l.observe("oidc", "success")
 	l.audit.Info("signed in", zap.String("user", name), zap.String("provider", p.cfg.Name), zap.String("role", role.String()), zap.String("remote_ip", ClientAddress(r)))
 	target := st.ReturnTo
 	if target == "" {

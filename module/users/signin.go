@@ -37,6 +37,9 @@ type SignIn struct {
 	// PasswordForm shows the user name and password form. It is hidden
 	// when only OpenID Connect providers can sign people in.
 	PasswordForm bool
+	// Observe, when set, is told each password sign-in's outcome
+	// (success or failure), for metrics.
+	Observe func(method, outcome string)
 }
 
 type loginPage struct {
@@ -83,6 +86,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.Users.Authenticate(r.Context(), page.Username, r.PostFormValue("password"))
 	switch {
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrDisabled):
+		s.observed("failure")
 		s.Audit.Info("sign-in failed", zap.String("user", page.Username), zap.String("remote_ip", addr), zap.String("reason", err.Error()))
 		page.Error = "The username or password is wrong."
 		s.render(w, r, http.StatusUnauthorized, page)
@@ -93,6 +97,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Sessions.Start(r.Context(), w, r, u.Name); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	s.observed("success")
 	s.Audit.Info("signed in", zap.String("user", u.Name), zap.String("remote_ip", addr))
 	target := page.ReturnTo
 	if target == "" {
@@ -128,6 +133,12 @@ func (s *SignIn) ServeLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.Pages.Render(w, http.StatusOK, "logout.html", web.Page{Title: "Sign out", User: sess.User.Name, Data: s.Sessions.CSRFToken(sess)})
 	return nil
+}
+
+func (s *SignIn) observed(outcome string) {
+	if s.Observe != nil {
+		s.Observe("password", outcome)
+	}
 }
 
 func (s *SignIn) render(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
