@@ -111,3 +111,14 @@ func BearerChallenge(realm, code, description, scope string) string {
 func quote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
+
+// ClientErrorText is the message of an error from an OAuth 2.0 client call
+// (golang.org/x/oauth2) without the response body it may quote, so that no
+// token or secret from a provider's answer reaches a log.
+func ClientErrorText(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "Response:"); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}

@@ -2,6 +2,7 @@ package oautherror_test
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -151,5 +152,17 @@ func TestBearerChallenge(t *testing.T) {
 				t.Fatalf("BearerChallenge = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestClientErrorTextDropsTheResponse: the provider's answer quoted by
+// golang.org/x/oauth2 never reaches a log line.
+func TestClientErrorTextDropsTheResponse(t *testing.T) {
+	err := errors.New("oauth2: cannot fetch token: 400 Bad Request\nResponse: {\"access_token\":\"secret-value\"}")
+	if got := oautherror.ClientErrorText(err); got != "oauth2: cannot fetch token: 400 Bad Request" {
+		t.Fatalf("ClientErrorText = %q", got)
+	}
+	if got := oautherror.ClientErrorText(errors.New("dial tcp: refused")); got != "dial tcp: refused" {
+		t.Fatalf("ClientErrorText = %q", got)
 	}
 }

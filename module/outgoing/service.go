@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
@@ -290,7 +291,7 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	}
 	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client), q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {
-		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.String("reason", errorText(err)))
+		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.String("reason", oautherror.ClientErrorText(err)))
 		if strings.Contains(err.Error(), "missing access_token") {
 			return p, "", &CallbackError{http.StatusBadGateway, "The provider's answer has no access token."}
 		}
@@ -393,7 +394,7 @@ func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, 
 			s.setStatus(ctx, c, StatusUnrecoverable, "the provider refused the refresh token: "+re.ErrorCode)
 			return "", ErrNotConnected
 		}
-		s.setStatus(ctx, c, StatusRecoverable, "refreshing failed for a temporary reason: "+errorText(err))
+		s.setStatus(ctx, c, StatusRecoverable, "refreshing failed for a temporary reason: "+oautherror.ClientErrorText(err))
 		if old.Expiry.IsZero() || now.Before(old.Expiry) {
 			return old.AccessToken, nil // still usable for now
 		}
@@ -511,13 +512,4 @@ func permanent(re *oauth2.RetrieveError) bool {
 // fresh reports whether tok is usable for longer than Skew.
 func fresh(tok *oauth2.Token, now time.Time) bool {
 	return tok.AccessToken != "" && (tok.Expiry.IsZero() || tok.Expiry.Sub(now) > Skew)
-}
-
-// errorText is err's message without anything that looks like a token.
-func errorText(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "Response:"); i >= 0 {
-		msg = msg[:i]
-	}
-	return strings.TrimSpace(msg)
 }

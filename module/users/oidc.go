@@ -21,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
@@ -294,7 +295,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	defer cancel()
 	tok, err := l.oauthConfig(r, p, d).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
-		return fail(http.StatusBadGateway, fmt.Sprintf("%s did not accept the sign-in code.", p.cfg.Name), zap.String("provider", p.cfg.Name), zap.Error(err))
+		return fail(http.StatusBadGateway, fmt.Sprintf("%s did not accept the sign-in code.", p.cfg.Name), zap.String("provider", p.cfg.Name), zap.String("error", oautherror.ClientErrorText(err)))
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
