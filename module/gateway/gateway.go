@@ -74,6 +74,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		oauth.UserInfoPath:            h.oauth.ServeUserInfo,
 		users.LoginPath:               h.signIn.ServeLogin,
 		users.LogoutPath:              h.signIn.ServeLogout,
+		AccountPath:                   h.serveAccount,
 		users.OIDCStartPath:           h.app.OIDCLogin().ServeStart,
 		users.OIDCCallbackPath:        h.app.OIDCLogin().ServeCallback,
 	}

@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+// AccountPath is the signed-in user's page of authorized applications and
+// outgoing connections.
+const AccountPath = "/applinks/account"
+
+type accountPage struct {
+	CSRF        string
+	Grants      []accountGrant
+	Connections []accountConnection
+	Notice      string
+}
+
+type accountGrant struct {
+	ID, Link, Scope string
+	Authorized      time.Time
+}
+
+type accountConnection struct {
+	Link, Status, ConnectURL string
+	Connected                bool
+}
+
+// serveAccount shows (GET) the user's authorized applications and outgoing
+// connections, and revokes one or disconnects one (POST, with the form's
+// anti-CSRF token).
+func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
+	sess, ok, err := h.app.Sessions().Current(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if !ok {
+		http.Redirect(w, r, users.LoginURL(AccountPath), http.StatusSeeOther)
+		return nil
+	}
+	user := sess.User.Name
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err != nil || !h.app.Sessions().CheckCSRF(r, sess) {
+			h.app.Pages().Error(w, http.StatusForbidden, "Request refused", "The form expired or did not come from this site. Please try again.")
+			return nil
+		}
+		notice, err := h.accountAction(r, user)
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		if notice == "" {
+			h.app.Pages().Error(w, http.StatusNotFound, "Not found", "That application or connection is not yours, or is already gone.")
+			return nil
+		}
+		http.Redirect(w, r, AccountPath+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+		return nil
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
+	}
+	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: r.URL.Query().Get("notice")}
+	gs, err := h.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: user})
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	for _, g := range gs {
+		name := "(deleted application)"
+		if l, err := h.app.Links().Get(r.Context(), g.LinkID); err == nil {
+			name = l.Name
+		}
+		page.Grants = append(page.Grants, accountGrant{ID: g.ID, Link: name, Scope: g.Scope, Authorized: g.CreatedAt})
+	}
+	names, err := h.app.Outgoing().Names(r.Context())
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	for _, n := range names {
+		l, err := h.app.Outgoing().Link(r.Context(), n)
+		if err != nil || l.Mode != outgoing.ModePerUser {
+			continue
+		}
+		status, err := h.app.Outgoing().Status(r.Context(), l, user)
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		c := accountConnection{Link: l.Name, Status: status, Connected: status != "", ConnectURL: outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(AccountPath)}
+		if status == "" {
+			c.Status = "not connected"
+		}
+		page.Connections = append(page.Connections, c)
+	}
+	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Data: page})
+	return nil
+}
+
+// accountAction revokes one of the user's grants or disconnects one of
+// their outgoing connections; it returns "" when the target is not theirs.
+func (h *Handler) accountAction(r *http.Request, user string) (string, error) {
+	ctx := r.Context()
+	switch r.PostFormValue("action") {
+	case "revoke":
+		g, err := h.app.Store().GetGrant(ctx, r.PostFormValue("grant"))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && g.UserID != user) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := h.app.Grants().RevokeGrant(ctx, g.ID, user); err != nil {
+			return "", err
+		}
+		return "Access revoked.", nil
+	case "disconnect":
+		name := r.PostFormValue("link")
+		if _, err := h.app.Store().GetConnection(ctx, name, user); errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+		if err := h.app.Store().DeleteConnection(ctx, name, user); err != nil {
+			return "", err
+		}
+		h.app.Audit().Info("outgoing link disconnected", zap.String("link", name), zap.String("user", user))
+		return name + " disconnected.", nil
+	}
+	return "", nil
+}
