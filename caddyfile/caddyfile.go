@@ -225,12 +225,8 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 
 func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 	var l outgoing.ConfigLink
-	if !d.NextArg() {
-		return l, d.ArgErr()
-	}
-	l.Name = d.Val()
-	if d.NextArg() {
-		return l, d.ArgErr()
+	if err := singleArg(d, &l.Name); err != nil {
+		return l, err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch sub := d.Val(); sub {
@@ -287,12 +283,8 @@ func parseOutgoingToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 
 func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 	var l links.ConfigLink
-	if !d.NextArg() {
-		return l, d.ArgErr()
-	}
-	l.Name = d.Val()
-	if d.NextArg() {
-		return l, d.ArgErr()
+	if err := singleArg(d, &l.Name); err != nil {
+		return l, err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch sub := d.Val(); sub {
