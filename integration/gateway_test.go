@@ -44,6 +44,7 @@ type gatewayOptions struct {
 	extraGlobal  string // more lines in the applinks block
 	globalOption string // more lines in the Caddy global block
 	site         string // the site block's body; default: applinks + a static response
+	noUsers      bool   // declare no local users
 }
 
 type gateway struct {
@@ -74,6 +75,10 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.dir = t.TempDir()
 	}
 	h := hashFor(t, password)
+	users := fmt.Sprintf("user alice %[1]s ADMIN\n\t\tuser bob %[1]s READ\n\t\tuser sam %[1]s SYSTEM_ADMIN\n\t\tuser wendy %[1]s WRITE", h)
+	if o.noUsers {
+		users = ""
+	}
 	if o.site == "" {
 		o.site = "applinks\n\trespond \"upstream reached\" 200"
 	}
@@ -86,10 +91,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	applinks {
 		storage badger %s
 		refresh_grace 2s
-		user alice %s ADMIN
-		user bob %s READ
-		user sam %s SYSTEM_ADMIN
-		user wendy %s WRITE
+		%s
 		incoming app {
 			redirect_uri %s
 			scope WRITE
@@ -109,7 +111,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 :%d {
 	%s
 }
-`, httpPort, o.globalOption, o.dir, h, h, h, h, redirectURI, clientID, secretValue, o.extraGlobal, httpPort, o.site)
+`, httpPort, o.globalOption, o.dir, users, redirectURI, clientID, secretValue, o.extraGlobal, httpPort, o.site)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {

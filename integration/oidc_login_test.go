@@ -839,3 +839,36 @@ func TestOIDCLoginDisabledLocally(t *testing.T) {
 	status, body, at := newOPBrowser(t).signIn(t, "/hello")
 	wantFailed(t, status, body, at, http.StatusForbidden, "disabled")
 }
+
+// TestOIDCLoginOnlyShowsPasswordFormForLocalUsers: with only a provider
+// and no local users the sign-in page has no password form; once an
+// administrator creates a local user, the form appears and they sign in.
+func TestOIDCLoginOnlyShowsPasswordFormForLocalUsers(t *testing.T) {
+	f := newFakeOP(t)
+	startGateway(t, gatewayOptions{noUsers: true, site: fakeOPSite, extraGlobal: fmt.Sprintf(`login oidc %s {
+			name Fake
+			client_id %s
+			client_secret %s
+		}`, f.issuer(), fakeOPClientID, fakeOPClientSecret)})
+	page := func() string {
+		resp, err := http.Get(base + "/applinks/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readBody(t, resp)
+	}
+	if p := page(); strings.Contains(p, `name="password"`) || !strings.Contains(p, "Sign in with Fake") {
+		t.Fatalf("provider-only sign-in page:\n%s", p)
+	}
+	if status, m, _ := adminCall(t, "PUT", "/applinks/users/lou", map[string]any{"password": "lou-password-1", "role": "READ"}); status != http.StatusCreated {
+		t.Fatalf("create lou: %d %v", status, m)
+	}
+	if p := page(); !strings.Contains(p, `name="password"`) || !strings.Contains(p, "or with a local account") {
+		t.Fatalf("sign-in page with a local user:\n%s", p)
+	}
+	resp := signIn(t, browser(t), "lou", "lou-password-1")
+	resp.Body.Close()
+	if resp.Request.URL.Path == "/applinks/login" {
+		t.Fatalf("lou could not sign in: %d", resp.StatusCode)
+	}
+}

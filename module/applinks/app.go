@@ -279,8 +279,23 @@ func (a *App) Metrics() *Metrics { return a.metrics }
 func (a *App) OIDCLogin() *users.OIDCLogin { return a.oidc }
 
 // PasswordSignIn reports whether the sign-in page shows the password form:
-// when local users are declared, or no OpenID Connect provider is.
-func (a *App) PasswordSignIn() bool { return len(a.LocalUsers) > 0 || len(a.Logins) == 0 }
+// when local users are declared, no OpenID Connect provider is, or a local
+// user with a password has been created at runtime (admin API).
+func (a *App) PasswordSignIn(r *http.Request) bool {
+	if len(a.LocalUsers) > 0 || len(a.Logins) == 0 {
+		return true
+	}
+	stored, err := a.store.ListUsers(r.Context())
+	if err != nil {
+		return true // show the form rather than lock local users out
+	}
+	for _, u := range stored {
+		if u.Provider == "" && u.PasswordHash != "" {
+			return true
+		}
+	}
+	return false
+}
 
 // Grants returns the token service.
 func (a *App) Grants() *grants.Service { return a.grants }

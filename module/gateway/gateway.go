@@ -58,7 +58,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Now:       time.Now,
 
 		OIDC:         h.app.OIDCLogin(),
-		PasswordForm: h.app.PasswordSignIn(),
+		PasswordForm: h.app.PasswordSignIn,
 		Observe:      h.app.Metrics().SignedIn,
 	}
 	h.routes = map[string]func(http.ResponseWriter, *http.Request) error{

@@ -34,9 +34,10 @@ type SignIn struct {
 	Now       func() time.Time
 	// OIDC, when set, adds a button per OpenID Connect provider.
 	OIDC *OIDCLogin
-	// PasswordForm shows the user name and password form. It is hidden
-	// when only OpenID Connect providers can sign people in.
-	PasswordForm bool
+	// PasswordForm reports whether to show the user name and password
+	// form; it is hidden when only OpenID Connect providers can sign people
+	// in. Nil: always shown.
+	PasswordForm func(*http.Request) bool
 	// Observe, when set, is told each password sign-in's outcome
 	// (success or failure), for metrics.
 	Observe func(method, outcome string)
@@ -144,7 +145,7 @@ func (s *SignIn) observed(outcome string) {
 func (s *SignIn) render(w http.ResponseWriter, r *http.Request, status int, page loginPage) {
 	page.CSRF = s.Sessions.LoginCSRFToken(w, r)
 	page.Providers = s.OIDC.Buttons(page.ReturnTo)
-	page.PasswordForm = s.PasswordForm
+	page.PasswordForm = s.PasswordForm == nil || s.PasswordForm(r)
 	s.Pages.Render(w, status, "login.html", web.Page{Title: "Sign in", Data: page})
 }
 
