@@ -8,32 +8,19 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/plugins/google"
+	"github.com/applinks/caddy-applinks/plugins/internal/providertest"
 )
-
-func provision(t *testing.T, g *google.Google) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := g.Provision(ctx); err != nil {
-		return err
-	}
-	return g.Validate()
-}
 
 func TestDefaults(t *testing.T) {
 	g := new(google.Google)
-	if err := provision(t, g); err != nil {
+	if err := providertest.Provision(t, g); err != nil {
 		t.Fatal(err)
 	}
 	ep, err := g.Endpoint(context.Background(), outgoing.NewClient(time.Second))
@@ -81,7 +68,7 @@ func TestProvisionRefusesEndpoints(t *testing.T) {
 		{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://accounts.example.com/auth"}},
 		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "https://metadata.google.internal/token"}},
 	} {
-		err := provision(t, g)
+		err := providertest.Provision(t, g)
 		if !errors.Is(err, outgoing.ErrRefused) {
 			t.Errorf("provision(%+v) = %v, want ErrRefused", g, err)
 		}
@@ -91,7 +78,7 @@ func TestProvisionRefusesEndpoints(t *testing.T) {
 func TestPlaceholders(t *testing.T) {
 	t.Setenv("APPLINKS_TEST_GOOGLE_TOKEN", "http://127.0.0.1:1/token")
 	g := &google.Google{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "{env.APPLINKS_TEST_GOOGLE_TOKEN}"}}
-	if err := provision(t, g); err != nil {
+	if err := providertest.Provision(t, g); err != nil {
 		t.Fatal(err)
 	}
 	if g.TokenEndpoint != "http://127.0.0.1:1/token" {
@@ -118,15 +105,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
 			var g google.Google
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !providertest.Unmarshal(t, &g, tt.input, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if g != tt.want {
 				t.Errorf("got %+v, want %+v", g, tt.want)
@@ -137,13 +117,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 // TestUnmarshalModule parses the provider the way the outgoing block does.
 func TestUnmarshalModule(t *testing.T) {
-	d := caddyfile.NewTestDispenser("provider google {\n\ttoken_endpoint http://127.0.0.1:9/token\n}\nclient_id x")
-	d.Next()
-	d.NextArg()
-	unm, err := caddyfile.UnmarshalModule(d, "applinks.providers."+d.Val())
-	if err != nil {
-		t.Fatal(err)
-	}
+	unm := providertest.UnmarshalModule(t, "provider google {\n\ttoken_endpoint http://127.0.0.1:9/token\n}\nclient_id x")
 	g, ok := unm.(*google.Google)
 	if !ok || g.TokenEndpoint != "http://127.0.0.1:9/token" {
 		t.Fatalf("got %#v", unm)
@@ -187,7 +161,7 @@ func fakeGoogle(t *testing.T) *httptest.Server {
 func TestAgainstFakeGoogle(t *testing.T) {
 	srv := fakeGoogle(t)
 	g := &google.Google{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: srv.URL + "/o/oauth2/v2/auth", TokenEndpoint: srv.URL + "/token"}}
-	if err := provision(t, g); err != nil {
+	if err := providertest.Provision(t, g); err != nil {
 		t.Fatal(err)
 	}
 	client := outgoing.NewClient(5 * time.Second)

@@ -13,22 +13,10 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/plugins/internal/providertest"
 	"github.com/applinks/caddy-applinks/plugins/microsoft"
 )
-
-func provision(t *testing.T, m *microsoft.Microsoft) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := m.Provision(ctx); err != nil {
-		return err
-	}
-	return m.Validate()
-}
 
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
@@ -42,7 +30,7 @@ func TestEndpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.tenant, func(t *testing.T) {
 			m := &microsoft.Microsoft{Tenant: tt.tenant}
-			if err := provision(t, m); err != nil {
+			if err := providertest.Provision(t, m); err != nil {
 				t.Fatal(err)
 			}
 			ep, err := m.Endpoint(context.Background(), outgoing.NewClient(time.Second))
@@ -63,7 +51,7 @@ func TestEndpoints(t *testing.T) {
 // TestTenantInjection: a tenant cannot change the endpoints' host or path.
 func TestTenantInjection(t *testing.T) {
 	for _, tenant := range []string{"..", ".", "../evil", "evil.com/x", "a?b=c", "a#b", "a@evil.com", "a b", "common%2F.."} {
-		err := provision(t, &microsoft.Microsoft{Tenant: tenant})
+		err := providertest.Provision(t, &microsoft.Microsoft{Tenant: tenant})
 		if err == nil || !strings.Contains(err.Error(), "tenant") {
 			t.Errorf("tenant %q: error %v, want a tenant error", tenant, err)
 		}
@@ -76,7 +64,7 @@ func TestProvisionRefusesEndpoints(t *testing.T) {
 		{FixedEndpoints: outgoing.FixedEndpoints{AuthorizationEndpoint: "http://login.example.com/authorize"}},
 		{FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: "https://[fd00:ec2::254]/token"}},
 	} {
-		if err := provision(t, m); !errors.Is(err, outgoing.ErrRefused) {
+		if err := providertest.Provision(t, m); !errors.Is(err, outgoing.ErrRefused) {
 			t.Errorf("provision(%+v) = %v, want ErrRefused", m, err)
 		}
 	}
@@ -124,15 +112,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
 			var m microsoft.Microsoft
-			err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !providertest.Unmarshal(t, &m, tt.input, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if m != tt.want {
 				t.Errorf("got %+v, want %+v", m, tt.want)
@@ -143,13 +124,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 // TestUnmarshalModule parses the provider the way the outgoing block does.
 func TestUnmarshalModule(t *testing.T) {
-	d := caddyfile.NewTestDispenser("provider microsoft consumers\nclient_id x")
-	d.Next()
-	d.NextArg()
-	unm, err := caddyfile.UnmarshalModule(d, "applinks.providers."+d.Val())
-	if err != nil {
-		t.Fatal(err)
-	}
+	unm := providertest.UnmarshalModule(t, "provider microsoft consumers\nclient_id x")
 	if m, ok := unm.(*microsoft.Microsoft); !ok || m.Tenant != "consumers" {
 		t.Fatalf("got %#v", unm)
 	}
@@ -176,7 +151,7 @@ func TestAgainstFakeMicrosoft(t *testing.T) {
 	}))
 	defer srv.Close()
 	m := &microsoft.Microsoft{Tenant: "tenant", FixedEndpoints: outgoing.FixedEndpoints{TokenEndpoint: srv.URL + "/tenant/oauth2/v2.0/token"}}
-	if err := provision(t, m); err != nil {
+	if err := providertest.Provision(t, m); err != nil {
 		t.Fatal(err)
 	}
 	client := outgoing.NewClient(5 * time.Second)

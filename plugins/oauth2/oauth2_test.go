@@ -14,22 +14,10 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/plugins/internal/providertest"
 	provider "github.com/applinks/caddy-applinks/plugins/oauth2"
 )
-
-func provision(t *testing.T, o *provider.OAuth2) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := o.Provision(ctx); err != nil {
-		return err
-	}
-	return o.Validate()
-}
 
 // fakeServer is an authorization server whose RFC 8414 metadata is served
 // only at metadataPath, for the issuer server URL + issuerPath, changed by
@@ -83,7 +71,7 @@ func newFakeServer(t *testing.T, issuerPath, metadataPath string, edit func(doc 
 
 func TestStaticEndpoints(t *testing.T) {
 	o := &provider.OAuth2{AuthorizationEndpoint: "https://as.example.com/authorize", TokenEndpoint: "https://as.example.com/token"}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	ep, err := o.Endpoint(context.Background(), outgoing.NewClient(time.Second))
@@ -118,7 +106,7 @@ func TestProvisionRefuses(t *testing.T) {
 		{o: &provider.OAuth2{Issuer: "https://as.example.com?tenant=1"}, wantErr: "no query"},
 	}
 	for _, tt := range tests {
-		err := provision(t, tt.o)
+		err := providertest.Provision(t, tt.o)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("provision(%+v) = %v, want an error mentioning %q", tt.o, err, tt.wantErr)
 			continue
@@ -140,7 +128,7 @@ func TestDiscovery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeServer(t, tt.issuerPath, tt.metadataPath, nil)
 			o := &provider.OAuth2{Issuer: f.issuer}
-			if err := provision(t, o); err != nil {
+			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
 			client := outgoing.NewClient(5 * time.Second)
@@ -178,7 +166,7 @@ func TestDiscovery(t *testing.T) {
 func TestDiscoveryWrongLocation(t *testing.T) {
 	f := newFakeServer(t, "/tenant1", "/tenant1/.well-known/oauth-authorization-server", nil)
 	o := &provider.OAuth2{Issuer: f.issuer}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
@@ -229,7 +217,7 @@ func TestDiscoveryRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeServer(t, "/tenant1", "/.well-known/oauth-authorization-server/tenant1", tt.edit)
 			o := &provider.OAuth2{Issuer: f.issuer}
-			if err := provision(t, o); err != nil {
+			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
 			client := outgoing.NewClient(5 * time.Second)
@@ -257,7 +245,7 @@ func TestDiscoveryTooLarge(t *testing.T) {
 	}))
 	defer srv.Close()
 	o := &provider.OAuth2{Issuer: srv.URL}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
@@ -284,15 +272,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
 			var o provider.OAuth2
-			err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !providertest.Unmarshal(t, &o, tt.input, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if o.AuthorizationEndpoint != tt.want.AuthorizationEndpoint || o.TokenEndpoint != tt.want.TokenEndpoint || o.Issuer != tt.want.Issuer {
 				t.Errorf("got %+v, want %+v", &o, tt.want)
@@ -303,13 +284,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 // TestUnmarshalModule parses the provider the way the outgoing block does.
 func TestUnmarshalModule(t *testing.T) {
-	d := caddyfile.NewTestDispenser("provider oauth2 https://as.example.com/a https://as.example.com/t\nclient_id x")
-	d.Next()
-	d.NextArg()
-	unm, err := caddyfile.UnmarshalModule(d, "applinks.providers."+d.Val())
-	if err != nil {
-		t.Fatal(err)
-	}
+	unm := providertest.UnmarshalModule(t, "provider oauth2 https://as.example.com/a https://as.example.com/t\nclient_id x")
 	if o, ok := unm.(*provider.OAuth2); !ok || o.TokenEndpoint != "https://as.example.com/t" {
 		t.Fatalf("got %#v", unm)
 	}

@@ -15,10 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/plugins/internal/providertest"
 	"github.com/applinks/caddy-applinks/plugins/oidc"
 )
 
@@ -68,20 +66,10 @@ func newFakeIssuer(t *testing.T, edit func(doc map[string]any)) *fakeIssuer {
 	return f
 }
 
-func provision(t *testing.T, o *oidc.OIDC) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := o.Provision(ctx); err != nil {
-		return err
-	}
-	return o.Validate()
-}
-
 func TestDiscovery(t *testing.T) {
 	f := newFakeIssuer(t, nil)
 	o := &oidc.OIDC{Issuer: f.URL}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	client := outgoing.NewClient(5 * time.Second)
@@ -141,7 +129,7 @@ func TestDiscoveryRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeIssuer(t, tt.edit)
 			o := &oidc.OIDC{Issuer: f.URL}
-			if err := provision(t, o); err != nil {
+			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
 			client := outgoing.NewClient(5 * time.Second)
@@ -165,7 +153,7 @@ func TestDiscoveryNotFound(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
 	o := &oidc.OIDC{Issuer: srv.URL + "/realms/x"}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second)); err == nil {
@@ -179,7 +167,7 @@ func TestDiscoveryRedirectToMetadata(t *testing.T) {
 	srv := httptest.NewServer(http.RedirectHandler("http://169.254.169.254/latest/meta-data/", http.StatusFound))
 	defer srv.Close()
 	o := &oidc.OIDC{Issuer: srv.URL}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
@@ -191,18 +179,18 @@ func TestDiscoveryRedirectToMetadata(t *testing.T) {
 func TestProvision(t *testing.T) {
 	t.Setenv("APPLINKS_TEST_ISSUER", "https://login.example.com/realms/x")
 	o := &oidc.OIDC{Issuer: "{env.APPLINKS_TEST_ISSUER}"}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	if o.Issuer != "https://login.example.com/realms/x" {
 		t.Errorf("Issuer = %q", o.Issuer)
 	}
 	for _, issuer := range []string{"http://login.example.com", "https://169.254.169.254", "https://metadata.google.internal"} {
-		if err := provision(t, &oidc.OIDC{Issuer: issuer}); !errors.Is(err, outgoing.ErrRefused) {
+		if err := providertest.Provision(t, &oidc.OIDC{Issuer: issuer}); !errors.Is(err, outgoing.ErrRefused) {
 			t.Errorf("issuer %s: error %v, want ErrRefused", issuer, err)
 		}
 	}
-	if err := provision(t, &oidc.OIDC{}); err == nil || !strings.Contains(err.Error(), "issuer is required") {
+	if err := providertest.Provision(t, &oidc.OIDC{}); err == nil || !strings.Contains(err.Error(), "issuer is required") {
 		t.Errorf("no issuer: error %v", err)
 	}
 }
@@ -238,15 +226,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
 			var o oidc.OIDC
-			err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
+			if !providertest.Unmarshal(t, &o, tt.input, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if o.Issuer != tt.want {
 				t.Errorf("Issuer = %q, want %q", o.Issuer, tt.want)
@@ -257,13 +238,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 // TestUnmarshalModule parses the provider the way the outgoing block does.
 func TestUnmarshalModule(t *testing.T) {
-	d := caddyfile.NewTestDispenser("provider oidc https://login.example.com\nclient_id x")
-	d.Next()
-	d.NextArg()
-	unm, err := caddyfile.UnmarshalModule(d, "applinks.providers."+d.Val())
-	if err != nil {
-		t.Fatal(err)
-	}
+	unm := providertest.UnmarshalModule(t, "provider oidc https://login.example.com\nclient_id x")
 	if o, ok := unm.(*oidc.OIDC); !ok || o.Issuer != "https://login.example.com" {
 		t.Fatalf("got %#v", unm)
 	}
@@ -273,7 +248,7 @@ func TestUnmarshalModule(t *testing.T) {
 func TestExchange(t *testing.T) {
 	f := newFakeIssuer(t, nil)
 	o := &oidc.OIDC{Issuer: f.URL}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	client := outgoing.NewClient(5 * time.Second)
@@ -297,7 +272,7 @@ func TestExchange(t *testing.T) {
 func TestNilClient(t *testing.T) {
 	f := newFakeIssuer(t, nil)
 	o := &oidc.OIDC{Issuer: f.URL}
-	if err := provision(t, o); err != nil {
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.Endpoint(context.Background(), nil); err != nil {
