@@ -43,13 +43,11 @@ type Link struct {
 
 // NewLink checks a declared link whose provider module is loaded.
 func NewLink(c ConfigLink, p Provider) (*Link, error) {
-	if c.Name == "" || len(c.Name) > 100 {
-		return nil, errors.New("outgoing link: a name of at most 100 characters is required")
-	}
-	for _, r := range c.Name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return nil, fmt.Errorf("outgoing link %q: names use letters, digits, '-', '_' and '.' (they appear in URLs)", c.Name)
+	if err := ValidateName(c.Name); err != nil {
+		if c.Name == "" {
+			return nil, fmt.Errorf("outgoing link: %w", err)
 		}
+		return nil, fmt.Errorf("outgoing link %q: %w", c.Name, err)
 	}
 	if p == nil {
 		return nil, fmt.Errorf("outgoing link %q: a provider is required", c.Name)
@@ -66,4 +64,18 @@ func NewLink(c ConfigLink, p Provider) (*Link, error) {
 		return nil, fmt.Errorf("outgoing link %q: mode %q: want per_user or shared", c.Name, c.Mode)
 	}
 	return &Link{Name: c.Name, Provider: p, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes, Mode: mode}, nil
+}
+
+// ValidateName checks an outgoing link's name: 1 to 100 letters, digits,
+// '-', '_' or '.', since it appears in the link's paths.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 100 {
+		return errors.New("a name of at most 100 characters is required")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return errors.New("names use letters, digits, '-', '_' and '.' (they appear in URLs)")
+		}
+	}
+	return nil
 }
