@@ -42,10 +42,11 @@ type Users interface {
 	Role(ctx context.Context, userID string) (scope.Scope, error)
 }
 
-// Links tells whether a link still exists; an error means its tokens are
-// void (a runtime link deleted, a config link removed from the config).
+// Links gives the current permission ceiling of a link, which bounds what
+// every token issued through it grants; store.ErrNotFound means its tokens
+// are void (a runtime link deleted, a config link removed from the config).
 type Links interface {
-	CheckLink(ctx context.Context, id string) error
+	Ceiling(ctx context.Context, id string) (scope.Scope, error)
 }
 
 // Client is the link a request comes from, after client authentication.
@@ -103,7 +104,8 @@ type Access struct {
 	ClientID string
 	LinkID   string
 	GrantID  string
-	// Scope is min(token scope, the user's current role).
+	// Scope is min(token scope, the user's current role, the link's
+	// current ceiling).
 	Scope      scope.Scope
 	OIDCScopes []string
 	IssuedAt   time.Time
@@ -218,7 +220,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 		} else if verifier != "" {
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
 		}
-		granted, err := s.grantedScope(ctx, sc.UserID, sc.Scope)
+		granted, err := s.grantedScope(ctx, sc.UserID, sc.Scope, c.Ceiling)
 		if err != nil {
 			return store.Issue{}, err
 		}
@@ -291,7 +293,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		if asked == scope.None {
 			asked = grantScope
 		}
-		granted, err := s.grantedScope(ctx, g.UserID, asked.String())
+		granted, err := s.grantedScope(ctx, g.UserID, asked.String(), c.Ceiling)
 		if err != nil {
 			return store.Issue{}, err
 		}
@@ -371,8 +373,9 @@ func (s *Service) RevokeGrant(ctx context.Context, grantID, by string) error {
 }
 
 // Validate returns what a token grants now: it must be well-formed, known,
-// unexpired, of a live grant whose user still exists and is enabled. kind
-// selects access or refresh tokens.
+// unexpired, of a live grant whose user still exists and is enabled and
+// whose link still exists; it grants no more than the user's role and the
+// link's ceiling allow today. kind selects access or refresh tokens.
 func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind) (Access, error) {
 	prefix := token.Access
 	if kind == store.RefreshToken {
@@ -396,9 +399,11 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 	if err != nil {
 		return Access{}, ErrInvalidToken
 	}
-	if err := s.links.CheckLink(ctx, g.LinkID); errors.Is(err, store.ErrNotFound) {
+	ceiling, err := s.links.Ceiling(ctx, g.LinkID)
+	if errors.Is(err, store.ErrNotFound) {
 		return Access{}, ErrInvalidToken
-	} else if err != nil {
+	}
+	if err != nil {
 		return Access{}, err
 	}
 	ts, _ := scope.Parse(t.Scope)
@@ -407,7 +412,7 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 		ClientID:   g.ClientID,
 		LinkID:     g.LinkID,
 		GrantID:    g.ID,
-		Scope:      scope.Min(ts, role),
+		Scope:      scope.Min(scope.Min(ts, role), ceiling),
 		OIDCScopes: g.OIDCScopes,
 		IssuedAt:   t.IssuedAt,
 		ExpiresAt:  t.ExpiresAt,
@@ -415,15 +420,15 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 	}, nil
 }
 
-// grantedScope is min(requested, the user's current role); a user who is
-// gone or disabled gets invalid_grant.
-func (s *Service) grantedScope(ctx context.Context, userID, requested string) (scope.Scope, error) {
+// grantedScope is min(requested, the user's current role, the link's
+// current ceiling); a user who is gone or disabled gets invalid_grant.
+func (s *Service) grantedScope(ctx context.Context, userID, requested string, ceiling scope.Scope) (scope.Scope, error) {
 	role, err := s.users.Role(ctx, userID)
 	if err != nil {
 		return scope.None, oautherror.New(oautherror.InvalidGrant, "the user who authorized this grant can no longer sign in")
 	}
 	want, _ := scope.Parse(requested)
-	return scope.Min(want, role), nil
+	return scope.Min(scope.Min(want, role), ceiling), nil
 }
 
 func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (store.Issue, Tokens) {

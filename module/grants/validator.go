@@ -10,9 +10,9 @@ import (
 	"github.com/applinks/caddy-applinks/module/token"
 )
 
-// Epoch counts revocations: grants revoked, links deleted, users demoted
-// or disabled. A cached validation made in an older epoch is made again,
-// so every revocation is felt on the next request.
+// Epoch counts revocations: grants revoked, links changed or deleted,
+// users demoted or disabled. A cached validation made in an older epoch is
+// made again, so every revocation is felt on the next request.
 type Epoch struct{ n atomic.Uint64 }
 
 // Bump records a revocation.

@@ -49,9 +49,10 @@ const maxAuthorizationLen = 1024
 // WRITE. A scope adds a stricter ceiling for the requests it handles.
 // Several guards on one request validate the token once.
 //
-// The effective permission is min(token scope, the user's current role),
-// re-checked on every request: a revoked grant, a deleted link or a
-// disabled user is refused on the next request.
+// The effective permission is min(token scope, the user's current role,
+// the link's current ceiling), re-checked on every request: a revoked
+// grant, a deleted link or a disabled user is refused on the next request,
+// and a lowered role or link ceiling is felt on it.
 //
 // After a request passes, these placeholders are set and the upstream gets
 // matching headers (client-sent copies are removed first); the gateway's

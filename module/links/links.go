@@ -68,6 +68,14 @@ type Link struct {
 	Ceiling scope.Scope `json:"-"`
 }
 
+// Edit is what an administrator may change on a runtime link; its name,
+// client id and secrets stay.
+type Edit struct {
+	RedirectURIs []string
+	Ceiling      scope.Scope
+	RequirePKCE  bool
+}
+
 // NewLink is what an administrator enters to create a link.
 type NewLink struct {
 	Name         string
@@ -86,14 +94,15 @@ type Registry struct {
 	names    map[string]bool
 	now      func() time.Time
 	audit    *zap.Logger
-	deleted  func()
+	changed  func()
 }
 
 // New returns a registry over st holding the config-declared links, whose
-// secrets it seals with keys like runtime ones. It calls deleted after a
-// link (and so its grants) is deleted.
-func New(st store.LinkStore, keys *secret.Keys, declared []ConfigLink, now func() time.Time, audit *zap.Logger, deleted func()) (*Registry, error) {
-	r := &Registry{store: st, keys: keys, byClient: map[string]Link{}, byID: map[string]Link{}, names: map[string]bool{}, now: now, audit: audit, deleted: deleted}
+// secrets it seals with keys like runtime ones. It calls changed after a
+// link is updated or deleted (with its grants), so that validations
+// cached before are made again.
+func New(st store.LinkStore, keys *secret.Keys, declared []ConfigLink, now func() time.Time, audit *zap.Logger, changed func()) (*Registry, error) {
+	r := &Registry{store: st, keys: keys, byClient: map[string]Link{}, byID: map[string]Link{}, names: map[string]bool{}, now: now, audit: audit, changed: changed}
 	for _, c := range declared {
 		l, err := r.fromConfig(c)
 		if err != nil {
@@ -138,10 +147,14 @@ func (r *Registry) ByClientID(ctx context.Context, clientID string) (Link, error
 	return runtimeLink(sl), nil
 }
 
-// CheckLink returns nil when the link exists, store.ErrNotFound when not.
-func (r *Registry) CheckLink(ctx context.Context, id string) error {
-	_, err := r.Get(ctx, id)
-	return err
+// Ceiling returns the current permission ceiling of the link with the
+// given id; store.ErrNotFound when there is no such link.
+func (r *Registry) Ceiling(ctx context.Context, id string) (scope.Scope, error) {
+	l, err := r.Get(ctx, id)
+	if err != nil {
+		return scope.None, err
+	}
+	return l.Ceiling, nil
 }
 
 // List returns config-declared links, then runtime links, each by name.
@@ -173,8 +186,8 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
 		return Link{}, "", err
 	}
-	if in.Ceiling < scope.Read || in.Ceiling > scope.SystemAdmin {
-		return Link{}, "", errors.New("permission is required: READ, WRITE, ADMIN or SYSTEM_ADMIN")
+	if err := validateCeiling(in.Ceiling); err != nil {
+		return Link{}, "", err
 	}
 	now := r.now().UTC()
 	id := randomHex(16)
@@ -208,12 +221,42 @@ func (r *Registry) Delete(ctx context.Context, id, by string) error {
 		return err
 	}
 	err = r.store.DeleteLink(ctx, id)
-	r.deleted()
+	r.changed()
 	if err != nil {
 		return err
 	}
 	r.audit.Info("link deleted", zap.String("link", l.Name), zap.String("link_id", id), zap.String("by", by))
 	return nil
+}
+
+// Update changes a runtime link's redirect URIs, permission ceiling and
+// PKCE requirement; its name, client id and secrets stay. Tokens already
+// issued through the link are held to the new ceiling from their next
+// request on.
+func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (Link, error) {
+	if _, ok := r.byID[id]; ok {
+		return Link{}, ErrReadOnly
+	}
+	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
+		return Link{}, err
+	}
+	if err := validateCeiling(in.Ceiling); err != nil {
+		return Link{}, err
+	}
+	now := r.now().UTC()
+	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+		l.RedirectURIs = slices.Clone(in.RedirectURIs)
+		l.Ceiling = in.Ceiling.String()
+		l.RequirePKCE = in.RequirePKCE
+		l.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return Link{}, err
+	}
+	r.changed()
+	r.audit.Info("link updated", zap.String("link", l.Name), zap.String("link_id", id), zap.String("scope", l.Ceiling), zap.Bool("require_pkce", l.RequirePKCE), zap.String("by", by))
+	return runtimeLink(l), nil
 }
 
 // RotateSecret gives a runtime link a new secret and keeps the previous
@@ -369,6 +412,13 @@ func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
 func runtimeLink(sl store.Link) Link {
 	ceiling, _ := scope.Parse(sl.Ceiling)
 	return Link{Link: sl, Source: SourceRuntime, Ceiling: ceiling}
+}
+
+func validateCeiling(s scope.Scope) error {
+	if s < scope.Read || s > scope.SystemAdmin {
+		return errors.New("permission is required: READ, WRITE, ADMIN or SYSTEM_ADMIN")
+	}
+	return nil
 }
 
 func validateName(name string) error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -43,7 +44,7 @@ type fixture struct {
 	reg     *links.Registry
 	st      store.Store
 	clock   *clock
-	deleted int
+	changed int
 }
 
 func testKeys(t *testing.T) *secret.Keys {
@@ -58,7 +59,7 @@ func testKeys(t *testing.T) *secret.Keys {
 func newFixture(t *testing.T, declared ...links.ConfigLink) *fixture {
 	t.Helper()
 	f := &fixture{st: badgertest.Open(t), clock: &clock{now: t0}}
-	reg, err := links.New(f.st, testKeys(t), declared, f.clock.Now, zap.NewNop(), func() { f.deleted++ })
+	reg, err := links.New(f.st, testKeys(t), declared, f.clock.Now, zap.NewNop(), func() { f.changed++ })
 	if err != nil {
 		t.Fatalf("links.New: %v", err)
 	}
@@ -202,8 +203,8 @@ func TestConfigLinks(t *testing.T) {
 			if byID.ClientID != tt.clientID {
 				t.Errorf("Get(%q).ClientID = %q, want %q", tt.wantID, byID.ClientID, tt.clientID)
 			}
-			if err := f.reg.CheckLink(ctx, tt.wantID); err != nil {
-				t.Errorf("CheckLink(%q) = %v", tt.wantID, err)
+			if c, err := f.reg.Ceiling(ctx, tt.wantID); err != nil || c != tt.wantCeiling {
+				t.Errorf("Ceiling(%q) = %v, %v; want %v", tt.wantID, c, err, tt.wantCeiling)
 			}
 		})
 	}
@@ -244,8 +245,8 @@ func TestConfigLinks(t *testing.T) {
 		if _, err := f.reg.ByClientID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("ByClientID(unknown) error = %v, want ErrNotFound", err)
 		}
-		if err := f.reg.CheckLink(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("CheckLink(unknown) = %v, want ErrNotFound", err)
+		if c, err := f.reg.Ceiling(ctx, "nope"); !errors.Is(err, store.ErrNotFound) || c != scope.None {
+			t.Errorf("Ceiling(unknown) = %v, %v; want None, ErrNotFound", c, err)
 		}
 	})
 }
@@ -543,6 +544,132 @@ func TestRotateSecretTwice(t *testing.T) {
 	check(r3, s3, true)
 }
 
+func TestUpdate(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	l, sec := f.create(t, "app")
+	other, _ := f.create(t, "other")
+	audit, logs := observer.New(zap.InfoLevel)
+	reg, err := links.New(f.st, testKeys(t), nil, f.clock.Now, zap.New(audit), func() { f.changed++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(t0.Add(time.Hour))
+	uris := []string{"https://app.example.com/new", "http://localhost:8080/cb"}
+	got, err := reg.Update(ctx, l.ID, links.Edit{RedirectURIs: uris, Ceiling: scope.Read, RequirePKCE: true}, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.changed != 1 {
+		t.Errorf("changed callback called %d times, want 1", f.changed)
+	}
+	check := func(what string, got links.Link) {
+		t.Helper()
+		if got.ID != l.ID || got.Name != "app" || got.ClientID != l.ClientID || got.Source != links.SourceRuntime || got.CreatedBy != "admin" {
+			t.Errorf("%s: identity changed: %+v", what, got)
+		}
+		if got.Ceiling != scope.Read || got.Link.Ceiling != "READ" || !got.RequirePKCE || strings.Join(got.RedirectURIs, " ") != strings.Join(uris, " ") {
+			t.Errorf("%s: ceiling %v / %q, PKCE %v, redirects %v", what, got.Ceiling, got.Link.Ceiling, got.RequirePKCE, got.RedirectURIs)
+		}
+		if !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("%s: CreatedAt %v / UpdatedAt %v", what, got.CreatedAt, got.UpdatedAt)
+		}
+		if len(got.Secrets) != 1 || string(got.Secrets[0].Sealed) != string(l.Secrets[0].Sealed) {
+			t.Errorf("%s: secrets changed", what)
+		}
+	}
+	check("Update", got)
+	stored, err := f.reg.Get(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Get after Update", stored)
+	if c, err := f.reg.Ceiling(ctx, l.ID); err != nil || c != scope.Read {
+		t.Errorf("Ceiling after Update = %v, %v; want READ", c, err)
+	}
+	if _, err := f.reg.Authenticate(ctx, l.ClientID, sec); err != nil {
+		t.Errorf("the secret no longer authenticates after Update: %v", err)
+	}
+	if o, err := f.reg.Get(ctx, other.ID); err != nil || o.Ceiling != scope.Write || o.AllowsRedirect(uris[0]) {
+		t.Errorf("Update of one link changed another: %+v, %v", o, err)
+	}
+
+	entries := logs.FilterMessage("link updated").All()
+	if len(entries) != 1 {
+		t.Fatalf("%d \"link updated\" audit entries, want 1", len(entries))
+	}
+	fields := entries[0].ContextMap()
+	if fields["link_id"] != l.ID || fields["by"] != "bob" || fields["scope"] != "READ" {
+		t.Errorf("audit fields %v", fields)
+	}
+	for k, v := range fields {
+		if s, ok := v.(string); ok && (s == sec || strings.Contains(s, string(token.ClientSecret))) {
+			t.Errorf("audit field %s holds a secret", k)
+		}
+	}
+
+	if _, err := reg.Update(ctx, "nope", links.Edit{RedirectURIs: uris, Ceiling: scope.Read}, "bob"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Update of an unknown link = %v, want ErrNotFound", err)
+	}
+	if f.changed != 1 {
+		t.Errorf("changed callback called for a missing link (%d calls)", f.changed)
+	}
+}
+
+// TestUpdateRefuses: an edit Create would refuse is refused with Create's
+// message, nothing is written and nobody is told of a change; config links
+// are read-only.
+func TestUpdateRefuses(t *testing.T) {
+	f := newFixture(t, links.ConfigLink{Name: "declared", RedirectURIs: []string{"https://d.example/cb"}, ClientSecret: "x"})
+	ctx := context.Background()
+	l, _ := f.create(t, "app")
+	ok := links.Edit{RedirectURIs: []string{"https://app.example/cb"}, Ceiling: scope.Read}
+	with := func(fn func(*links.Edit)) links.Edit {
+		e := ok
+		fn(&e)
+		return e
+	}
+	tests := []struct {
+		name string
+		in   links.Edit
+	}{
+		{"no permission", with(func(e *links.Edit) { e.Ceiling = scope.None })},
+		{"permission above the ladder", with(func(e *links.Edit) { e.Ceiling = scope.SystemAdmin + 1 })},
+		{"no redirect", with(func(e *links.Edit) { e.RedirectURIs = nil })},
+		{"http redirect", with(func(e *links.Edit) { e.RedirectURIs = []string{"http://app.example/cb"} })},
+		{"fragment redirect", with(func(e *links.Edit) { e.RedirectURIs = []string{"https://app.example/cb#x"} })},
+		{"one bad among good", with(func(e *links.Edit) { e.RedirectURIs = []string{"https://app.example/cb", "myapp://cb"} })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.reg.Update(ctx, l.ID, tt.in, "admin")
+			if err == nil {
+				t.Fatalf("Update(%+v) succeeded", tt.in)
+			}
+			_, _, cerr := f.reg.Create(ctx, links.NewLink{Name: "fresh", RedirectURIs: tt.in.RedirectURIs, Ceiling: tt.in.Ceiling})
+			if cerr == nil || err.Error() != cerr.Error() {
+				t.Errorf("Update error %q, Create error %q: want the same", err, cerr)
+			}
+		})
+	}
+	got, err := f.reg.Get(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Ceiling != scope.Write || !got.AllowsRedirect("https://app.example.com/callback") || len(got.RedirectURIs) != 1 || !got.UpdatedAt.Equal(t0) {
+		t.Errorf("refused updates changed the link: %+v", got)
+	}
+	if _, err := f.reg.Update(ctx, "cfg-declared", ok, "admin"); !errors.Is(err, links.ErrReadOnly) {
+		t.Errorf("Update of a config link = %v, want ErrReadOnly", err)
+	}
+	if c, err := f.reg.Ceiling(ctx, "cfg-declared"); err != nil || c != scope.Read {
+		t.Errorf("config link's ceiling after a refused Update = %v, %v", c, err)
+	}
+	if f.changed != 0 {
+		t.Errorf("changed callback called %d times for refused updates", f.changed)
+	}
+}
+
 func TestRotateSecretDropsExpired(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -575,8 +702,8 @@ func TestReadOnlyConfigLinks(t *testing.T) {
 	if err := f.reg.Delete(ctx, "cfg-declared", "admin"); !errors.Is(err, links.ErrReadOnly) {
 		t.Errorf("Delete of a config link = %v, want ErrReadOnly", err)
 	}
-	if f.deleted != 0 {
-		t.Errorf("deleted callback called %d times for a refused Delete", f.deleted)
+	if f.changed != 0 {
+		t.Errorf("changed callback called %d times for a refused Delete", f.changed)
 	}
 	if sec, err := f.reg.RotateSecret(ctx, "cfg-declared", time.Hour, "admin"); !errors.Is(err, links.ErrReadOnly) || sec != "" {
 		t.Errorf("RotateSecret of a config link = %q, %v; want ErrReadOnly", sec, err)
@@ -595,8 +722,8 @@ func TestDelete(t *testing.T) {
 	if err := f.reg.Delete(ctx, l.ID, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if f.deleted != 1 {
-		t.Fatalf("deleted callback called %d times, want 1", f.deleted)
+	if f.changed != 1 {
+		t.Fatalf("changed callback called %d times, want 1", f.changed)
 	}
 	if _, err := f.reg.Get(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Get after Delete = %v, want ErrNotFound", err)
@@ -610,8 +737,8 @@ func TestDelete(t *testing.T) {
 	if err := f.reg.Delete(ctx, l.ID, "admin"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
-	if f.deleted != 1 {
-		t.Errorf("deleted callback called for a missing link (%d calls)", f.deleted)
+	if f.changed != 1 {
+		t.Errorf("changed callback called for a missing link (%d calls)", f.changed)
 	}
 	if _, err := f.reg.RotateSecret(ctx, l.ID, time.Hour, "admin"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RotateSecret of a deleted link = %v, want ErrNotFound", err)
