@@ -179,6 +179,11 @@ type OutgoingStore interface {
 	GetOutgoingLink(ctx context.Context, name string) (OutgoingLink, error)
 	// ListOutgoingLinks returns the runtime outgoing links by name.
 	ListOutgoingLinks(ctx context.Context) ([]OutgoingLink, error)
+	// UpdateOutgoingLink runs fn on the stored outgoing link and saves the
+	// result atomically; an error from fn aborts without a write.
+	// ErrNotFound when there is no such link. fn must not change the name;
+	// if it does, nothing is written and an error is returned.
+	UpdateOutgoingLink(ctx context.Context, name string, fn func(*OutgoingLink) error) (OutgoingLink, error)
 	// DeleteOutgoingLink removes an outgoing link and every connection of
 	// it in one step; ErrNotFound when there is no such link.
 	DeleteOutgoingLink(ctx context.Context, name string) error

@@ -338,6 +338,46 @@ func (s *Store) ListOutgoingLinks(ctx context.Context) ([]store.OutgoingLink, er
 	return out, nil
 }
 
+// UpdateOutgoingLink runs fn on the stored outgoing link and saves the
+// result in one transaction; nothing is written when fn fails, and fn's
+// error is returned unchanged. fn may run more than once: when a
+// concurrent update commits first, fn runs again with what that update
+// left. Changing the name is an error. store.ErrNotFound, without calling
+// fn, when there is no such link.
+func (s *Store) UpdateOutgoingLink(ctx context.Context, name string, fn func(*store.OutgoingLink) error) (store.OutgoingLink, error) {
+	var (
+		updated store.OutgoingLink
+		fnErr   error
+	)
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		fnErr = nil
+		k := skey(prefixOutLink, name)
+		var l store.OutgoingLink
+		if err := getJSON(txn, k, &l); err != nil {
+			return err
+		}
+		if err := fn(&l); err != nil {
+			fnErr = err
+			return err
+		}
+		if l.Name != name {
+			return fmt.Errorf("the name cannot change (to %q)", l.Name)
+		}
+		if err := setJSON(txn, k, l, time.Time{}); err != nil {
+			return err
+		}
+		updated = l
+		return nil
+	})
+	if fnErr != nil {
+		return store.OutgoingLink{}, fnErr
+	}
+	if err != nil {
+		return store.OutgoingLink{}, fmt.Errorf("updating outgoing link %q: %w", name, err)
+	}
+	return updated, nil
+}
+
 // DeleteOutgoingLink removes an outgoing link and its connections.
 func (s *Store) DeleteOutgoingLink(ctx context.Context, name string) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -393,4 +394,165 @@ func testOutgoingLinks(t *testing.T, s store.Store) {
 	checkConnections(t, "connections of alice after deleting link a", listConnections(t, s, store.ConnectionFilter{UserID: "alice"}), keep)
 	wantErr(t, "DeleteOutgoingLink of a deleted link", s.DeleteOutgoingLink(ctx, "a"), store.ErrNotFound)
 	must(t, "CreateOutgoingLink of a freed name", s.CreateOutgoingLink(ctx, mk("a")))
+}
+
+// newOutgoingLink returns a runtime outgoing link with every field set.
+func newOutgoingLink(name string) store.OutgoingLink {
+	return store.OutgoingLink{
+		Name:         name,
+		Provider:     json.RawMessage(`{"provider":"oauth2","issuer":"https://idp.example"}`),
+		ClientID:     "cid-" + name,
+		SealedSecret: []byte("sealed-" + rand.Text()),
+		Scopes:       []string{"a", "b"},
+		Mode:         "shared",
+		CreatedAt:    now().Add(-time.Hour),
+		CreatedBy:    "sam",
+	}
+}
+
+// checkOutgoingLink checks that GetOutgoingLink returns want.
+func checkOutgoingLink(t *testing.T, s store.Store, want store.OutgoingLink) {
+	t.Helper()
+	got, err := s.GetOutgoingLink(t.Context(), want.Name)
+	if err != nil {
+		t.Errorf("GetOutgoingLink(%q): %v", want.Name, err)
+		return
+	}
+	checkEqual(t, "outgoing link", got, want)
+}
+
+// testUpdateOutgoingLink: an outgoing link is updated in place with its
+// connections kept; a missing link is not found without fn being called;
+// renaming is refused with nothing written.
+func testUpdateOutgoingLink(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.UpdateOutgoingLink(ctx, "a", func(*store.OutgoingLink) error {
+		t.Error("UpdateOutgoingLink called fn for a missing link")
+		return nil
+	})
+	wantErr(t, "UpdateOutgoingLink of a missing link", err, store.ErrNotFound)
+
+	a, ab := newOutgoingLink("a"), newOutgoingLink("ab")
+	must(t, "CreateOutgoingLink a", s.CreateOutgoingLink(ctx, a))
+	must(t, "CreateOutgoingLink ab", s.CreateOutgoingLink(ctx, ab))
+	conn := putConnection(t, s, newConnection("a", "alice"))
+
+	want := a
+	want.ClientID = "new-client"
+	want.SealedSecret = []byte("resealed-" + rand.Text())
+	want.Scopes = []string{"c"}
+	want.Mode = "per_user"
+	got, err := s.UpdateOutgoingLink(ctx, "a", func(l *store.OutgoingLink) error {
+		checkEqual(t, "outgoing link given to the updater", *l, a)
+		l.ClientID, l.SealedSecret, l.Scopes, l.Mode = want.ClientID, want.SealedSecret, want.Scopes, want.Mode
+		return nil
+	})
+	must(t, "UpdateOutgoingLink", err)
+	checkEqual(t, "updated outgoing link", got, want)
+	checkOutgoingLink(t, s, want)
+	checkOutgoingLink(t, s, ab)
+	checkConnection(t, s, conn)
+
+	// The secret can be dropped and the scopes emptied.
+	want.SealedSecret, want.Scopes = nil, nil
+	got, err = s.UpdateOutgoingLink(ctx, "a", func(l *store.OutgoingLink) error {
+		l.SealedSecret, l.Scopes = nil, nil
+		return nil
+	})
+	must(t, "UpdateOutgoingLink dropping the secret", err)
+	checkEqual(t, "outgoing link without a secret", got, want)
+	checkOutgoingLink(t, s, want)
+
+	// Renaming is refused, whether to a free or a taken name.
+	for _, to := range []string{"c", "ab", ""} {
+		_, err = s.UpdateOutgoingLink(ctx, "a", func(l *store.OutgoingLink) error {
+			l.Name = to
+			l.ClientID = "renamed"
+			return nil
+		})
+		if err == nil {
+			t.Errorf("UpdateOutgoingLink renamed a to %q", to)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			t.Errorf("UpdateOutgoingLink renaming a to %q: got %v, a link exists", to, err)
+		}
+	}
+	checkOutgoingLink(t, s, want)
+	checkOutgoingLink(t, s, ab)
+	_, err = s.GetOutgoingLink(ctx, "c")
+	wantErr(t, "GetOutgoingLink of the name a rename was refused to", err, store.ErrNotFound)
+	list, err := s.ListOutgoingLinks(ctx)
+	must(t, "ListOutgoingLinks", err)
+	if len(list) != 2 {
+		t.Errorf("ListOutgoingLinks after refused renames: %d links, want 2", len(list))
+	}
+
+	must(t, "DeleteOutgoingLink", s.DeleteOutgoingLink(ctx, "a"))
+	_, err = s.UpdateOutgoingLink(ctx, "a", func(*store.OutgoingLink) error {
+		t.Error("UpdateOutgoingLink called fn for a deleted link")
+		return nil
+	})
+	wantErr(t, "UpdateOutgoingLink of a deleted link", err, store.ErrNotFound)
+}
+
+func testUpdateOutgoingLinkFnError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	l := newOutgoingLink("a")
+	must(t, "CreateOutgoingLink", s.CreateOutgoingLink(ctx, l))
+	_, err := s.UpdateOutgoingLink(ctx, l.Name, func(x *store.OutgoingLink) error {
+		x.ClientID = "changed"
+		x.SealedSecret = nil
+		x.Mode = "per_user"
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("UpdateOutgoingLink with a failing updater: got error %v, want %v", err, errBoom)
+	}
+	checkOutgoingLink(t, s, l)
+}
+
+// testConcurrentUpdateOutgoingLink appends a scope to one outgoing link
+// from many goroutines, each retrying on store.ErrConflict: no update may
+// be lost.
+func testConcurrentUpdateOutgoingLink(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	l := newOutgoingLink("a")
+	must(t, "CreateOutgoingLink", s.CreateOutgoingLink(ctx, l))
+
+	errs := make([]error, contenders)
+	race(contenders, func(i int) {
+		sc := fmt.Sprintf("scope-%d", i)
+		for range 10 * contenders {
+			_, errs[i] = s.UpdateOutgoingLink(ctx, l.Name, func(x *store.OutgoingLink) error {
+				x.Scopes = append(x.Scopes, sc)
+				return nil
+			})
+			if !errors.Is(errs[i], store.ErrConflict) {
+				return
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateOutgoingLink %d: %v", i, err)
+		}
+	}
+
+	got, err := s.GetOutgoingLink(ctx, l.Name)
+	must(t, "GetOutgoingLink", err)
+	if want := len(l.Scopes) + contenders; len(got.Scopes) != want {
+		t.Errorf("link has %d scopes after %d concurrent appends, want %d", len(got.Scopes), contenders, want)
+	}
+	for i := range contenders {
+		sc := fmt.Sprintf("scope-%d", i)
+		if n := countOf(got.Scopes, sc); n != 1 {
+			t.Errorf("scope %s stored %d times, want once", sc, n)
+		}
+	}
+	want := l
+	want.Scopes = got.Scopes
+	checkEqual(t, "outgoing link after concurrent updates", got, want)
+	if !slices.Equal(got.Scopes[:len(l.Scopes)], l.Scopes) {
+		t.Errorf("original scopes changed: %v", got.Scopes[:len(l.Scopes)])
+	}
 }

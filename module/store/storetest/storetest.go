@@ -88,6 +88,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListConnections", testListConnections},
 		{"DeleteConnection", testDeleteConnection},
 		{"OutgoingLinks", testOutgoingLinks},
+		{"UpdateOutgoingLink", testUpdateOutgoingLink},
+		{"UpdateOutgoingLinkFnError", testUpdateOutgoingLinkFnError},
 		{"WrittenExpired", testWrittenExpired},
 	})
 	t.Run("Expiry", func(t *testing.T) {
@@ -113,6 +115,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"CreateLinkSameName", testConcurrentCreateLink},
 		{"TakePending", testConcurrentTakePending},
 		{"UpdateConnection", testConcurrentUpdateConnection},
+		{"UpdateOutgoingLink", testConcurrentUpdateOutgoingLink},
 	})
 }
 
