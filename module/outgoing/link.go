@@ -52,18 +52,26 @@ func NewLink(c ConfigLink, p Provider) (*Link, error) {
 	if p == nil {
 		return nil, fmt.Errorf("outgoing link %q: a provider is required", c.Name)
 	}
-	if c.ClientID == "" {
-		return nil, fmt.Errorf("outgoing link %q: client_id is required", c.Name)
-	}
-	mode := c.Mode
-	switch mode {
-	case "":
-		mode = ModePerUser
-	case ModePerUser, ModeShared:
-	default:
-		return nil, fmt.Errorf("outgoing link %q: mode %q: want per_user or shared", c.Name, c.Mode)
+	mode, err := checkClient(c)
+	if err != nil {
+		return nil, err
 	}
 	return &Link{Name: c.Name, Provider: p, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes, Mode: mode}, nil
+}
+
+// checkClient checks a link's client id and mode, and returns the mode
+// with its default applied.
+func checkClient(c ConfigLink) (mode string, err error) {
+	if c.ClientID == "" {
+		return "", fmt.Errorf("outgoing link %q: client_id is required", c.Name)
+	}
+	switch c.Mode {
+	case "":
+		return ModePerUser, nil
+	case ModePerUser, ModeShared:
+		return c.Mode, nil
+	}
+	return "", fmt.Errorf("outgoing link %q: mode %q: want per_user or shared", c.Name, c.Mode)
 }
 
 // ValidateName checks an outgoing link's name: 1 to 100 letters, digits,

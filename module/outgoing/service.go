@@ -75,6 +75,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	runtime map[string]*Link // runtime links loaded so far
+	// forgotten counts runtime links dropped from the cache, so that a
+	// load that raced with an update or delete does not cache what it read.
+	forgotten uint64
 
 	refreshed func(outcome string)
 }
@@ -101,6 +104,7 @@ func (s *Service) Link(ctx context.Context, name string) (*Link, error) {
 	}
 	s.mu.Lock()
 	l, ok := s.runtime[name]
+	seen := s.forgotten
 	s.mu.Unlock()
 	if ok {
 		return l, nil
@@ -114,9 +118,20 @@ func (s *Service) Link(ctx context.Context, name string) (*Link, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.runtime[name] = l
+	if s.forgotten == seen {
+		s.runtime[name] = l
+	}
 	s.mu.Unlock()
 	return l, nil
+}
+
+// forget drops a runtime link from the cache, so the next Link call reads
+// it from the store.
+func (s *Service) forget(name string) {
+	s.mu.Lock()
+	delete(s.runtime, name)
+	s.forgotten++
+	s.mu.Unlock()
 }
 
 // Names returns the names of the declared and runtime outgoing links,
@@ -179,11 +194,74 @@ func (s *Service) Delete(ctx context.Context, name, by string) error {
 	if err := s.store.DeleteOutgoingLink(ctx, name); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(s.runtime, name)
-	s.mu.Unlock()
+	s.forget(name)
 	s.audit.Info("outgoing link deleted", zap.String("link", name), zap.String("by", by))
 	return nil
+}
+
+// EditOutgoing is what an administrator may change on a runtime outgoing
+// link; its name, provider and connections stay.
+type EditOutgoing struct {
+	// ClientID is the gateway's client id at the provider. Required.
+	ClientID string
+	// ClientSecret replaces the client secret; empty keeps the current one.
+	ClientSecret string
+	// Scopes to ask the provider for.
+	Scopes []string
+	// Mode is per_user or shared. Default: per_user.
+	Mode string
+}
+
+// Update changes a runtime outgoing link's client credentials, scopes and
+// mode, checked as for a new link; its provider and connections stay. A
+// new secret is sealed like Create seals it. The next Link call returns
+// the updated link.
+func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by string) (*Link, error) {
+	if _, ok := s.links[name]; ok {
+		return nil, ErrReadOnly
+	}
+	mode, err := checkClient(ConfigLink{Name: name, ClientID: in.ClientID, Mode: in.Mode})
+	if err != nil {
+		return nil, err
+	}
+	var sealed []byte
+	if in.ClientSecret != "" {
+		sealed = s.keys.Seal([]byte(in.ClientSecret), []byte("outgoing link "+name))
+	}
+	_, err = s.store.UpdateOutgoingLink(ctx, name, func(l *store.OutgoingLink) error {
+		l.ClientID, l.Scopes, l.Mode = in.ClientID, slices.Clone(in.Scopes), mode
+		if sealed != nil {
+			l.SealedSecret = sealed
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.forget(name)
+	s.audit.Info("outgoing link updated", zap.String("link", name), zap.String("client_id", in.ClientID), zap.String("mode", mode), zap.Bool("secret_replaced", sealed != nil), zap.String("by", by))
+	return s.Link(ctx, name)
+}
+
+// Probe loads a provider module from its JSON (with its "provider" key)
+// and resolves its endpoints as connecting does, through the client that
+// refuses link-local and cloud metadata addresses. It lets an
+// administrator check that a provider (such as another gateway's RFC 8414
+// metadata) answers before saving a link. A refused endpoint's error wraps
+// ErrRefused, an unreachable one's ErrProviderUnavailable.
+func (s *Service) Probe(ctx context.Context, providerRaw json.RawMessage) (oauth2.Endpoint, error) {
+	if providerRaw == nil {
+		return oauth2.Endpoint{}, errors.New("a provider is required")
+	}
+	p, err := s.load(providerRaw)
+	if err != nil {
+		return oauth2.Endpoint{}, fmt.Errorf("provider: %w", err)
+	}
+	ep, err := p.Endpoint(ctx, s.client)
+	if err != nil {
+		return oauth2.Endpoint{}, fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+	}
+	return ep, nil
 }
 
 // fromStore rebuilds a runtime link: its provider module and secret.
