@@ -1,7 +1,7 @@
 // Package admin is the applinks admin JSON API on Caddy's admin endpoint
-// (an admin.api module): incoming links (create, show, credentials, rotate
-// secret, delete), outgoing links (create, list, delete), grants (list,
-// revoke) and users (list, create or update, delete).
+// (an admin.api module): incoming links (create, show, edit, credentials,
+// rotate secret, delete), outgoing links (create, list, edit, delete),
+// grants (list, revoke) and users (list, create or update, delete).
 package admin
 
 import (
@@ -122,9 +122,9 @@ func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
 	return methodNotAllowed(w, "GET, POST")
 }
 
-// serveLink shows (GET) or deletes (DELETE) /applinks/links/<id>, shows
-// its credentials (GET …/credentials) and rotates its secret (POST
-// …/rotate-secret).
+// serveLink shows (GET), edits (PATCH) or deletes (DELETE)
+// /applinks/links/<id>, shows its credentials (GET …/credentials) and
+// rotates its secret (POST …/rotate-secret).
 func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 	app, err := theApp()
 	if err != nil {
@@ -141,6 +141,8 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		return writeJSON(w, http.StatusOK, view(l))
+	case action == "" && r.Method == http.MethodPatch:
+		return a.patchLink(w, r, app, l)
 	case action == "" && r.Method == http.MethodDelete:
 		if err := app.Links().Delete(r.Context(), id, actor); errors.Is(err, links.ErrReadOnly) {
 			return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
@@ -179,6 +181,61 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 	return notFound("route", r.Method+" "+r.URL.Path)
 }
 
+// patchLink edits an incoming link: the fields sent replace the link's,
+// those left out stay. Tokens already issued are held to a lowered scope
+// from their next request on.
+func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.App, l links.Link) error {
+	var in struct {
+		RedirectURIs []string `json:"redirect_uris"`
+		Scope        string   `json:"scope"`
+		RequirePKCE  *bool    `json:"require_pkce"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if l.Source == links.SourceConfig {
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: links.ErrReadOnly}
+	}
+	edit := links.Edit{RedirectURIs: l.RedirectURIs, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
+	if in.RedirectURIs != nil {
+		edit.RedirectURIs = in.RedirectURIs
+	}
+	if in.Scope != "" {
+		ceiling, err := scope.Parse(in.Scope)
+		if err != nil {
+			return bad(err)
+		}
+		edit.Ceiling = ceiling
+	}
+	if in.RequirePKCE != nil {
+		edit.RequirePKCE = *in.RequirePKCE
+	}
+	updated, err := app.Links().Update(r.Context(), l.ID, edit, actor)
+	switch {
+	case errors.Is(err, links.ErrReadOnly):
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("link", l.ID)
+	case err != nil:
+		return bad(err)
+	}
+	return writeJSON(w, http.StatusOK, view(updated))
+}
+
+// outgoingView is an outgoing link as the API shows it: never a secret.
+type outgoingView struct {
+	Name            string   `json:"name"`
+	Direction       string   `json:"direction"`
+	Mode            string   `json:"mode"`
+	ClientID        string   `json:"client_id"`
+	Scopes          []string `json:"scopes,omitempty"`
+	RedirectURIPath string   `json:"redirect_uri_path"`
+}
+
+func outgoingViewOf(l *outgoing.Link) outgoingView {
+	return outgoingView{Name: l.Name, Direction: "outgoing", Mode: l.Mode, ClientID: l.ClientID, Scopes: l.Scopes, RedirectURIPath: outgoing.CallbackPrefix + l.Name}
+}
+
 // serveOutgoingLinks lists (GET) or creates (POST) outgoing links.
 func (a *API) serveOutgoingLinks(w http.ResponseWriter, r *http.Request) error {
 	app, err := theApp()
@@ -191,13 +248,13 @@ func (a *API) serveOutgoingLinks(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return internal(err)
 		}
-		out := []map[string]string{}
+		out := []outgoingView{}
 		for _, n := range names {
 			l, err := app.Outgoing().Link(r.Context(), n)
 			if err != nil {
 				return internal(err)
 			}
-			out = append(out, map[string]string{"name": l.Name, "direction": "outgoing", "mode": l.Mode, "client_id": l.ClientID, "redirect_uri_path": outgoing.CallbackPrefix + l.Name})
+			out = append(out, outgoingViewOf(l))
 		}
 		return writeJSON(w, http.StatusOK, out)
 	case http.MethodPost:
@@ -217,16 +274,25 @@ func (a *API) serveOutgoingLinks(w http.ResponseWriter, r *http.Request) error {
 	return methodNotAllowed(w, "GET, POST")
 }
 
-// serveOutgoingLink deletes /applinks/outgoing/<name> with its connections.
+// serveOutgoingLink edits (PATCH) or deletes (DELETE)
+// /applinks/outgoing/<name>, the latter with its connections.
 func (a *API) serveOutgoingLink(w http.ResponseWriter, r *http.Request) error {
 	app, err := theApp()
 	if err != nil {
 		return err
 	}
-	if r.Method != http.MethodDelete {
-		return methodNotAllowed(w, "DELETE")
-	}
 	name := strings.TrimPrefix(r.URL.Path, "/applinks/outgoing/")
+	switch r.Method {
+	case http.MethodPatch:
+		return a.patchOutgoingLink(w, r, app, name)
+	case http.MethodDelete:
+		return a.deleteOutgoingLink(w, r, app, name)
+	}
+	return methodNotAllowed(w, "PATCH, DELETE")
+}
+
+// deleteOutgoingLink deletes an outgoing link with its connections.
+func (a *API) deleteOutgoingLink(w http.ResponseWriter, r *http.Request, app *applinks.App, name string) error {
 	switch err := app.Outgoing().Delete(r.Context(), name, actor); {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("outgoing link", name)
@@ -237,6 +303,48 @@ func (a *API) serveOutgoingLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// patchOutgoingLink edits an outgoing link's client credentials, scopes
+// and mode: the fields sent replace the link's, those left out (and an
+// empty client_secret) stay. Its provider and connections stay.
+func (a *API) patchOutgoingLink(w http.ResponseWriter, r *http.Request, app *applinks.App, name string) error {
+	var in struct {
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+		Scopes       []string `json:"scopes"`
+		Mode         string   `json:"mode"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	cur, err := app.Outgoing().Link(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("outgoing link", name)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	edit := outgoing.EditOutgoing{ClientID: cur.ClientID, ClientSecret: in.ClientSecret, Scopes: cur.Scopes, Mode: cur.Mode}
+	if in.ClientID != "" {
+		edit.ClientID = in.ClientID
+	}
+	if in.Scopes != nil {
+		edit.Scopes = in.Scopes
+	}
+	if in.Mode != "" {
+		edit.Mode = in.Mode
+	}
+	l, err := app.Outgoing().Update(r.Context(), name, edit, actor)
+	switch {
+	case errors.Is(err, outgoing.ErrReadOnly):
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("outgoing link", name)
+	case err != nil:
+		return bad(err)
+	}
+	return writeJSON(w, http.StatusOK, outgoingViewOf(l))
 }
 
 // serveGrants lists grants, filtered by ?user= and ?link=.
