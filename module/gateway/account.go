@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
@@ -103,7 +104,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		}
 		page.Connections = append(page.Connections, c)
 	}
-	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Data: page})
+	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Admin: sess.User.Role.Includes(scope.SystemAdmin), Data: page})
 	return nil
 }
 

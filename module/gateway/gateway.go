@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/applinks/caddy-applinks/module/adminui"
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/oauth"
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -28,6 +29,7 @@ type Handler struct {
 	app    *applinks.App
 	oauth  *oauth.Server
 	signIn *users.SignIn
+	admin  *adminui.UI
 	routes map[string]func(http.ResponseWriter, *http.Request) error
 }
 
@@ -47,6 +49,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*applinks.App)
 	h.oauth = oauth.New(h.app)
+	h.admin = adminui.New(h.app)
 	limits := h.app.Limits()
 	h.signIn = &users.SignIn{
 		Users:     h.app.Users(),
@@ -85,6 +88,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if route, ok := h.routes[r.URL.Path]; ok {
 		return route(w, r)
+	}
+	if adminui.Owns(r.URL.Path) {
+		h.admin.ServeHTTP(w, r)
+		return nil
 	}
 	if strings.HasPrefix(r.URL.Path, outgoing.ConnectPrefix) {
 		return h.serveConnect(w, r)

@@ -45,6 +45,10 @@ type Page struct {
 	Title string
 	// User is the signed-in user's name, if any.
 	User string
+	// Admin adds the administration link to the page header.
+	Admin bool
+	// Wide lays the page out for tables rather than a single card.
+	Wide bool
 	Data any
 }
 

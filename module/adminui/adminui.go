@@ -1,0 +1,272 @@
+// Package adminui is the administrators' web UI at /applinks/admin: the
+// application links list, creating incoming, outgoing and two-way links,
+// editing, deleting, viewing credentials, rotating secrets, and users.
+// Pages are server-rendered without JavaScript; every form carries the
+// session's anti-CSRF token and every page needs the SYSTEM_ADMIN role.
+package adminui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/users"
+	"github.com/applinks/caddy-applinks/module/web"
+)
+
+// Path is the administration UI's root; every page is under it.
+const Path = "/applinks/admin"
+
+// maxForm bounds a form's body.
+const maxForm = 64 << 10
+
+// UI serves the administration pages.
+type UI struct {
+	app *applinks.App
+	mux *http.ServeMux
+}
+
+// handler is one page: it gets the administrator's session and returns an
+// error only for failures that are not the user's (shown as a 500 page).
+type handler func(w http.ResponseWriter, r *http.Request, s users.Session) error
+
+// New returns the UI of app.
+func New(app *applinks.App) *UI {
+	u := &UI{app: app, mux: http.NewServeMux()}
+	routes := map[string]handler{
+		"GET " + Path:                                u.serveLinks,
+		"GET " + Path + "/new":                       u.serveChooser,
+		Path + "/new/incoming":                       u.serveNewIncoming,
+		Path + "/new/outgoing":                       u.serveNewOutgoing,
+		Path + "/new/gateway":                        u.serveNewGateway,
+		Path + "/incoming/{id}":                      u.serveEditIncoming,
+		"GET " + Path + "/incoming/{id}/credentials": u.serveCredentials,
+		"POST " + Path + "/incoming/{id}/rotate":     u.serveRotate,
+		Path + "/outgoing/{name}":                    u.serveEditOutgoing,
+		Path + "/delete":                             u.serveDelete,
+		Path + "/users":                              u.serveUsers,
+		Path + "/users/{name}":                       u.serveUser,
+		Path + "/":                                   u.serveNotFound,
+	}
+	for pattern, h := range routes {
+		u.mux.Handle(pattern, u.admin(h))
+	}
+	return u
+}
+
+// Owns reports whether path is one of the UI's.
+func Owns(path string) bool { return path == Path || strings.HasPrefix(path, Path+"/") }
+
+// ServeHTTP serves a page of the UI.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
+
+// admin wraps a page: it needs a signed-in SYSTEM_ADMIN, and a POST needs
+// a parsed form with the session's anti-CSRF token.
+func (u *UI) admin(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok, err := u.app.Sessions().Current(r)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		if !ok {
+			back := r.URL.RequestURI()
+			if r.Method != http.MethodGet {
+				back = Path
+			}
+			http.Redirect(w, r, users.LoginURL(back), http.StatusSeeOther)
+			return
+		}
+		if !sess.User.Role.Includes(scope.SystemAdmin) {
+			u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Administrators only", User: sess.User.Name, Data: web.ErrorPage{Heading: "Administrators only", Message: "Managing application links needs the SYSTEM_ADMIN role."}})
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodPost:
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if err := r.ParseForm(); err != nil || !u.app.Sessions().CheckCSRF(r, sess) {
+				u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Request refused", User: sess.User.Name, Admin: true, Data: web.ErrorPage{Heading: "Request refused", Message: "The form expired or did not come from this site. Go back, reload the page and try again."}})
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			u.app.Pages().Render(w, http.StatusMethodNotAllowed, "error.html", web.Page{Title: "Method not allowed", User: sess.User.Name, Admin: true, Data: web.ErrorPage{Heading: "Method not allowed", Message: "This page takes GET and POST only."}})
+			return
+		}
+		if err := h(w, r, sess); err != nil {
+			u.fail(w, r, err)
+		}
+	})
+}
+
+// fail logs an unexpected error and shows a page without its details.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	u.app.Logger().Error("administration page failed", zap.String("path", r.URL.Path), zap.Error(err))
+	u.app.Pages().Error(w, http.StatusInternalServerError, "Something went wrong", "The change could not be completed. Nothing was changed, or only what the page after reloading shows. The server log has the details.")
+}
+
+func (u *UI) serveNotFound(w http.ResponseWriter, _ *http.Request, s users.Session) error {
+	u.notFound(w, s, "There is no such administration page.")
+	return nil
+}
+
+// notFound shows a 404 page to the administrator.
+func (u *UI) notFound(w http.ResponseWriter, s users.Session, msg string) {
+	u.app.Pages().Render(w, http.StatusNotFound, "error.html", u.page(s, "Not found", false, web.ErrorPage{Heading: "Not found", Message: msg}))
+}
+
+// page is the common data of an administration page.
+func (u *UI) page(s users.Session, title string, wide bool, data any) web.Page {
+	return web.Page{Title: title, User: s.User.Name, Admin: true, Wide: wide, Data: data}
+}
+
+// redirect sends the browser to the links list (or to), with a notice.
+func redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
+	if notice != "" {
+		to += "?notice=" + url.QueryEscape(notice)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// Field is one input of a form, with its value and error kept across a
+// failed submission.
+type Field struct {
+	Name, Label, Value, Error, Hint, Autocomplete string
+	// Type is an input type, "select", "textarea" or "checkbox".
+	Type     string
+	Options  []Option
+	Required bool
+	ReadOnly bool
+	Checked  bool
+}
+
+// Option is one choice of a select field.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// Hidden is a hidden form value.
+type Hidden struct{ Name, Value string }
+
+// Button is a submit button; its value goes in the form's "action" field.
+type Button struct{ Value, Label, Class string }
+
+// Form is a form of the UI.
+type Form struct {
+	Action  string
+	CSRF    string
+	Hidden  []Hidden
+	Fields  []Field
+	Buttons []Button
+	Cancel  string
+}
+
+// field returns the field named name.
+func (f *Form) field(name string) *Field {
+	for i := range f.Fields {
+		if f.Fields[i].Name == name {
+			return &f.Fields[i]
+		}
+	}
+	return nil
+}
+
+// fill sets the editable fields' values from the submitted form.
+func (f *Form) fill(r *http.Request) {
+	for i := range f.Fields {
+		fl := &f.Fields[i]
+		if fl.ReadOnly {
+			continue
+		}
+		switch fl.Type {
+		case "checkbox":
+			fl.Checked = r.PostFormValue(fl.Name) == "on"
+		case "select":
+			fl.Value = r.PostFormValue(fl.Name)
+			for j := range fl.Options {
+				fl.Options[j].Selected = fl.Options[j].Value == fl.Value
+			}
+		case "password":
+			fl.Value = r.PostFormValue(fl.Name)
+		default:
+			fl.Value = strings.TrimSpace(r.PostFormValue(fl.Name))
+		}
+	}
+}
+
+// check sets the error of the field named name and returns false when err
+// is not nil.
+func (f *Form) check(name string, err error) bool {
+	if err == nil {
+		return true
+	}
+	if fl := f.field(name); fl != nil && fl.Error == "" {
+		fl.Error = sentence(err.Error())
+	}
+	return false
+}
+
+// invalid reports whether any field has an error.
+func (f *Form) invalid() bool {
+	for _, fl := range f.Fields {
+		if fl.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Copy is a value shown for the administrator to copy.
+type Copy struct{ Name, Label, Value, Hint string }
+
+// formPage is a page with an optional form and values to copy.
+type formPage struct {
+	Tab     string
+	Heading string
+	Intro   []string
+	Error   string
+	Copies  []Copy
+	Form    *Form
+	Back    string
+}
+
+// sentence capitalises a message for display.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// permissionField is the select of a link's permission or a user's role.
+func permissionField(name, label, value string) Field {
+	f := Field{Name: name, Label: label, Type: "select", Required: true}
+	if value == "" {
+		value = scope.Read.String()
+	}
+	for _, s := range []scope.Scope{scope.Read, scope.Write, scope.Admin, scope.SystemAdmin} {
+		f.Options = append(f.Options, Option{Value: s.String(), Label: permissionLabel(s), Selected: s.String() == value})
+	}
+	return f
+}
+
+func permissionLabel(s scope.Scope) string {
+	return map[scope.Scope]string{scope.Read: "Read", scope.Write: "Write", scope.Admin: "Admin", scope.SystemAdmin: "System admin"}[s]
+}
+
+// lines splits a textarea into its non-empty trimmed lines.
+func lines(s string) []string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,240 @@
+package adminui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// The two-way wizard links this gateway with another caddy-applinks
+// gateway, as Atlassian's "Atlassian product via OAuth 2.0":
+//
+//  1. url: the other gateway's URL and the link's name; its RFC 8414
+//     metadata is fetched (with the SSRF checks of every outgoing
+//     endpoint) to confirm it.
+//  2. incoming: the other side's redirect URL and the permission; this
+//     creates this side's incoming link and shows its credentials, to be
+//     entered in the other gateway's wizard.
+//  3. outgoing: the client ID and secret the other gateway gave; this
+//     creates the outgoing link of the same name, and the pair shows as one
+//     Two-way row.
+//
+// Each step creates one whole link, so a wizard left half-way leaves an
+// incoming link that the list offers to "Make two-way" later.
+
+// gatewayIssuer normalises the other gateway's URL to its issuer: no
+// trailing slash, no query or fragment.
+func gatewayIssuer(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("the other gateway's URL is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", errors.New("enter the other gateway's URL, e.g. https://jira.example.com")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("the URL must not have a query or fragment")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	if err := outgoing.CheckEndpoint(u.String()); err != nil {
+		return "", err
+	}
+	return u.String(), nil
+}
+
+// gatewayProvider is the outgoing provider of another gateway: RFC 8414
+// discovery from its issuer.
+func gatewayProvider(issuer string) json.RawMessage {
+	raw, _ := json.Marshal(map[string]string{"provider": "oauth2", "issuer": issuer})
+	return raw
+}
+
+// discoverGateway checks that issuer serves RFC 8414 metadata and returns
+// what to show about it.
+func (u *UI) discoverGateway(r *http.Request, issuer string) ([]Copy, error) {
+	ep, err := u.app.Outgoing().Probe(r.Context(), gatewayProvider(issuer))
+	if err != nil {
+		return nil, fmt.Errorf("no usable OAuth 2.0 metadata at this URL: %w", err)
+	}
+	return []Copy{
+		{Name: "remote_authorization_endpoint", Label: "Its authorization endpoint", Value: ep.AuthURL},
+		{Name: "remote_token_endpoint", Label: "Its token endpoint", Value: ep.TokenURL, Hint: "From its RFC 8414 metadata. Make sure this is a gateway you trust."},
+	}, nil
+}
+
+// serveNewGateway runs the two-way wizard; the step is the form's action.
+func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	csrf := u.app.Sessions().CSRFToken(s)
+	action := Path + "/new/gateway"
+	urlForm := &Form{Action: action, CSRF: csrf, Cancel: Path + "/new",
+		Fields: []Field{
+			{Name: "url", Label: "Application URL", Type: "url", Required: true, Hint: "The other gateway's address (its issuer), e.g. https://jira.example.com."},
+			{Name: "name", Label: "Name", Type: "text", Required: true, Hint: "Names this link on this side: letters, digits, '-', '_' and '.'."},
+		},
+		Buttons: []Button{{Value: "discover", Label: "Continue"}}}
+	page := formPage{Tab: "links", Heading: "Link another caddy-applinks gateway", Form: urlForm, Intro: []string{
+		"A two-way link lets each gateway call the other on behalf of its users: each side has an incoming and an outgoing link. Run this wizard on both gateways at the same time.",
+	}}
+	render := func(status int) error {
+		u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+		return nil
+	}
+	if r.Method != http.MethodPost {
+		if id := r.URL.Query().Get("incoming"); id != "" {
+			return u.gatewayOutgoingStep(w, r, s, id, "", nil)
+		}
+		return render(http.StatusOK)
+	}
+	switch r.PostFormValue("action") {
+	case "discover":
+		urlForm.fill(r)
+		name := urlForm.field("name").Value
+		urlForm.check("name", outgoing.ValidateName(name))
+		urlForm.check("name", u.nameFree(r, name))
+		issuer, err := gatewayIssuer(urlForm.field("url").Value)
+		var remote []Copy
+		if urlForm.check("url", err) {
+			remote, err = u.discoverGateway(r, issuer)
+			urlForm.check("url", err)
+		}
+		if urlForm.invalid() {
+			page.Error = "Correct the fields marked below."
+			return render(http.StatusUnprocessableEntity)
+		}
+		page.Form, page.Copies = u.gatewayIncomingForm(csrf, issuer, name), remote
+		page.Intro = []string{"Step 2 of 3: this gateway's incoming link, for " + issuer + " to call this site."}
+		return render(http.StatusOK)
+	case "incoming":
+		issuer, name := r.PostFormValue("url"), r.PostFormValue("name")
+		f := u.gatewayIncomingForm(csrf, issuer, name)
+		page.Form = f
+		page.Intro = []string{"Step 2 of 3: this gateway's incoming link, for " + issuer + " to call this site."}
+		redirects, ceiling := readIncoming(r, f)
+		if _, err := gatewayIssuer(issuer); err != nil || outgoing.ValidateName(name) != nil {
+			page.Error = "The wizard's data was altered: start again."
+			return render(http.StatusBadRequest)
+		}
+		if f.invalid() {
+			page.Error = "The link was not created: correct the fields marked below."
+			return render(http.StatusUnprocessableEntity)
+		}
+		l, _, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, CreatedBy: s.User.Name})
+		if errors.Is(err, store.ErrAlreadyExists) {
+			page.Error = fmt.Sprintf("A link named %q was created meanwhile: start again with another name.", name)
+			return render(http.StatusConflict)
+		}
+		if err != nil {
+			page.Error = sentence(err.Error())
+			return render(http.StatusUnprocessableEntity)
+		}
+		return u.gatewayOutgoingStep(w, r, s, l.ID, issuer, nil)
+	case "outgoing":
+		return u.gatewayOutgoingStep(w, r, s, r.PostFormValue("incoming"), "", r)
+	}
+	page.Error = "Unknown step: start again."
+	return render(http.StatusBadRequest)
+}
+
+// gatewayIncomingForm is step 2: the other side's redirect URL (its
+// outgoing link's callback, by default of the same name) and permission.
+func (u *UI) gatewayIncomingForm(csrf, issuer, name string) *Form {
+	return &Form{Action: Path + "/new/gateway", CSRF: csrf, Cancel: Path,
+		Hidden: []Hidden{{"url", issuer}, {"name", name}},
+		Fields: []Field{
+			{Name: "redirect_uris", Label: "Its redirect URL", Type: "textarea", Required: true, Value: issuer + outgoing.CallbackPrefix + name,
+				Hint: "Shown on the other gateway's outgoing step. Change it if its link has another name there."},
+			permissionField("scope", "Permission", scope.Read.String()),
+		},
+		Buttons: []Button{{Value: "incoming", Label: "Create incoming link and continue"}}}
+}
+
+// gatewayOutgoingStep is step 3: it shows this side's credentials and
+// redirect URL for the other gateway, and creates the outgoing link from
+// the credentials the other gateway gave (when post is the submitted form).
+func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users.Session, incomingID, issuer string, post *http.Request) error {
+	in, err := u.app.Links().Get(r.Context(), incomingID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && in.Source == links.SourceConfig) {
+		u.notFound(w, s, "This wizard's incoming link does not exist (any more): start again.")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	sec, err := u.app.Links().Secret(in)
+	if err != nil {
+		return err
+	}
+	if issuer == "" && len(in.RedirectURIs) > 0 {
+		if ru, err := url.Parse(in.RedirectURIs[0]); err == nil {
+			issuer = strings.TrimSuffix(in.RedirectURIs[0], outgoing.CallbackPrefix+in.Name)
+			if issuer == in.RedirectURIs[0] {
+				issuer = ru.Scheme + "://" + ru.Host
+			}
+		}
+	}
+	f := &Form{Action: Path + "/new/gateway", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+		Hidden: []Hidden{{"incoming", in.ID}},
+		Fields: []Field{
+			{Name: "url", Label: "Application URL", Type: "url", Value: issuer, Required: true, Hint: "The other gateway's address."},
+			{Name: "client_id", Label: "Client ID", Type: "text", Required: true, Autocomplete: "off", Hint: "From the incoming link the other gateway created for this one."},
+			{Name: "client_secret", Label: "Client secret", Type: "password", Required: true, Autocomplete: "new-password"},
+			permissionField("scope", "Permission", in.Ceiling.String()),
+		},
+		Buttons: []Button{{Value: "outgoing", Label: "Save two-way link"}}}
+	f.field("scope").Hint = "What this site asks for at the other gateway."
+	page := formPage{Tab: "links", Heading: "Link another caddy-applinks gateway", Form: f,
+		Intro: []string{
+			"Step 3 of 3: the incoming link " + in.Name + " exists. Enter the values below in the other gateway's wizard, then enter here the client ID and secret it gives you. Keep this page open.",
+		},
+		Copies: []Copy{
+			{Name: "client_id", Label: "This gateway's client ID for it", Value: in.ClientID},
+			{Name: "client_secret", Label: "This gateway's client secret for it", Value: sec},
+			{Name: "redirect_uri", Label: "This gateway's redirect URL, for its incoming link", Value: u.redirectURL(r, in.Name)},
+		}}
+	status := http.StatusOK
+	if post != nil {
+		f.fill(post)
+		ceiling, err := scope.Parse(f.field("scope").Value)
+		f.check("scope", err)
+		iss, err := gatewayIssuer(f.field("url").Value)
+		if f.check("url", err) {
+			_, err = u.discoverGateway(r, iss)
+			f.check("url", err)
+		}
+		for _, name := range []string{"client_id", "client_secret"} {
+			if f.field(name).Value == "" {
+				f.check(name, errors.New("copy it from the other gateway's incoming link"))
+			}
+		}
+		if !f.invalid() {
+			_, err := u.app.Outgoing().Create(r.Context(), outgoing.NewOutgoing{CreatedBy: s.User.Name, ConfigLink: outgoing.ConfigLink{
+				Name: in.Name, ProviderRaw: gatewayProvider(iss), ClientID: f.field("client_id").Value, ClientSecret: f.field("client_secret").Value,
+				Scopes: []string{ceiling.String()}, Mode: outgoing.ModePerUser,
+			}})
+			switch {
+			case errors.Is(err, store.ErrAlreadyExists):
+				page.Error = "An outgoing link named " + in.Name + " exists already."
+			case err != nil:
+				page.Error = sentence(err.Error())
+			default:
+				redirect(w, r, Path, "Two-way link "+in.Name+" created with "+iss+".")
+				return nil
+			}
+		}
+		if page.Error == "" {
+			page.Error = "The outgoing link was not created: correct the fields marked below."
+		}
+		status = http.StatusUnprocessableEntity
+	}
+	u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+	return nil
+}

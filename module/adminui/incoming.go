@@ -1,0 +1,126 @@
+package adminui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// serveChooser offers the kinds of link to create.
+func (u *UI) serveChooser(w http.ResponseWriter, _ *http.Request, s users.Session) error {
+	u.app.Pages().Render(w, http.StatusOK, "admin_new.html", u.page(s, "Create link", false, nil))
+	return nil
+}
+
+// incomingForm is the form of an incoming link; a new one also has a name.
+func (u *UI) incomingForm(s users.Session, action string, l links.Link, isNew bool) *Form {
+	f := &Form{Action: action, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path}
+	f.Fields = append(f.Fields, Field{Name: "name", Label: "Name", Type: "text", Value: l.Name, Required: true, ReadOnly: !isNew,
+		Hint: "The application's name, shown to users when it asks for access."})
+	f.Fields = append(f.Fields,
+		Field{Name: "redirect_uris", Label: "Redirect URL", Type: "textarea", Value: strings.Join(l.RedirectURIs, "\n"), Required: true,
+			Hint: "Where the application receives the authorization code, e.g. https://app.example.com/oauth/callback. One per line; HTTPS, or http://localhost for development."},
+		permissionField("scope", "Permission", l.Ceiling.String()),
+		Field{Name: "require_pkce", Label: "Require PKCE (for applications that cannot keep a secret)", Type: "checkbox", Checked: l.RequirePKCE},
+	)
+	f.field("scope").Hint = "The most the application may do. Each user also limits it to their own role."
+	label := "Save"
+	if isNew {
+		label = "Create"
+	}
+	f.Buttons = []Button{{Value: "save", Label: label}}
+	return f
+}
+
+// readIncoming fills the form from the request and checks it, one
+// message per field.
+func readIncoming(r *http.Request, f *Form) (redirects []string, ceiling scope.Scope) {
+	f.fill(r)
+	redirects = lines(f.field("redirect_uris").Value)
+	f.check("redirect_uris", links.ValidateRedirectURIs(redirects))
+	ceiling, err := scope.Parse(f.field("scope").Value)
+	f.check("scope", err)
+	return redirects, ceiling
+}
+
+// serveNewIncoming creates an incoming link and shows its credentials.
+func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	f := u.incomingForm(s, Path+"/new/incoming", links.Link{}, true)
+	page := formPage{Tab: "links", Heading: "Create an incoming link", Form: f,
+		Intro: []string{"An external application will call this site's API on behalf of its users, within the permission you choose. Saving gives you a client ID and secret to copy into it."}}
+	if r.Method == http.MethodPost {
+		redirects, ceiling := readIncoming(r, f)
+		name := f.field("name").Value
+		if name == "" {
+			f.check("name", errors.New("a name is required"))
+		}
+		if !f.invalid() {
+			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, CreatedBy: s.User.Name})
+			switch {
+			case errors.Is(err, store.ErrAlreadyExists):
+				f.check("name", fmt.Errorf("a link named %q already exists: choose another name", name))
+			case err != nil:
+				page.Error = sentence(err.Error())
+			default:
+				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the client ID and secret into " + l.Name + " to complete the link. You can see them again later with View credentials."})
+				return nil
+			}
+		}
+		if page.Error == "" {
+			page.Error = "The link was not created: correct the fields marked below."
+		}
+		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		return nil
+	}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	return nil
+}
+
+// serveEditIncoming changes an incoming link's redirect URLs, permission
+// and PKCE requirement; a lower permission applies to existing tokens at
+// their next request.
+func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	l, ok, err := u.incoming(w, r, s)
+	if !ok {
+		return err
+	}
+	f := u.incomingForm(s, Path+"/incoming/"+l.ID, l, false)
+	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f,
+		Intro: []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."}}
+	if l.Source == links.SourceConfig {
+		for i := range f.Fields {
+			f.Fields[i].ReadOnly = true
+		}
+		f.Buttons = nil
+		page.Intro = append(page.Intro, "This link is declared in the Caddyfile: change it there.")
+	}
+	if r.Method == http.MethodPost && l.Source != links.SourceConfig {
+		redirects, ceiling := readIncoming(r, f)
+		if !f.invalid() {
+			_, err := u.app.Links().Update(r.Context(), l.ID, links.Edit{RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked}, s.User.Name)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				u.notFound(w, s, "This incoming link was deleted meanwhile.")
+				return nil
+			case err != nil:
+				page.Error = sentence(err.Error())
+			default:
+				redirect(w, r, Path, l.Name+" saved.")
+				return nil
+			}
+		}
+		if page.Error == "" {
+			page.Error = "Nothing was saved: correct the fields marked below."
+		}
+		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		return nil
+	}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	return nil
+}

@@ -1,0 +1,333 @@
+package adminui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/oauth"
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// linksPage is the application links list.
+type linksPage struct {
+	CSRF   string
+	Notice string
+	Rows   []linkRow
+}
+
+// linkRow is one application: an incoming link, an outgoing link, or both
+// (Two-way) when they have the same name.
+type linkRow struct {
+	Name, Direction, Provider string
+	Statuses                  []status
+	FromConfig                bool
+	Incoming                  *incomingRow
+	Outgoing                  *outgoingRow
+	DeleteURL                 string
+	// Completable: an incoming link created here that has no outgoing
+	// link yet can be made two-way with another gateway.
+	Completable bool
+	CompleteURL string
+}
+
+type incomingRow struct {
+	ID, EditLabel string
+	ReadOnly      bool
+}
+
+type outgoingRow struct {
+	Name, EditLabel, ConnectURL string
+	ReadOnly, Shared, Connected bool
+}
+
+// status is a status label with its colour class (ok, warn, bad or none).
+type status struct{ Text, Class string }
+
+// serveLinks lists the application links, pairing an incoming and an
+// outgoing link of the same name as one Two-way row.
+func (u *UI) serveLinks(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	rows, err := u.rows(r.Context())
+	if err != nil {
+		return err
+	}
+	page := linksPage{CSRF: u.app.Sessions().CSRFToken(s), Notice: r.URL.Query().Get("notice"), Rows: rows}
+	u.app.Pages().Render(w, http.StatusOK, "admin_links.html", u.page(s, "Application links", true, page))
+	return nil
+}
+
+func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
+	in, err := u.app.Links().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := u.app.Outgoing().Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []linkRow
+	byName := map[string]int{}
+	for _, l := range in {
+		grants, err := u.app.Store().ListGrants(ctx, store.GrantFilter{LinkID: l.ID})
+		if err != nil {
+			return nil, err
+		}
+		row := linkRow{
+			Name: l.Name, Direction: "Incoming", Provider: "Permission " + l.Ceiling.String(),
+			FromConfig: l.Source == links.SourceConfig,
+			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
+			Statuses:   []status{{Text: plural(len(grants), "authorization"), Class: "none"}},
+		}
+		byName[l.Name] = len(rows)
+		rows = append(rows, row)
+	}
+	for _, n := range names {
+		l, err := u.app.Outgoing().Link(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		declared, err := u.declaredOutgoing(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		st, connected, err := u.outgoingStatus(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		out := &outgoingRow{Name: n, EditLabel: "Edit", ReadOnly: declared, Shared: l.Mode == outgoing.ModeShared, Connected: connected,
+			ConnectURL: outgoing.ConnectPrefix + n + "?return_to=" + url.QueryEscape(Path)}
+		provider := providerName(l.Provider) + " · " + strings.ReplaceAll(l.Mode, "_", "-")
+		if i, ok := byName[n]; ok && rows[i].Outgoing == nil {
+			row := &rows[i]
+			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider
+			row.FromConfig = row.FromConfig || declared
+			row.Incoming.EditLabel, out.EditLabel = "Edit incoming", "Edit outgoing"
+			row.Statuses = append(st, row.Statuses...)
+			continue
+		}
+		byName[n] = len(rows)
+		rows = append(rows, linkRow{Name: n, Direction: "Outgoing", Provider: provider, FromConfig: declared, Outgoing: out, Statuses: st})
+	}
+	for i := range rows {
+		row := &rows[i]
+		q := url.Values{}
+		if row.Incoming != nil {
+			q.Set("incoming", row.Incoming.ID)
+		}
+		if row.Outgoing != nil {
+			q.Set("outgoing", row.Outgoing.Name)
+		}
+		row.DeleteURL = Path + "/delete?" + q.Encode()
+		if row.Outgoing == nil && !row.FromConfig && outgoing.ValidateName(row.Name) == nil {
+			row.Completable = true
+			row.CompleteURL = Path + "/new/gateway?" + url.Values{"incoming": {row.Incoming.ID}}.Encode()
+		}
+	}
+	return rows, nil
+}
+
+// outgoingStatus summarises an outgoing link's connections: the shared
+// one's status, or how many users are connected in each status.
+func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bool, error) {
+	conns, err := u.app.Store().ListConnections(ctx, store.ConnectionFilter{LinkID: l.Name})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(conns) == 0 {
+		return []status{{Text: "Not connected", Class: "none"}}, false, nil
+	}
+	count := map[string]int{}
+	for _, c := range conns {
+		count[c.Status]++
+	}
+	var out []status
+	for _, st := range []string{outgoing.StatusValid, outgoing.StatusRecoverable, outgoing.StatusUnrecoverable} {
+		if count[st] == 0 {
+			continue
+		}
+		text := st
+		if l.Mode == outgoing.ModePerUser {
+			text = fmt.Sprintf("%s: %s", st, plural(count[st], "user"))
+		}
+		out = append(out, status{Text: text, Class: map[string]string{outgoing.StatusValid: "ok", outgoing.StatusRecoverable: "warn", outgoing.StatusUnrecoverable: "bad"}[st]})
+	}
+	return out, true, nil
+}
+
+// declaredOutgoing reports whether the outgoing link name comes from the
+// configuration (it is not among the stored ones).
+func (u *UI) declaredOutgoing(ctx context.Context, name string) (bool, error) {
+	_, err := u.app.Store().GetOutgoingLink(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
+// providerName is the short name of a provider module, e.g. "google".
+func providerName(p outgoing.Provider) string {
+	if m, ok := p.(caddy.Module); ok {
+		id := m.CaddyModule().ID
+		return map[string]string{"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect", "oauth2": "OAuth 2.0"}[id.Name()]
+	}
+	return "Custom"
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// incoming finds the runtime or declared incoming link of the path's id.
+func (u *UI) incoming(w http.ResponseWriter, r *http.Request, s users.Session) (links.Link, bool, error) {
+	l, err := u.app.Links().Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, s, "This incoming link does not exist (any more).")
+		return links.Link{}, false, nil
+	}
+	return l, err == nil, err
+}
+
+// serveCredentials shows an incoming link's client id and secret.
+func (u *UI) serveCredentials(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	l, ok, err := u.incoming(w, r, s)
+	if !ok {
+		return err
+	}
+	sec, err := u.app.Links().Secret(l)
+	if err != nil {
+		return err
+	}
+	u.credentials(w, r, s, l, sec, "Credentials of "+l.Name, []string{"Copy these into " + l.Name + " to complete the link. Keep the secret as you would a password."})
+	return nil
+}
+
+// credentials renders an incoming link's client id and secret with the
+// endpoints the application needs.
+func (u *UI) credentials(w http.ResponseWriter, r *http.Request, s users.Session, l links.Link, secret, heading string, intro []string) {
+	issuer := u.app.IssuerFor(r)
+	page := formPage{Tab: "links", Heading: heading, Intro: intro, Back: Path, Copies: []Copy{
+		{Name: "client_id", Label: "Client ID", Value: l.ClientID},
+		{Name: "client_secret", Label: "Client secret", Value: secret},
+		{Name: "authorization_endpoint", Label: "Authorization endpoint", Value: issuer + oauth.AuthorizePath},
+		{Name: "token_endpoint", Label: "Token endpoint", Value: issuer + oauth.TokenPath},
+		{Name: "redirect_uris", Label: "Redirect URL", Value: strings.Join(l.RedirectURIs, " ")},
+	}}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, heading, false, page))
+}
+
+// serveRotate gives an incoming link a new secret; the previous one keeps
+// working for the configured overlap.
+func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	l, ok, err := u.incoming(w, r, s)
+	if !ok {
+		return err
+	}
+	overlap := time.Duration(u.app.SecretOverlap)
+	sec, err := u.app.Links().RotateSecret(r.Context(), l.ID, overlap, s.User.Name)
+	if errors.Is(err, links.ErrReadOnly) {
+		redirect(w, r, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u.credentials(w, r, s, l, sec, "New secret of "+l.Name, []string{fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", overlap, l.Name)})
+	return nil
+}
+
+// serveDelete asks for confirmation (GET) and deletes (POST) an
+// application: its incoming link with every grant and token, its outgoing
+// link with every connection, or both.
+func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	ctx := r.Context()
+	inID, outName := r.FormValue("incoming"), r.FormValue("outgoing")
+	var (
+		in      links.Link
+		name    string
+		effects []string
+	)
+	if inID != "" {
+		l, err := u.app.Links().Get(ctx, inID)
+		if errors.Is(err, store.ErrNotFound) {
+			u.notFound(w, s, "This incoming link does not exist (any more).")
+			return nil
+		} else if err != nil {
+			return err
+		}
+		grants, err := u.app.Store().ListGrants(ctx, store.GrantFilter{LinkID: l.ID})
+		if err != nil {
+			return err
+		}
+		in, name = l, l.Name
+		effects = append(effects, fmt.Sprintf("The incoming link and its credentials: %s loses access, and its %s with every token stop working at once.", l.Name, plural(len(grants), "authorization")))
+	}
+	if outName != "" {
+		l, err := u.app.Outgoing().Link(ctx, outName)
+		if errors.Is(err, store.ErrNotFound) {
+			u.notFound(w, s, "This outgoing link does not exist (any more).")
+			return nil
+		} else if err != nil {
+			return err
+		}
+		conns, err := u.app.Store().ListConnections(ctx, store.ConnectionFilter{LinkID: l.Name})
+		if err != nil {
+			return err
+		}
+		name = l.Name
+		effects = append(effects, fmt.Sprintf("The outgoing link and its %s: requests through outgoing_token %s get no token.", plural(len(conns), "connected account"), l.Name))
+	}
+	if name == "" {
+		u.notFound(w, s, "Choose a link to delete from the list.")
+		return nil
+	}
+	if r.Method == http.MethodGet {
+		form := &Form{Action: Path + "/delete", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+			Hidden:  []Hidden{{"incoming", inID}, {"outgoing", outName}},
+			Buttons: []Button{{Value: "delete", Label: "Delete " + name, Class: "danger"}}}
+		page := formPage{Tab: "links", Heading: "Delete " + name + "?", Intro: append(effects, "This cannot be undone."), Form: form}
+		u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, "Delete "+name, false, page))
+		return nil
+	}
+	declared := false
+	if outName != "" {
+		d, err := u.declaredOutgoing(ctx, outName)
+		if err != nil {
+			return err
+		}
+		declared = d
+	}
+	if declared || in.Source == links.SourceConfig {
+		redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
+		return nil
+	}
+	if inID != "" {
+		if err := u.app.Links().Delete(ctx, in.ID, s.User.Name); errors.Is(err, links.ErrReadOnly) {
+			redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
+			return nil
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if outName != "" {
+		if err := u.app.Outgoing().Delete(ctx, outName, s.User.Name); errors.Is(err, outgoing.ErrReadOnly) {
+			redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
+			return nil
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	redirect(w, r, Path, name+" deleted.")
+	return nil
+}

@@ -1,0 +1,232 @@
+package adminui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// providers are the kinds of outgoing link the create form offers.
+var providers = map[string]string{"google": "Google", "microsoft": "Microsoft", "custom": "Custom"}
+
+// redirectURL is this gateway's redirect URI for an outgoing link.
+func (u *UI) redirectURL(r *http.Request, name string) string {
+	return u.app.IssuerFor(r) + outgoing.CallbackPrefix + name
+}
+
+// outgoingSettings are the fields every outgoing link has beside its
+// provider; secretHint says what an empty secret means.
+func outgoingSettings(clientID, scopes, mode, secretHint string) []Field {
+	modeField := Field{Name: "mode", Label: "Accounts", Type: "select", Options: []Option{
+		{Value: outgoing.ModePerUser, Label: "Each user connects their own account"},
+		{Value: outgoing.ModeShared, Label: "One shared account, connected by an administrator"},
+	}}
+	for i := range modeField.Options {
+		modeField.Options[i].Selected = modeField.Options[i].Value == mode
+	}
+	return []Field{
+		{Name: "client_id", Label: "Client ID", Type: "text", Value: clientID, Required: true, Autocomplete: "off", Hint: "Given by the provider when you registered the redirect URL."},
+		{Name: "client_secret", Label: "Client secret", Type: "password", Autocomplete: "new-password", Required: secretHint == "", Hint: secretHint},
+		{Name: "scopes", Label: "Scopes", Type: "text", Value: scopes, Hint: "Space-separated, as the provider names them."},
+		modeField,
+	}
+}
+
+// newOutgoingForm is the create form for provider (google, microsoft or
+// custom).
+func (u *UI) newOutgoingForm(s users.Session, provider string) *Form {
+	f := &Form{Action: Path + "/new/outgoing", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path + "/new",
+		Hidden: []Hidden{{"provider", provider}}}
+	f.Fields = append(f.Fields, Field{Name: "name", Label: "Name", Type: "text", Required: true, Hint: "Used in outgoing_token <name> and in the redirect URL: letters, digits, '-', '_' and '.'."})
+	switch provider {
+	case "microsoft":
+		f.Fields = append(f.Fields, Field{Name: "tenant", Label: "Tenant", Type: "text", Value: "common", Hint: "common, organizations, consumers, a tenant ID or a verified domain."})
+	case "custom":
+		f.Fields = append(f.Fields,
+			Field{Name: "authorization_endpoint", Label: "Authorization endpoint", Type: "url", Required: true, Hint: "HTTPS URL where users authorize this site."},
+			Field{Name: "token_endpoint", Label: "Token endpoint", Type: "url", Required: true, Hint: "HTTPS URL where this site gets tokens."})
+	}
+	if provider != "custom" {
+		f.Fields = append(f.Fields,
+			Field{Name: "authorization_endpoint", Label: "Authorization endpoint", Type: "url", ReadOnly: true},
+			Field{Name: "token_endpoint", Label: "Token endpoint", Type: "url", ReadOnly: true})
+	}
+	f.Fields = append(f.Fields, outgoingSettings("", "", outgoing.ModePerUser, "")...)
+	f.Buttons = []Button{{Value: "preview", Label: "Show redirect URL", Class: "secondary"}, {Value: "save", Label: "Create"}}
+	return f
+}
+
+// providerJSON is the provider module of the form's provider.
+func providerJSON(provider string, f *Form) json.RawMessage {
+	m := map[string]string{}
+	switch provider {
+	case "google":
+		m["provider"] = "google"
+	case "microsoft":
+		m["provider"] = "microsoft"
+		if t := f.field("tenant").Value; t != "" {
+			m["tenant"] = t
+		}
+	default:
+		m["provider"] = "oauth2"
+		m["authorization_endpoint"] = f.field("authorization_endpoint").Value
+		m["token_endpoint"] = f.field("token_endpoint").Value
+	}
+	raw, _ := json.Marshal(m)
+	return raw
+}
+
+// serveNewOutgoing creates an outgoing link to Google, Microsoft or a
+// custom OAuth 2.0 provider. "Show redirect URL" checks the name (and a
+// custom provider's endpoints) and shows the redirect URL to register at
+// the provider before saving.
+func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	provider := r.FormValue("provider")
+	label, ok := providers[provider]
+	if !ok {
+		u.notFound(w, s, "Choose Google, Microsoft or Custom from Create link.")
+		return nil
+	}
+	f := u.newOutgoingForm(s, provider)
+	page := formPage{Tab: "links", Heading: "Create an outgoing link: " + label, Form: f, Intro: []string{
+		"This site will call the provider's API with each user's account (or one shared account). Register the redirect URL below at the provider to get a client ID and secret.",
+	}}
+	if provider == "custom" {
+		page.Intro = append(page.Intro, "Enter the provider's endpoints and a name, then choose Show redirect URL.")
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		f.fill(r)
+		name := f.field("name").Value
+		nameOK := f.check("name", outgoing.ValidateName(name)) && f.check("name", u.nameFree(r, name))
+		if provider == "custom" {
+			for _, e := range []string{"authorization_endpoint", "token_endpoint"} {
+				if v := f.field(e).Value; v == "" {
+					f.check(e, errors.New("this endpoint is required"))
+				} else {
+					f.check(e, outgoing.CheckEndpoint(v))
+				}
+			}
+		}
+		if nameOK {
+			page.Copies = []Copy{{Name: "redirect_uri", Label: "Redirect URL to register at " + label, Value: u.redirectURL(r, name)}}
+		}
+		if r.PostFormValue("action") == "save" {
+			scopes := strings.Fields(f.field("scopes").Value)
+			if f.field("client_id").Value == "" {
+				f.check("client_id", errors.New("the client ID is required"))
+			}
+			if f.field("client_secret").Value == "" {
+				f.check("client_secret", errors.New("the client secret is required"))
+			}
+			if !f.invalid() {
+				_, err := u.app.Outgoing().Create(r.Context(), outgoing.NewOutgoing{CreatedBy: s.User.Name, ConfigLink: outgoing.ConfigLink{
+					Name: name, ProviderRaw: providerJSON(provider, f), ClientID: f.field("client_id").Value, ClientSecret: f.field("client_secret").Value,
+					Scopes: scopes, Mode: f.field("mode").Value,
+				}})
+				switch {
+				case errors.Is(err, store.ErrAlreadyExists):
+					f.check("name", fmt.Errorf("a link named %q already exists: choose another name", name))
+				case err != nil:
+					page.Error = sentence(err.Error())
+				default:
+					redirect(w, r, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
+					return nil
+				}
+			}
+			if page.Error == "" {
+				page.Error = "The link was not created: correct the fields marked below."
+			}
+		}
+		if f.invalid() {
+			status = http.StatusUnprocessableEntity
+		}
+	}
+	if provider != "custom" {
+		if ep, err := u.app.Outgoing().Probe(r.Context(), providerJSON(provider, f)); err == nil {
+			f.field("authorization_endpoint").Value, f.field("token_endpoint").Value = ep.AuthURL, ep.TokenURL
+		} else {
+			f.check("tenant", err)
+		}
+	}
+	u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+	return nil
+}
+
+// nameFree returns an error when an incoming or outgoing link has name.
+func (u *UI) nameFree(r *http.Request, name string) error {
+	names, err := u.app.Outgoing().Names(r.Context())
+	if err != nil {
+		return err
+	}
+	in, err := u.app.Links().List(r.Context())
+	if err != nil {
+		return err
+	}
+	if slices.Contains(names, name) || slices.ContainsFunc(in, func(l links.Link) bool { return l.Name == name }) {
+		return fmt.Errorf("a link named %q already exists: choose another name", name)
+	}
+	return nil
+}
+
+// serveEditOutgoing changes an outgoing link's client credentials, scopes
+// and mode; its connections stay.
+func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	name := r.PathValue("name")
+	l, err := u.app.Outgoing().Link(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, s, "This outgoing link does not exist (any more).")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	declared, err := u.declaredOutgoing(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	f := &Form{Action: Path + "/outgoing/" + name, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+		Fields:  outgoingSettings(l.ClientID, strings.Join(l.Scopes, " "), l.Mode, "Leave empty to keep the current secret."),
+		Buttons: []Button{{Value: "save", Label: "Save"}}}
+	page := formPage{Tab: "links", Heading: "Edit " + name, Form: f, Copies: []Copy{{Name: "redirect_uri", Label: "Redirect URL registered at " + providerName(l.Provider), Value: u.redirectURL(r, name)}}}
+	if declared {
+		for i := range f.Fields {
+			f.Fields[i].ReadOnly = true
+		}
+		f.Buttons = nil
+		page.Intro = []string{"This link is declared in the Caddyfile: change it there."}
+	}
+	if r.Method == http.MethodPost && !declared {
+		f.fill(r)
+		if f.field("client_id").Value == "" {
+			f.check("client_id", errors.New("the client ID is required"))
+		}
+		if !f.invalid() {
+			_, err := u.app.Outgoing().Update(r.Context(), name, outgoing.EditOutgoing{ClientID: f.field("client_id").Value, ClientSecret: f.field("client_secret").Value, Scopes: strings.Fields(f.field("scopes").Value), Mode: f.field("mode").Value}, s.User.Name)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				u.notFound(w, s, "This outgoing link was deleted meanwhile.")
+				return nil
+			case err != nil:
+				page.Error = sentence(err.Error())
+			default:
+				redirect(w, r, Path, name+" saved.")
+				return nil
+			}
+		}
+		if page.Error == "" {
+			page.Error = "Nothing was saved: correct the fields marked below."
+		}
+		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		return nil
+	}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	return nil
+}

@@ -1,0 +1,201 @@
+package adminui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// usersPage lists users with the form to add one.
+type usersPage struct {
+	Notice string
+	Users  []userRow
+	Form   *Form
+}
+
+// userRow is one user of the list.
+type userRow struct {
+	Name, Role, Source, Provider string
+	Disabled                     bool
+	Grants                       int
+}
+
+// addUserForm is the form that adds a local user.
+func (u *UI) addUserForm(s users.Session) *Form {
+	return &Form{Action: Path + "/users", CSRF: u.app.Sessions().CSRFToken(s),
+		Fields: []Field{
+			{Name: "name", Label: "User name", Type: "text", Required: true, Autocomplete: "off"},
+			{Name: "password", Label: "Password", Type: "password", Required: true, Autocomplete: "new-password", Hint: fmt.Sprintf("At least %d characters.", applinks.MinPasswordLength)},
+			permissionField("role", "Role", scope.Read.String()),
+		},
+		Buttons: []Button{{Value: "add", Label: "Add user"}}}
+}
+
+// serveUsers lists the users (GET) and adds a local user (POST).
+func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	f := u.addUserForm(s)
+	page := usersPage{Notice: r.URL.Query().Get("notice"), Form: f}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		f.fill(r)
+		name := f.field("name").Value
+		role, err := scope.Parse(f.field("role").Value)
+		f.check("role", err)
+		if _, err := u.app.Users().Get(r.Context(), name); err == nil {
+			f.check("name", fmt.Errorf("a user named %q exists already", name))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !f.invalid() {
+			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role}, s.User.Name)
+			switch {
+			case err == nil:
+				redirect(w, r, Path+"/users", "User "+name+" added.")
+				return nil
+			case errors.Is(err, applinks.ErrPasswordRequired), errors.Is(err, applinks.ErrPasswordTooShort):
+				f.check("password", err)
+			default:
+				f.check("name", err)
+			}
+		}
+		f.field("password").Value = ""
+		status = http.StatusUnprocessableEntity
+	}
+	rows, err := u.userRows(r)
+	if err != nil {
+		return err
+	}
+	page.Users = rows
+	u.app.Pages().Render(w, status, "admin_users.html", u.page(s, "Users", true, page))
+	return nil
+}
+
+// userRows lists configured users, then stored ones, with their grants.
+func (u *UI) userRows(r *http.Request) ([]userRow, error) {
+	ctx := r.Context()
+	var rows []userRow
+	for _, c := range u.app.LocalUsers {
+		usr, err := u.app.Users().Get(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, userRow{Name: usr.Name, Role: usr.Role.String(), Disabled: usr.Disabled, Source: "config"})
+	}
+	stored, err := u.app.Store().ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, su := range stored {
+		row := userRow{Name: su.Name, Role: su.Role, Disabled: su.Disabled, Source: "runtime"}
+		if su.Provider != "" {
+			row.Source, row.Provider = "oidc", su.Provider
+		}
+		if row.Role == "" {
+			row.Role = "none"
+		}
+		rows = append(rows, row)
+	}
+	for i := range rows {
+		gs, err := u.app.Store().ListGrants(ctx, store.GrantFilter{UserID: rows[i].Name})
+		if err != nil {
+			return nil, err
+		}
+		rows[i].Grants = len(gs)
+	}
+	return rows, nil
+}
+
+// serveUser changes a stored user: role, disabled, password; revokes all
+// of its grants; or deletes it.
+func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	name := r.PathValue("name")
+	su, err := u.app.Store().GetUser(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) || u.app.ConfigUser(name) {
+		u.notFound(w, s, "There is no stored user of that name. Users declared in the Caddyfile are changed there.")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: name})
+	if err != nil {
+		return err
+	}
+	csrf := u.app.Sessions().CSRFToken(s)
+	edit := &Form{Action: Path + "/users/" + name, CSRF: csrf, Cancel: Path + "/users",
+		Fields: []Field{
+			permissionField("role", "Role", su.Role),
+			{Name: "disabled", Label: "Disabled: cannot sign in, and every token and session stops working", Type: "checkbox", Checked: su.Disabled},
+			{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Hint: "Leave empty to keep the current password."},
+		},
+		Buttons: []Button{{Value: "save", Label: "Save"}}}
+	if su.Provider != "" {
+		edit.Fields = edit.Fields[:2]
+	}
+	page := formPage{Tab: "users", Heading: "User " + name, Form: edit,
+		Intro: []string{fmt.Sprintf("%s has authorized %s.", name, plural(len(gs), "application"))}}
+	if su.Provider != "" {
+		page.Intro = append(page.Intro, "Signs in with "+su.Provider+", which sets the role again at each sign-in.")
+	}
+	status := http.StatusOK
+	if r.Method == http.MethodPost {
+		switch r.PostFormValue("action") {
+		case "save":
+			edit.fill(r)
+			role, err := scope.Parse(edit.field("role").Value)
+			edit.check("role", err)
+			if !edit.invalid() {
+				pw := ""
+				if f := edit.field("password"); f != nil {
+					pw = f.Value
+				}
+				_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: pw, Role: role, Disabled: edit.field("disabled").Checked}, s.User.Name)
+				if err == nil {
+					redirect(w, r, Path+"/users", "User "+name+" saved.")
+					return nil
+				}
+				if !edit.check("password", err) && edit.field("password") == nil {
+					page.Error = sentence(err.Error())
+				}
+			}
+			if f := edit.field("password"); f != nil {
+				f.Value = ""
+			}
+			status = http.StatusUnprocessableEntity
+		case "revoke":
+			n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
+			if err != nil {
+				return err
+			}
+			redirect(w, r, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
+			return nil
+		case "delete":
+			if _, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name); err != nil {
+				return err
+			}
+			if err := u.app.DeleteUser(r.Context(), name, s.User.Name); err != nil {
+				return err
+			}
+			redirect(w, r, Path+"/users", "User "+name+" deleted.")
+			return nil
+		default:
+			page.Error = "Unknown action."
+			status = http.StatusBadRequest
+		}
+	}
+	actions := &Form{Action: Path + "/users/" + name, CSRF: csrf,
+		Buttons: []Button{{Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
+	u.app.Pages().Render(w, status, "admin_user.html", u.page(s, "User "+name, false, userPage{formPage: page, Actions: actions}))
+	return nil
+}
+
+// userPage is a user's page: the edit form and the revoke and delete
+// buttons.
+type userPage struct {
+	formPage
+	Actions *Form
+}

@@ -1,0 +1,135 @@
+package applinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
+)
+
+// MinPasswordLength is the shortest password an administrator may set.
+const MinPasswordLength = 8
+
+// Errors of SaveUser, each about one field of the change.
+var (
+	// ErrUserReadOnly means the user is declared in the configuration.
+	ErrUserReadOnly = errors.New("this user is declared in the configuration and read-only")
+	// ErrPasswordRequired means a new user was given no password.
+	ErrPasswordRequired = errors.New("a password is required for a new user")
+	// ErrPasswordTooShort means the password is shorter than
+	// MinPasswordLength.
+	ErrPasswordTooShort = fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+	// ErrNoPassword means the user signs in through an OpenID Connect
+	// provider and cannot be given a password.
+	ErrNoPassword = errors.New("this user signs in with an OpenID Connect provider and has no password")
+)
+
+// UserChange is an administrator's change to a stored user.
+type UserChange struct {
+	// Password, when not empty, replaces the password; a new user needs one.
+	Password string
+	Role     scope.Scope
+	Disabled bool
+}
+
+// ConfigUser reports whether name is a user declared in the configuration.
+func (a *App) ConfigUser(name string) bool {
+	return slices.ContainsFunc(a.LocalUsers, func(c users.ConfigUser) bool { return c.Name == name })
+}
+
+// SaveUser creates or updates the stored user name, hashing its password
+// with bcrypt. A role change or disabling is felt on the next request of
+// every token and session of the user.
+func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string) (u store.User, created bool, err error) {
+	if err := validateUserName(name); err != nil {
+		return store.User{}, false, err
+	}
+	if a.ConfigUser(name) {
+		return store.User{}, false, ErrUserReadOnly
+	}
+	if c.Role < scope.Read || c.Role > scope.SystemAdmin {
+		return store.User{}, false, errors.New("role: want READ, WRITE, ADMIN or SYSTEM_ADMIN")
+	}
+	now := time.Now().UTC()
+	u, err = a.store.GetUser(ctx, name)
+	created = errors.Is(err, store.ErrNotFound)
+	if err != nil && !created {
+		return store.User{}, false, err
+	}
+	if created {
+		u = store.User{Name: name, CreatedAt: now}
+		if c.Password == "" {
+			return store.User{}, false, ErrPasswordRequired
+		}
+	}
+	if c.Password != "" {
+		if u.Provider != "" {
+			return store.User{}, false, ErrNoPassword
+		}
+		if len([]rune(c.Password)) < MinPasswordLength {
+			return store.User{}, false, ErrPasswordTooShort
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(c.Password), bcrypt.DefaultCost)
+		if err != nil {
+			return store.User{}, false, fmt.Errorf("the password cannot be used: %w", err)
+		}
+		u.PasswordHash = string(hash)
+	}
+	u.Role, u.Disabled, u.UpdatedAt = c.Role.String(), c.Disabled, now
+	if err := a.store.PutUser(ctx, u); err != nil {
+		return store.User{}, false, err
+	}
+	a.epoch.Bump()
+	a.audit.Info("user saved", zap.String("user", name), zap.String("role", u.Role), zap.Bool("disabled", u.Disabled), zap.Bool("password_changed", c.Password != ""), zap.String("by", by))
+	return u, created, nil
+}
+
+// DeleteUser removes a stored user; its sessions and tokens stop working
+// at its next request.
+func (a *App) DeleteUser(ctx context.Context, name, by string) error {
+	if a.ConfigUser(name) {
+		return ErrUserReadOnly
+	}
+	if err := a.store.DeleteUser(ctx, name); err != nil {
+		return err
+	}
+	a.epoch.Bump()
+	a.audit.Info("user deleted", zap.String("user", name), zap.String("by", by))
+	return nil
+}
+
+// RevokeUserGrants revokes every grant of a user, with its tokens, and
+// returns how many there were.
+func (a *App) RevokeUserGrants(ctx context.Context, name, by string) (int, error) {
+	gs, err := a.store.ListGrants(ctx, store.GrantFilter{UserID: name})
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range gs {
+		if err := a.grants.RevokeGrant(ctx, g.ID, by); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+	}
+	return len(gs), nil
+}
+
+func validateUserName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return errors.New("a user name is required")
+	case len(name) > 100:
+		return errors.New("the user name is longer than 100 characters")
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' }):
+		return errors.New("the user name contains control characters or '/'")
+	}
+	return nil
+}
