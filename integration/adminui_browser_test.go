@@ -179,4 +179,3 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 		t.Fatalf("sam's grants after revoking: %v %v", gs, err)
 	}
 }
-
