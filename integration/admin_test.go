@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -182,6 +183,16 @@ func TestAdminAPIUsersAndGrants(t *testing.T) {
 	}
 	if introspect(t, tok.AccessToken)["active"] != false {
 		t.Fatal("a grant revoked through the API still has active tokens")
+	}
+	tok = obtainTokens(t, "alice", oauth2.AuthStyleInParams)
+	if status, m, _ := adminCall(t, "POST", "/applinks/users/alice/revoke-grants", nil); status != http.StatusOK || m["revoked"] != float64(1) {
+		t.Fatalf("revoke-grants: %d %v", status, m)
+	}
+	if introspect(t, tok.AccessToken)["active"] != false {
+		t.Fatal("revoke-grants left an active token")
+	}
+	if status, m, _ := adminCall(t, "PUT", "/applinks/users/yan", map[string]any{"password": "short", "role": "READ"}); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(m["error"]), "at least 8") {
+		t.Fatalf("a short password: %d %v", status, m)
 	}
 }
 

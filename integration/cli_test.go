@@ -50,6 +50,26 @@ func TestCLI(t *testing.T) {
 	if out, err := cli(t, "users"); err != nil || !strings.Contains(out, `"alice"`) {
 		t.Fatalf("users: %v\n%s", err, out)
 	}
+	set := exec.Command(caddyBinary(t), "applinks", "users", "set", "yuri", "--role", "WRITE", "--password-stdin", "--address", "localhost:2999")
+	set.Stdin = strings.NewReader("yuri-password-1\n")
+	if out, err := set.CombinedOutput(); err != nil || !strings.Contains(string(out), `"WRITE"`) {
+		t.Fatalf("users set: %v\n%s", err, out)
+	}
+	if resp := signIn(t, browser(t), "yuri", "yuri-password-1"); resp.Request.URL.Path == "/applinks/login" {
+		t.Fatal("a user set through the CLI cannot sign in with the password given on stdin")
+	}
+	if out, err := cli(t, "users", "revoke-grants", "yuri"); err != nil || !strings.Contains(out, `"revoked": 0`) {
+		t.Fatalf("users revoke-grants: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "users", "set", "alice", "--role", "READ"); err == nil || !strings.Contains(out, "409") {
+		t.Fatalf("users set on a Caddyfile user: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "users", "delete", "yuri"); err != nil {
+		t.Fatalf("users delete: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "users"); err != nil || strings.Contains(out, `"yuri"`) {
+		t.Fatalf("users after delete: %v\n%s", err, out)
+	}
 	if out, err := cli(t, "delete", created.ID); err != nil {
 		t.Fatalf("delete: %v\n%s", err, out)
 	}

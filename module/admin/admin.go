@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
@@ -430,13 +427,9 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 	if name == "" {
 		return notFound("user", name)
 	}
-	for _, c := range app.LocalUsers {
-		if c.Name == name && r.Method != http.MethodGet {
-			return caddy.APIError{HTTPStatus: http.StatusConflict, Err: fmt.Errorf("user %q is declared in the configuration and read-only", name)}
-		}
-	}
-	switch r.Method {
-	case http.MethodPut:
+	name, action, _ := strings.Cut(name, "/")
+	switch {
+	case action == "" && r.Method == http.MethodPut:
 		var in struct {
 			Password string `json:"password"`
 			Role     string `json:"role"`
@@ -449,49 +442,43 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return bad(err)
 		}
-		now := time.Now().UTC()
-		u, err := app.Store().GetUser(r.Context(), name)
-		created := errors.Is(err, store.ErrNotFound)
-		if err != nil && !created {
-			return internal(err)
+		u, created, err := app.SaveUser(r.Context(), name, applinks.UserChange{Password: in.Password, Role: role, Disabled: in.Disabled}, actor)
+		if err != nil {
+			return userError(err)
 		}
-		if created {
-			u = store.User{Name: name, CreatedAt: now}
-			if in.Password == "" {
-				return bad(errors.New("a password is required for a new user"))
-			}
-		}
-		if in.Password != "" {
-			if u.Provider != "" {
-				return bad(errors.New("this user signs in with an OpenID Connect provider and has no password"))
-			}
-			hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcrypt.DefaultCost)
-			if err != nil {
-				return bad(fmt.Errorf("hashing the password: %w", err))
-			}
-			u.PasswordHash = string(hash)
-		}
-		u.Role, u.Disabled, u.UpdatedAt = role.String(), in.Disabled, now
-		if err := app.Store().PutUser(r.Context(), u); err != nil {
-			return internal(err)
-		}
-		app.Epoch().Bump()
-		app.Audit().Info("user saved", zap.String("user", name), zap.String("role", u.Role), zap.Bool("disabled", u.Disabled), zap.String("by", actor))
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
 		}
 		return writeJSON(w, status, userView{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Source: "runtime"})
-	case http.MethodDelete:
-		if err := app.Store().DeleteUser(r.Context(), name); err != nil {
-			return internal(err)
+	case action == "" && r.Method == http.MethodDelete:
+		if err := app.DeleteUser(r.Context(), name, actor); err != nil {
+			return userError(err)
 		}
-		app.Epoch().Bump()
-		app.Audit().Info("user deleted", zap.String("user", name), zap.String("by", actor))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
+	case action == "revoke-grants" && r.Method == http.MethodPost:
+		n, err := app.RevokeUserGrants(r.Context(), name, actor)
+		if err != nil {
+			return internal(err)
+		}
+		return writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+	}
+	if action != "" {
+		return notFound("route", r.Method+" "+r.URL.Path)
 	}
 	return methodNotAllowed(w, "PUT, DELETE")
+}
+
+// userError maps an error of SaveUser or DeleteUser to an API error.
+func userError(err error) error {
+	switch {
+	case errors.Is(err, applinks.ErrUserReadOnly):
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
+	case applinks.IsUserInputError(err):
+		return bad(err)
+	}
+	return internal(err)
 }
 
 // theApp is the running applinks app.

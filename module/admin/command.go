@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +18,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "applinks",
-		Usage: "list | create | show | delete | rotate-secret | users [--address <admin address>]",
+		Usage: "list | create | show | delete | rotate-secret | users [set | delete | revoke-grants] [--address <admin address>]",
 		Short: "Manages application links through the running Caddy's admin API",
 		Long: `
 Lists, creates, shows, deletes application links, rotates their client
@@ -60,9 +62,32 @@ determine it, usually localhost:2019).`,
 				return call(c, http.MethodPost, "/applinks/links/"+args[0]+"/rotate-secret", body)
 			}}
 			rotate.Flags().String("overlap", "", "How long the old secret keeps working (default: secret_overlap, 24h)")
-			users := &cobra.Command{Use: "users", Short: "Lists users", Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
+			users := &cobra.Command{Use: "users", Short: "Lists users; its subcommands change them", Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
 				return call(c, http.MethodGet, "/applinks/users", nil)
 			}}
+			setUser := &cobra.Command{Use: "set <name>", Short: "Creates or updates a user; the password, if any, is read from standard input", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
+				role, _ := c.Flags().GetString("role")
+				disabled, _ := c.Flags().GetBool("disabled")
+				body := map[string]any{"role": role, "disabled": disabled}
+				if withPassword, _ := c.Flags().GetBool("password-stdin"); withPassword {
+					pw, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<10))
+					if err != nil {
+						return err
+					}
+					body["password"] = strings.TrimRight(string(pw), "\r\n")
+				}
+				return call(c, http.MethodPut, "/applinks/users/"+url.PathEscape(args[0]), body)
+			}}
+			setUser.Flags().String("role", "READ", "Role: READ, WRITE, ADMIN or SYSTEM_ADMIN")
+			setUser.Flags().Bool("disabled", false, "Disable the user: no sign-in, and their tokens and sessions stop working")
+			setUser.Flags().Bool("password-stdin", false, "Read the new password from standard input (required for a new user)")
+			delUser := &cobra.Command{Use: "delete <name>", Short: "Deletes a user", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
+				return call(c, http.MethodDelete, "/applinks/users/"+url.PathEscape(args[0]), nil)
+			}}
+			revokeUser := &cobra.Command{Use: "revoke-grants <name>", Short: "Revokes every authorization of a user", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
+				return call(c, http.MethodPost, "/applinks/users/"+url.PathEscape(args[0])+"/revoke-grants", nil)
+			}}
+			users.AddCommand(setUser, delUser, revokeUser)
 			cmd.AddCommand(list, create, show, del, rotate, users)
 		},
 	})

@@ -57,11 +57,10 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 			case err == nil:
 				redirect(w, r, Path+"/users", "User "+name+" added.")
 				return nil
-			case errors.Is(err, applinks.ErrPasswordRequired), errors.Is(err, applinks.ErrPasswordTooShort):
-				f.check("password", err)
-			default:
-				f.check("name", err)
+			case !applinks.IsUserInputError(err):
+				return err
 			}
+			f.check(userErrorField(err), err)
 		}
 		f.field("password").Value = ""
 		status = http.StatusUnprocessableEntity
@@ -158,7 +157,10 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 					redirect(w, r, Path+"/users", "User "+name+" saved.")
 					return nil
 				}
-				if !edit.check("password", err) && edit.field("password") == nil {
+				if !applinks.IsUserInputError(err) {
+					return err
+				}
+				if edit.check(userErrorField(err), err); !edit.invalid() {
 					page.Error = sentence(err.Error())
 				}
 			}
@@ -198,4 +200,15 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 type userPage struct {
 	formPage
 	Actions *Form
+}
+
+// userErrorField is the form field an input error of SaveUser is about.
+func userErrorField(err error) string {
+	switch {
+	case errors.Is(err, applinks.ErrPasswordRequired), errors.Is(err, applinks.ErrPasswordTooShort), errors.Is(err, applinks.ErrPasswordTooLong), errors.Is(err, applinks.ErrNoPassword):
+		return "password"
+	case errors.Is(err, applinks.ErrInvalidRole):
+		return "role"
+	}
+	return "name"
 }

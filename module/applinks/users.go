@@ -19,7 +19,8 @@ import (
 // MinPasswordLength is the shortest password an administrator may set.
 const MinPasswordLength = 8
 
-// Errors of SaveUser, each about one field of the change.
+// Errors of SaveUser, each about one field of the change; IsUserInputError
+// tells them from failures of the store.
 var (
 	// ErrUserReadOnly means the user is declared in the configuration.
 	ErrUserReadOnly = errors.New("this user is declared in the configuration and read-only")
@@ -28,6 +29,13 @@ var (
 	// ErrPasswordTooShort means the password is shorter than
 	// MinPasswordLength.
 	ErrPasswordTooShort = fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+	// ErrPasswordTooLong means the password is longer than bcrypt takes.
+	ErrPasswordTooLong = errors.New("the password must have at most 72 bytes")
+	// ErrInvalidUserName means the name is empty, too long or has control
+	// characters or '/'.
+	ErrInvalidUserName = errors.New("a user name has 1 to 100 characters, without control characters or '/'")
+	// ErrInvalidRole means the role is not one of the four.
+	ErrInvalidRole = errors.New("role: want READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	// ErrNoPassword means the user signs in through an OpenID Connect
 	// provider and cannot be given a password.
 	ErrNoPassword = errors.New("this user signs in with an OpenID Connect provider and has no password")
@@ -57,7 +65,7 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 		return store.User{}, false, ErrUserReadOnly
 	}
 	if c.Role < scope.Read || c.Role > scope.SystemAdmin {
-		return store.User{}, false, errors.New("role: want READ, WRITE, ADMIN or SYSTEM_ADMIN")
+		return store.User{}, false, ErrInvalidRole
 	}
 	now := time.Now().UTC()
 	u, err = a.store.GetUser(ctx, name)
@@ -78,9 +86,12 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 		if len([]rune(c.Password)) < MinPasswordLength {
 			return store.User{}, false, ErrPasswordTooShort
 		}
+		if len(c.Password) > 72 {
+			return store.User{}, false, ErrPasswordTooLong
+		}
 		hash, err := bcrypt.GenerateFromPassword([]byte(c.Password), bcrypt.DefaultCost)
 		if err != nil {
-			return store.User{}, false, fmt.Errorf("the password cannot be used: %w", err)
+			return store.User{}, false, fmt.Errorf("hashing the password: %w", err)
 		}
 		u.PasswordHash = string(hash)
 	}
@@ -123,13 +134,19 @@ func (a *App) RevokeUserGrants(ctx context.Context, name, by string) (int, error
 }
 
 func validateUserName(name string) error {
-	switch {
-	case strings.TrimSpace(name) == "":
-		return errors.New("a user name is required")
-	case len(name) > 100:
-		return errors.New("the user name is longer than 100 characters")
-	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' }):
-		return errors.New("the user name contains control characters or '/'")
+	if strings.TrimSpace(name) == "" || len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' }) {
+		return ErrInvalidUserName
 	}
 	return nil
+}
+
+// IsUserInputError reports whether err is about the administrator's input
+// to SaveUser or DeleteUser (and not a failure of the store).
+func IsUserInputError(err error) bool {
+	for _, e := range []error{ErrUserReadOnly, ErrPasswordRequired, ErrPasswordTooShort, ErrPasswordTooLong, ErrInvalidUserName, ErrInvalidRole, ErrNoPassword} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
