@@ -154,6 +154,29 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 	if row := browsertest.Text(t, ctx, "table.links"); !strings.Contains(row, "VALID") {
 		t.Fatalf("the connected link should show VALID:\n%s", row)
 	}
+
+	// Another caddy-applinks gateway (this one, on loopback) through the
+	// two-way wizard: the pair becomes one Two-way row.
+	run(chromedp.Navigate(base+"/applinks/admin/new"),
+		chromedp.Click(chromedp.CSS(`a[href="/applinks/admin/new/gateway"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#f-url")),
+		chromedp.SendKeys(chromedp.CSS("#f-url"), base),
+		chromedp.SendKeys(chromedp.CSS("#f-name"), "jira"),
+		chromedp.Click(chromedp.CSS(`button[value="discover"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`code[data-name="remote_token_endpoint"]`)))
+	shot("two-way-step2")
+	run(chromedp.Click(chromedp.CSS(`button[value="incoming"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`code[data-name="client_secret"]`)))
+	peerID := browsertest.Text(t, ctx, `code[data-name="client_id"]`)
+	peerSecret := browsertest.Text(t, ctx, `code[data-name="client_secret"]`)
+	run(chromedp.SendKeys(chromedp.CSS("#f-client_id"), peerID),
+		chromedp.SendKeys(chromedp.CSS("#f-client_secret"), peerSecret))
+	shot("two-way-step3")
+	run(chromedp.Click(chromedp.CSS(`button[value="outgoing"]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	notice("Two-way link jira created")
+	if rows := browsertest.Text(t, ctx, "table.links"); !strings.Contains(rows, "jira") || !strings.Contains(rows, "Two-way") {
+		t.Fatalf("no Two-way row for jira:\n%s", rows)
+	}
 	shot("links")
 	run(browsertest.Phone(), chromedp.Reload())
 	shot("links-phone")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +35,9 @@ type linkRow struct {
 	Incoming                  *incomingRow
 	Outgoing                  *outgoingRow
 	DeleteURL                 string
-	// Completable: an incoming link created here that has no outgoing
-	// link yet can be made two-way with another gateway.
+	// Completable: an incoming link for another gateway (its redirect URL
+	// is that gateway's callback of the same name) without an outgoing link
+	// yet can be made two-way.
 	Completable bool
 	CompleteURL string
 }
@@ -87,6 +89,8 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
 			Statuses:   []status{{Text: plural(len(grants), "authorization"), Class: "none"}},
 		}
+		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
+			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })
 		byName[l.Name] = len(rows)
 		rows = append(rows, row)
 	}
@@ -127,8 +131,7 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			q.Set("outgoing", row.Outgoing.Name)
 		}
 		row.DeleteURL = Path + "/delete?" + q.Encode()
-		if row.Outgoing == nil && !row.FromConfig && outgoing.ValidateName(row.Name) == nil {
-			row.Completable = true
+		if row.Completable = row.Completable && row.Outgoing == nil; row.Completable {
 			row.CompleteURL = Path + "/new/gateway?" + url.Values{"incoming": {row.Incoming.ID}}.Encode()
 		}
 	}
