@@ -1,0 +1,80 @@
+package adminui
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestGatewayIssuer(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "https://jira.example.com/", want: "https://jira.example.com"},
+		{in: "https://example.com/jira/", want: "https://example.com/jira"},
+		{in: "http://127.0.0.1:9480", want: "http://127.0.0.1:9480"},
+		{in: "", err: "required"},
+		{in: "jira.example.com", err: "enter the other gateway's URL"},
+		{in: "ftp://jira.example.com", err: "enter the other gateway's URL"},
+		{in: "https://jira.example.com/?x=1", err: "query or fragment"},
+		{in: "https://jira.example.com/#top", err: "query or fragment"},
+		{in: "http://jira.example.com", err: "https"},
+		{in: "https://169.254.169.254", err: "169.254.169.254"},
+	} {
+		got, err := gatewayIssuer(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("gatewayIssuer(%q) = %q, %v; want an error about %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("gatewayIssuer(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestFormFillAndCheck(t *testing.T) {
+	f := &Form{Fields: []Field{
+		{Name: "name", Type: "text"},
+		{Name: "fixed", Type: "text", Value: "kept", ReadOnly: true},
+		{Name: "secret", Type: "password"},
+		{Name: "pkce", Type: "checkbox", Checked: true},
+		permissionField("scope", "Permission", ""),
+	}}
+	r := &http.Request{PostForm: url.Values{"name": {"  Wiki  "}, "fixed": {"changed"}, "secret": {" s p "}, "scope": {"ADMIN"}}}
+	f.fill(r)
+	if f.field("name").Value != "Wiki" || f.field("fixed").Value != "kept" || f.field("secret").Value != " s p " || f.field("pkce").Checked {
+		t.Fatalf("fill: %+v", f.Fields)
+	}
+	selected := slices.IndexFunc(f.field("scope").Options, func(o Option) bool { return o.Selected })
+	if selected < 0 || f.field("scope").Options[selected].Value != "ADMIN" {
+		t.Fatalf("the submitted permission is not the selected option: %+v", f.field("scope").Options)
+	}
+	if f.invalid() {
+		t.Fatal("a fresh form is invalid")
+	}
+	if !f.check("name", nil) || f.check("name", errString("name is taken")) || f.check("name", errString("second")) {
+		t.Fatal("check returns whether err is nil")
+	}
+	if got := f.field("name").Error; got != "Name is taken" {
+		t.Fatalf("the first error of a field is kept, as a sentence: %q", got)
+	}
+	if f.check("nosuch", errString("x")) || !f.invalid() {
+		t.Fatal("an error about an unknown field")
+	}
+}
+
+func TestLines(t *testing.T) {
+	got := lines(" https://a.example/cb \r\n\n  https://b.example/cb\n ")
+	if !slices.Equal(got, []string{"https://a.example/cb", "https://b.example/cb"}) {
+		t.Fatalf("lines = %q", got)
+	}
+	if lines(" \n ") != nil {
+		t.Fatal("blank lines are not redirect URLs")
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
