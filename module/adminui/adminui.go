@@ -6,6 +6,7 @@
 package adminui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
 )
@@ -90,12 +92,12 @@ func (u *UI) admin(h handler) http.Handler {
 		case http.MethodPost:
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil || !u.app.Sessions().CheckCSRF(r, sess) {
-				u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Request refused", User: sess.User.Name, Admin: true, Data: web.ErrorPage{Heading: "Request refused", Message: "The form expired or did not come from this site. Go back, reload the page and try again."}})
+				u.errorPage(w, sess, http.StatusForbidden, "Request refused", "The form expired or did not come from this site. Go back, reload the page and try again.")
 				return
 			}
 		default:
 			w.Header().Set("Allow", "GET, HEAD, POST")
-			u.app.Pages().Render(w, http.StatusMethodNotAllowed, "error.html", web.Page{Title: "Method not allowed", User: sess.User.Name, Admin: true, Data: web.ErrorPage{Heading: "Method not allowed", Message: "This page takes GET and POST only."}})
+			u.errorPage(w, sess, http.StatusMethodNotAllowed, "Method not allowed", "This page takes GET and POST only.")
 			return
 		}
 		if err := h(w, r, sess); err != nil {
@@ -117,7 +119,40 @@ func (u *UI) serveNotFound(w http.ResponseWriter, _ *http.Request, s users.Sessi
 
 // notFound shows a 404 page to the administrator.
 func (u *UI) notFound(w http.ResponseWriter, s users.Session, msg string) {
-	u.app.Pages().Render(w, http.StatusNotFound, "error.html", u.page(s, "Not found", false, web.ErrorPage{Heading: "Not found", Message: msg}))
+	u.errorPage(w, s, http.StatusNotFound, "Not found", msg)
+}
+
+// errorPage shows an error page to the administrator.
+func (u *UI) errorPage(w http.ResponseWriter, s users.Session, status int, heading, msg string) {
+	u.app.Pages().Render(w, status, "error.html", u.page(s, heading, false, web.ErrorPage{Heading: heading, Message: msg}))
+}
+
+// render shows a form page.
+func (u *UI) render(w http.ResponseWriter, s users.Session, status int, page formPage) {
+	u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+}
+
+// finishEdit answers a submitted edit of the link name: back to the list
+// when saved, a 404 page when the link is gone, else the form again.
+func (u *UI) finishEdit(w http.ResponseWriter, r *http.Request, s users.Session, page formPage, name, direction string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		u.notFound(w, s, "This "+direction+" link was deleted meanwhile.")
+	case err != nil:
+		page.Error = sentence(err.Error())
+		u.refused(w, s, page, "")
+	default:
+		redirect(w, r, Path, name+" saved.")
+	}
+}
+
+// refused shows a form page again after a refused submission: status 422,
+// and summary unless the page already says what went wrong.
+func (u *UI) refused(w http.ResponseWriter, s users.Session, page formPage, summary string) {
+	if page.Error == "" {
+		page.Error = summary
+	}
+	u.render(w, s, http.StatusUnprocessableEntity, page)
 }
 
 // page is the common data of an administration page.

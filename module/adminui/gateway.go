@@ -86,7 +86,7 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 		"A two-way link lets each gateway call the other on behalf of its users: each side has an incoming and an outgoing link. Run this wizard on both gateways at the same time.",
 	}}
 	render := func(status int) error {
-		u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+		u.render(w, s, status, page)
 		return nil
 	}
 	if r.Method != http.MethodPost {
@@ -200,7 +200,6 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 			{Name: "client_secret", Label: "This gateway's client secret for it", Value: sec},
 			{Name: "redirect_uri", Label: "This gateway's redirect URL, for its incoming link", Value: u.redirectURL(r, in.Name)},
 		}}
-	status := http.StatusOK
 	if post != nil {
 		f.fill(post)
 		ceiling, err := scope.Parse(f.field("scope").Value)
@@ -230,11 +229,9 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 				return nil
 			}
 		}
-		if page.Error == "" {
-			page.Error = "The outgoing link was not created: correct the fields marked below."
-		}
-		status = http.StatusUnprocessableEntity
+		u.refused(w, s, page, "The outgoing link was not created: correct the fields marked below.")
+		return nil
 	}
-	u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+	u.render(w, s, http.StatusOK, page)
 	return nil
 }

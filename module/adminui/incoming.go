@@ -72,13 +72,10 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 				return nil
 			}
 		}
-		if page.Error == "" {
-			page.Error = "The link was not created: correct the fields marked below."
-		}
-		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		u.refused(w, s, page, "The link was not created: correct the fields marked below.")
 		return nil
 	}
-	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	u.render(w, s, http.StatusOK, page)
 	return nil
 }
 
@@ -104,23 +101,12 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		redirects, ceiling := readIncoming(r, f)
 		if !f.invalid() {
 			_, err := u.app.Links().Update(r.Context(), l.ID, links.Edit{RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked}, s.User.Name)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				u.notFound(w, s, "This incoming link was deleted meanwhile.")
-				return nil
-			case err != nil:
-				page.Error = sentence(err.Error())
-			default:
-				redirect(w, r, Path, l.Name+" saved.")
-				return nil
-			}
+			u.finishEdit(w, r, s, page, l.Name, "incoming", err)
+			return nil
 		}
-		if page.Error == "" {
-			page.Error = "Nothing was saved: correct the fields marked below."
-		}
-		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		u.refused(w, s, page, "Nothing was saved: correct the fields marked below.")
 		return nil
 	}
-	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	u.render(w, s, http.StatusOK, page)
 	return nil
 }

@@ -146,7 +146,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 				page.Error = "The link was not created: correct the fields marked below."
 			}
 		}
-		if f.invalid() {
+		if f.invalid() || page.Error != "" {
 			status = http.StatusUnprocessableEntity
 		}
 	}
@@ -157,7 +157,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 			f.check("tenant", err)
 		}
 	}
-	u.app.Pages().Render(w, status, "admin_page.html", u.page(s, page.Heading, false, page))
+	u.render(w, s, status, page)
 	return nil
 }
 
@@ -210,23 +210,12 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 		}
 		if !f.invalid() {
 			_, err := u.app.Outgoing().Update(r.Context(), name, outgoing.EditOutgoing{ClientID: f.field("client_id").Value, ClientSecret: f.field("client_secret").Value, Scopes: strings.Fields(f.field("scopes").Value), Mode: f.field("mode").Value}, s.User.Name)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				u.notFound(w, s, "This outgoing link was deleted meanwhile.")
-				return nil
-			case err != nil:
-				page.Error = sentence(err.Error())
-			default:
-				redirect(w, r, Path, name+" saved.")
-				return nil
-			}
+			u.finishEdit(w, r, s, page, name, "outgoing", err)
+			return nil
 		}
-		if page.Error == "" {
-			page.Error = "Nothing was saved: correct the fields marked below."
-		}
-		u.app.Pages().Render(w, http.StatusUnprocessableEntity, "admin_page.html", u.page(s, page.Heading, false, page))
+		u.refused(w, s, page, "Nothing was saved: correct the fields marked below.")
 		return nil
 	}
-	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, page.Heading, false, page))
+	u.render(w, s, http.StatusOK, page)
 	return nil
 }
