@@ -52,7 +52,10 @@ func New(app *applinks.App) *UI {
 		Path + "/delete":                             u.serveDelete,
 		Path + "/users":                              u.serveUsers,
 		Path + "/users/{name}":                       u.serveUser,
-		Path + "/":                                   u.serveNotFound,
+		// Unknown pages, and other methods than GET on the list (which
+		// would otherwise get the mux's redirect to Path+"/").
+		Path:       u.serveNotFound,
+		Path + "/": u.serveNotFound,
 	}
 	for pattern, h := range routes {
 		u.mux.Handle(pattern, u.admin(h))
