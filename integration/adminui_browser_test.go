@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,12 +32,7 @@ func screenshotDir(t *testing.T) string {
 // (to this gateway's own endpoints) and connect it; revoke an application
 // on the account page.
 func TestAdminJourneyInBrowser(t *testing.T) {
-	up := upstream(t)
-	g := startGateway(t, gatewayOptions{site: fmt.Sprintf(`applinks
-	handle /api/* {
-		require_token
-		reverse_proxy %s
-	}`, up.URL)})
+	g := apiGateway(t)
 	dir := screenshotDir(t)
 	ctx := browsertest.New(t)
 	shot := func(name string) { browsertest.Screenshot(t, ctx, filepath.Join(dir, name+".png")) }

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -215,12 +214,7 @@ func TestAdminUIBadInput(t *testing.T) {
 // and works: a user connects it and the gateway calls itself with the
 // token. Bad URLs are refused on the URL field.
 func TestAdminUITwoWayWizard(t *testing.T) {
-	up := upstream(t)
-	g := startGateway(t, gatewayOptions{site: fmt.Sprintf(`applinks
-	handle /api/* {
-		require_token
-		reverse_proxy %s
-	}`, up.URL)})
+	g := apiGateway(t)
 	sam := browser(t)
 	signIn(t, sam, "sam", password)
 	wizard := "/applinks/admin/new/gateway"
