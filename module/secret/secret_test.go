@@ -55,13 +55,14 @@ func TestSealOpen(t *testing.T) {
 	}{
 		{"secret", []byte("als_the client secret"), []byte("link-1")},
 		{"empty plaintext", []byte{}, []byte("link-1")},
-		{"no additional data", []byte("x"), nil},
+		{"no additional data", []byte("a value sealed without additional data"), nil},
 		{"binary", []byte{0, 1, 2, 255}, []byte{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sealed := k.Seal(tt.plain, tt.add)
-			if len(tt.plain) > 0 && bytes.Contains(sealed, tt.plain) {
+			// Short plaintexts may occur in random ciphertext by chance.
+			if len(tt.plain) >= 4 && bytes.Contains(sealed, tt.plain) {
 				t.Fatalf("sealed value %x contains the plaintext", sealed)
 			}
 			got, err := k.Open(sealed, tt.add)
