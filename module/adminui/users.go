@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -21,8 +22,10 @@ type usersPage struct {
 // userRow is one user of the list.
 type userRow struct {
 	Name, Role, Source, Provider string
-	Disabled                     bool
-	Grants                       int
+	// EditURL is the user's page, the name escaped.
+	EditURL  string
+	Disabled bool
+	Grants   int
 }
 
 // addUserForm is the form that adds a local user.
@@ -105,6 +108,7 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 			return nil, err
 		}
 		rows[i].Grants = len(gs)
+		rows[i].EditURL = userURL(rows[i].Name)
 	}
 	return rows, nil
 }
@@ -125,7 +129,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		return err
 	}
 	csrf := u.app.Sessions().CSRFToken(s)
-	edit := &Form{Action: Path + "/users/" + name, CSRF: csrf, Cancel: Path + "/users",
+	edit := &Form{Action: userURL(name), CSRF: csrf, Cancel: Path + "/users",
 		Fields: []Field{
 			permissionField("role", "Role", su.Role),
 			{Name: "disabled", Label: "Disabled: cannot sign in, and every token and session stops working", Type: "checkbox", Checked: su.Disabled},
@@ -189,7 +193,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			status = http.StatusBadRequest
 		}
 	}
-	actions := &Form{Action: Path + "/users/" + name, CSRF: csrf,
+	actions := &Form{Action: userURL(name), CSRF: csrf,
 		Buttons: []Button{{Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
 	u.app.Pages().Render(w, status, "admin_user.html", u.page(s, "User "+name, false, userPage{formPage: page, Actions: actions}))
 	return nil
@@ -212,3 +216,6 @@ func userErrorField(err error) string {
 	}
 	return "name"
 }
+
+// userURL is the page of the user name.
+func userURL(name string) string { return Path + "/users/" + url.PathEscape(name) }
