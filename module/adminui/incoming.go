@@ -2,7 +2,6 @@ package adminui
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -64,7 +63,7 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, CreatedBy: s.User.Name})
 			switch {
 			case errors.Is(err, store.ErrAlreadyExists):
-				f.check("name", fmt.Errorf("a link named %q already exists: choose another name", name))
+				f.check("name", nameTaken(name))
 			case err != nil:
 				page.Error = sentence(err.Error())
 			default:

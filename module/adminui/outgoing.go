@@ -134,7 +134,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 				}})
 				switch {
 				case errors.Is(err, store.ErrAlreadyExists):
-					f.check("name", fmt.Errorf("a link named %q already exists: choose another name", name))
+					f.check("name", nameTaken(name))
 				case err != nil:
 					page.Error = sentence(err.Error())
 				default:
@@ -172,7 +172,7 @@ func (u *UI) nameFree(r *http.Request, name string) error {
 		return err
 	}
 	if slices.Contains(names, name) || slices.ContainsFunc(in, func(l links.Link) bool { return l.Name == name }) {
-		return fmt.Errorf("a link named %q already exists: choose another name", name)
+		return nameTaken(name)
 	}
 	return nil
 }
@@ -218,4 +218,9 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 	}
 	u.render(w, s, http.StatusOK, page)
 	return nil
+}
+
+// nameTaken is the error of a link name in use.
+func nameTaken(name string) error {
+	return fmt.Errorf("a link named %q already exists: choose another name", name)
 }
