@@ -79,15 +79,11 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	var rows []linkRow
 	byName := map[string]int{}
 	for _, l := range in {
-		grants, err := u.app.Store().ListGrants(ctx, store.GrantFilter{LinkID: l.ID})
-		if err != nil {
-			return nil, err
-		}
 		row := linkRow{
 			Name: l.Name, Direction: "Incoming", Provider: "Permission " + l.Ceiling.String(),
 			FromConfig: l.Source == links.SourceConfig,
 			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
-			Statuses:   []status{{Text: plural(len(grants), "authorization"), Class: "none"}},
+			Statuses:   []status{{Text: "Active", Class: "ok"}},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })

@@ -25,7 +25,6 @@ type userRow struct {
 	// EditURL is the user's page, the name escaped.
 	EditURL  string
 	Disabled bool
-	Grants   int
 }
 
 // addUserForm is the form that adds a local user.
@@ -77,7 +76,7 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 	return nil
 }
 
-// userRows lists configured users, then stored ones, with their grants.
+// userRows lists configured users, then stored ones.
 func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 	ctx := r.Context()
 	var rows []userRow
@@ -103,11 +102,6 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 		rows = append(rows, row)
 	}
 	for i := range rows {
-		gs, err := u.app.Store().ListGrants(ctx, store.GrantFilter{UserID: rows[i].Name})
-		if err != nil {
-			return nil, err
-		}
-		rows[i].Grants = len(gs)
 		rows[i].EditURL = userURL(rows[i].Name)
 	}
 	return rows, nil
