@@ -177,7 +177,16 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 	run(browsertest.Desktop())
 
 	// Users page.
-	run(chromedp.Navigate(base+"/applinks/admin/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+	run(chromedp.Navigate(base+"/applinks/admin/users"), chromedp.WaitVisible(chromedp.CSS("table.users")),
+		chromedp.SendKeys(chromedp.CSS("#f-name"), "carol"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "carol-password-1"),
+		chromedp.SetValue(chromedp.CSS("#f-role"), "WRITE"),
+		chromedp.Click(chromedp.CSS(`button[value="add"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".notice")))
+	notice("User carol added.")
+	if _, err := flow.Run(base, "carol", "carol-password-1", crmID, crmSecret, base+"/applinks/callback/crm", "READ"); err != nil {
+		t.Fatalf("the user added in the browser cannot authorize: %v", err)
+	}
 	shot("users")
 
 	// The account page: sam authorized CRM while connecting; revoke it.
