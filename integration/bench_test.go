@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/scope"
 )
 
@@ -111,4 +113,40 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Fatalf("%d refreshes failed", failed.Load())
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "refreshes/s")
+}
+
+// BenchmarkAdminLinksPage renders the administration UI's links list with
+// 200 incoming and 50 outgoing links (25 of them with the same name, so
+// Two-way rows), each outgoing one with a connection status to read.
+func BenchmarkAdminLinksPage(b *testing.B) {
+	g, _, _ := benchGateway(b)
+	ctx := context.Background()
+	for i := range 200 {
+		if _, _, err := g.app().Links().Create(ctx, links.NewLink{Name: fmt.Sprintf("app-%03d", i), RedirectURIs: []string{"https://app.example.com/cb"}, Ceiling: scope.Read}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 50 {
+		_, err := g.app().Outgoing().Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{
+			Name: fmt.Sprintf("app-%03d", i*8), ProviderRaw: json.RawMessage(`{"provider":"google"}`), ClientID: "c", ClientSecret: "s", Mode: outgoing.ModeShared,
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := browser(b)
+	signIn(b, c, "sam", password).Body.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := c.Get(base + "/applinks/admin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := readBody(b, resp)
+		// A header row, the 2 Caddyfile links, 200 incoming (25 of them
+		// Two-way) and the 25 outgoing-only links.
+		if resp.StatusCode != http.StatusOK || strings.Count(body, "<tr>") != 1+2+200+25 {
+			b.Fatalf("links page: %d, %d rows", resp.StatusCode, strings.Count(body, "<tr>"))
+		}
+	}
 }
