@@ -367,6 +367,13 @@ func TestAdminUIUsers(t *testing.T) {
 		t.Fatalf("disabled carol's token: %d, want 401", resp.StatusCode)
 	}
 	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"delete"}})
+	if status != http.StatusOK || !strings.Contains(page, "Delete user carol?") || !strings.Contains(page, `name="confirm" value="yes"`) {
+		t.Fatalf("delete asks for confirmation first: %d\n%s", status, page)
+	}
+	if _, err := g.app().Store().GetUser(context.Background(), "carol"); err != nil {
+		t.Fatalf("asking for confirmation deleted the user: %v", err)
+	}
+	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"delete"}, "confirm": {"yes"}})
 	if status != http.StatusOK || !strings.Contains(page, "User carol deleted.") || strings.Contains(page, "<strong>carol</strong>") {
 		t.Fatalf("delete: %d\n%s", status, page)
 	}

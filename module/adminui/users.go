@@ -174,6 +174,16 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			redirect(w, r, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
 			return nil
 		case "delete":
+			if r.PostFormValue("confirm") != "yes" {
+				confirm := &Form{Action: userURL(name), CSRF: csrf, Cancel: userURL(name),
+					Hidden:  []Hidden{{"confirm", "yes"}},
+					Buttons: []Button{{Value: "delete", Label: "Delete " + name, Class: "danger"}}}
+				u.render(w, s, http.StatusOK, formPage{Tab: "users", Heading: "Delete user " + name + "?", Form: confirm, Intro: []string{
+					fmt.Sprintf("%s can no longer sign in, and %s with every token stop working at once.", name, plural(len(gs), "authorization")),
+					"This cannot be undone.",
+				}})
+				return nil
+			}
 			if _, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name); err != nil {
 				return err
 			}
