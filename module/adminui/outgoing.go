@@ -107,6 +107,11 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 		f.fill(r)
 		name := f.field("name").Value
 		nameOK := f.check("name", outgoing.ValidateName(name)) && f.check("name", u.nameFree(r, name))
+		for _, e := range []string{"authorization_endpoint", "token_endpoint", "tenant"} {
+			if fl := f.field(e); fl != nil && !fl.ReadOnly && strings.ContainsAny(fl.Value, "{}") {
+				f.check(e, outgoing.ErrPlaceholder)
+			}
+		}
 		if provider == "custom" {
 			for _, e := range []string{"authorization_endpoint", "token_endpoint"} {
 				if v := f.field(e).Value; v == "" {
@@ -153,8 +158,8 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 	if provider != "custom" {
 		if ep, err := u.app.Outgoing().Probe(r.Context(), providerJSON(provider, f)); err == nil {
 			f.field("authorization_endpoint").Value, f.field("token_endpoint").Value = ep.AuthURL, ep.TokenURL
-		} else {
-			f.check("tenant", err)
+		} else if !f.check("tenant", err) && f.field("tenant") == nil && page.Error == "" {
+			page.Error = sentence(err.Error())
 		}
 	}
 	u.render(w, s, status, page)

@@ -167,7 +167,7 @@ func (s *Service) Create(ctx context.Context, in NewOutgoing) (*Link, error) {
 	if in.ProviderRaw == nil {
 		return nil, fmt.Errorf("outgoing link %q: a provider is required", in.Name)
 	}
-	p, err := s.load(in.ProviderRaw)
+	p, err := s.loadRuntime(in.ProviderRaw)
 	if err != nil {
 		return nil, fmt.Errorf("outgoing link %q: provider: %w", in.Name, err)
 	}
@@ -253,7 +253,7 @@ func (s *Service) Probe(ctx context.Context, providerRaw json.RawMessage) (oauth
 	if providerRaw == nil {
 		return oauth2.Endpoint{}, errors.New("a provider is required")
 	}
-	p, err := s.load(providerRaw)
+	p, err := s.loadRuntime(providerRaw)
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("provider: %w", err)
 	}
@@ -264,9 +264,45 @@ func (s *Service) Probe(ctx context.Context, providerRaw json.RawMessage) (oauth
 	return ep, nil
 }
 
+// ErrPlaceholder means a provider created at runtime holds a Caddy
+// placeholder such as {env.X}: provider modules expand those, so an
+// administrator could read the server's environment or files through them.
+var ErrPlaceholder = errors.New("'{' and '}' are not allowed here: placeholders such as {env.NAME} work only in the Caddyfile")
+
+// loadRuntime loads the provider of a link created at runtime, refusing
+// placeholders in its settings.
+func (s *Service) loadRuntime(raw json.RawMessage) (Provider, error) {
+	var settings any
+	if err := json.Unmarshal(raw, &settings); err != nil {
+		return nil, fmt.Errorf("decoding the provider: %w", err)
+	}
+	if hasPlaceholder(settings) {
+		return nil, ErrPlaceholder
+	}
+	return s.load(raw)
+}
+
+// hasPlaceholder reports whether a decoded JSON value has a string with a
+// brace in it.
+func hasPlaceholder(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.ContainsAny(t, "{}")
+	case []any:
+		return slices.ContainsFunc(t, hasPlaceholder)
+	case map[string]any:
+		for _, e := range t {
+			if hasPlaceholder(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // fromStore rebuilds a runtime link: its provider module and secret.
 func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
-	p, err := s.load(ol.Provider)
+	p, err := s.loadRuntime(ol.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("outgoing link %q: provider: %w", ol.Name, err)
 	}

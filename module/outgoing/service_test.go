@@ -275,6 +275,21 @@ func TestServiceProbe(t *testing.T) {
 			t.Fatal("Probe of a URL without metadata succeeded")
 		}
 	})
+	t.Run("placeholders", func(t *testing.T) {
+		for _, raw := range []string{
+			`{"provider":"metadata","metadata":"https://idp.example/{env.HOME}"}`,
+			`{"provider":"metadata","metadata":"https://idp.example/x","extra":["{file./etc/passwd}"]}`,
+			`{"provider":"metadata","nested":{"deep":"{env.X}"}}`,
+		} {
+			if _, err := f.s.Probe(ctx, json.RawMessage(raw)); !errors.Is(err, outgoing.ErrPlaceholder) {
+				t.Errorf("Probe(%s) = %v, want ErrPlaceholder", raw, err)
+			}
+			_, err := f.s.Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{Name: "ph", ProviderRaw: json.RawMessage(raw), ClientID: "c"}})
+			if !errors.Is(err, outgoing.ErrPlaceholder) {
+				t.Errorf("Create with %s = %v, want ErrPlaceholder", raw, err)
+			}
+		}
+	})
 	t.Run("unknown provider", func(t *testing.T) {
 		if _, err := f.s.Probe(ctx, json.RawMessage(`{"provider":"nope"}`)); err == nil {
 			t.Fatal("Probe of an unknown provider succeeded")
