@@ -374,6 +374,12 @@ func TestAdminUIUsers(t *testing.T) {
 	if resp, _, _ := call(t, http.MethodGet, "/things", bearer(tok.AccessToken)); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("disabled carol's token: %d, want 401", resp.StatusCode)
 	}
+	// Enabled again, signed in and holding a token: none of it survives
+	// her deletion, even when a new carol is added later.
+	adminPost(t, sam, carol, carol, url.Values{"action": {"save"}, "role": {"READ"}})
+	carolBrowser := browser(t)
+	signIn(t, carolBrowser, "carol", "second password").Body.Close()
+	tok = mint(t, g, "carol", scope.Read)
 	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"delete"}})
 	if status != http.StatusOK || !strings.Contains(page, "Delete user carol?") || !strings.Contains(page, `name="confirm" value="yes"`) {
 		t.Fatalf("delete asks for confirmation first: %d\n%s", status, page)
@@ -384,6 +390,13 @@ func TestAdminUIUsers(t *testing.T) {
 	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"delete"}, "confirm": {"yes"}})
 	if status != http.StatusOK || !strings.Contains(page, "User carol deleted.") || strings.Contains(page, "<strong>carol</strong>") {
 		t.Fatalf("delete: %d\n%s", status, page)
+	}
+	adminPost(t, sam, users, users, url.Values{"name": {"carol"}, "password": {"another carol's password"}, "role": {"READ"}})
+	if resp, err := carolBrowser.Get(base + "/applinks/account"); err != nil || resp.Request.URL.Path != "/applinks/login" {
+		t.Fatalf("the deleted carol's session works for the new carol: %v at %v", err, resp.Request.URL)
+	}
+	if resp, _, _ := call(t, http.MethodGet, "/things", bearer(tok.AccessToken)); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the deleted carol's token for the new carol: %d, want 401", resp.StatusCode)
 	}
 	if status, _ := adminPage(t, sam, "/applinks/admin/users/bob"); status != http.StatusNotFound {
 		t.Fatalf("a Caddyfile user's page: %d, want 404 (read-only)", status)

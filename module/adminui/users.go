@@ -184,9 +184,6 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				}})
 				return nil
 			}
-			if _, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name); err != nil {
-				return err
-			}
 			if err := u.app.DeleteUser(r.Context(), name, s.User.Name); err != nil {
 				return err
 			}

@@ -104,11 +104,25 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 	return u, created, nil
 }
 
-// DeleteUser removes a stored user; its sessions and tokens stop working
-// at its next request.
+// DeleteUser removes a stored user with everything that is theirs: grants
+// (and so tokens) and outgoing connections are deleted, and sessions die
+// with the user (a later user of the same name does not inherit them:
+// see users.User.Since).
 func (a *App) DeleteUser(ctx context.Context, name, by string) error {
 	if a.ConfigUser(name) {
 		return ErrUserReadOnly
+	}
+	if _, err := a.RevokeUserGrants(ctx, name, by); err != nil {
+		return err
+	}
+	conns, err := a.store.ListConnections(ctx, store.ConnectionFilter{UserID: name})
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if err := a.store.DeleteConnection(ctx, c.LinkID, name); err != nil {
+			return err
+		}
 	}
 	if err := a.store.DeleteUser(ctx, name); err != nil {
 		return err

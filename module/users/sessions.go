@@ -85,7 +85,7 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	if err != nil {
 		return Session{}, false, err
 	}
-	if u.Disabled || u.Role == scope.None {
+	if u.Disabled || u.Role == scope.None || st.CreatedAt.Before(u.Since) {
 		return Session{}, false, nil
 	}
 	return Session{User: u, SignedInAt: st.CreatedAt, hash: hash}, true, nil

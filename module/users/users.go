@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -40,7 +41,11 @@ type User struct {
 	Disabled bool
 	// Source is "config" or "runtime".
 	Source string
-	hash   []byte
+	// Since is when a stored user was created; sessions older than that
+	// belonged to an earlier user of the same name. Zero for Caddyfile
+	// users.
+	Since time.Time
+	hash  []byte
 }
 
 // Directory finds users.
@@ -96,7 +101,7 @@ func (d *Directory) Get(ctx context.Context, name string) (User, error) {
 	if err := role.UnmarshalText([]byte(su.Role)); err != nil {
 		return User{}, fmt.Errorf("stored user %q: %w", name, err)
 	}
-	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", hash: []byte(su.PasswordHash)}, nil
+	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", Since: su.CreatedAt, hash: []byte(su.PasswordHash)}, nil
 }
 
 // Authenticate checks a name and password; a wrong name costs as much time
