@@ -31,9 +31,9 @@ var (
 	ErrPasswordTooShort = fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
 	// ErrPasswordTooLong means the password is longer than bcrypt takes.
 	ErrPasswordTooLong = errors.New("the password must have at most 72 bytes")
-	// ErrInvalidUserName means the name is empty, too long or has control
-	// characters or '/'.
-	ErrInvalidUserName = errors.New("a user name has 1 to 100 characters, without control characters or '/'")
+	// ErrInvalidUserName means the name is empty, too long, has control
+	// characters or '/', or is . or .. (path steps in URLs).
+	ErrInvalidUserName = errors.New("a user name has 1 to 100 characters, without control characters or '/', and is not . or ..")
 	// ErrInvalidRole means the role is not one of the four.
 	ErrInvalidRole = errors.New("role: want READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	// ErrNoPassword means the user signs in through an OpenID Connect
@@ -148,7 +148,7 @@ func (a *App) RevokeUserGrants(ctx context.Context, name, by string) (int, error
 }
 
 func validateUserName(name string) error {
-	if strings.TrimSpace(name) == "" || len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' }) {
+	if strings.TrimSpace(name) == "" || name == "." || name == ".." || len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' }) {
 		return ErrInvalidUserName
 	}
 	return nil

@@ -80,6 +80,9 @@ func ValidateName(name string) error {
 	if name == "" || len(name) > 100 {
 		return errors.New("a name of at most 100 characters is required")
 	}
+	if name == "." || name == ".." {
+		return errors.New("the names . and .. cannot be used (they are path steps in URLs)")
+	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return errors.New("names use letters, digits, '-', '_' and '.' (they appear in URLs)")
