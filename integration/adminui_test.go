@@ -296,6 +296,17 @@ func TestAdminUITwoWayWizard(t *testing.T) {
 		t.Fatalf("no Two-way row for self:\n%s", row)
 	}
 
+	// Its name is taken in both directions now, also for a wizard whose
+	// step 1 ran before.
+	status, _, page = adminPost(t, sam, "/applinks/admin/new/incoming", "/applinks/admin/new/incoming", url.Values{"name": {"self"}, "redirect_uris": {"https://other.example/cb"}, "scope": {"READ"}, "action": {"save"}})
+	if status != http.StatusUnprocessableEntity || !strings.Contains(fieldError(page, "name"), "already exists") {
+		t.Fatalf("an incoming link named like the two-way pair: %d %q", status, fieldError(page, "name"))
+	}
+	status, _, page = adminPost(t, sam, wizard, wizard, url.Values{"action": {"incoming"}, "url": {base}, "name": {"self"}, "redirect_uris": {base + "/applinks/callback/self"}, "scope": {"READ"}})
+	if status != http.StatusConflict || !strings.Contains(page, "created meanwhile") {
+		t.Fatalf("wizard step 2 with a name taken since step 1: %d\n%s", status, page)
+	}
+
 	// The link works: wendy connects it (signing in and consenting at the
 	// other side) and calls the other side's API through it.
 	wendy := browser(t)

@@ -128,6 +128,10 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 			page.Error = "The link was not created: correct the fields marked below."
 			return render(http.StatusUnprocessableEntity)
 		}
+		if u.nameFree(r, name) != nil {
+			page.Error = fmt.Sprintf("A link named %q was created meanwhile: start again with another name.", name)
+			return render(http.StatusConflict)
+		}
 		l, _, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, CreatedBy: s.User.Name})
 		if errors.Is(err, store.ErrAlreadyExists) {
 			page.Error = fmt.Sprintf("A link named %q was created meanwhile: start again with another name.", name)

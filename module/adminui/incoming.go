@@ -59,6 +59,9 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 		if name == "" {
 			f.check("name", errors.New("a name is required"))
 		}
+		// Names are unique across incoming and outgoing links: an incoming
+		// and an outgoing link of one name are one (Two-way) application.
+		f.check("name", u.nameFree(r, name))
 		if !f.invalid() {
 			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, CreatedBy: s.User.Name})
 			switch {
