@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -411,6 +412,35 @@ func TestAdminUIUsers(t *testing.T) {
 	}
 	if resp, _, _ := call(t, http.MethodGet, "/things", bearer(tok.AccessToken)); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the deleted carol's token for the new carol: %d, want 401", resp.StatusCode)
+	}
+	// Administrators adding the same user at once: one wins, the others
+	// are told the name is taken (nobody's password silently replaced).
+	_, list := adminPage(t, sam, users)
+	csrf := flow.HiddenFields(list).Get("csrf_token")
+	results := make(chan int, 8)
+	for i := range 8 {
+		go func() {
+			resp, err := sam.PostForm(base+users, url.Values{"csrf_token": {csrf}, "name": {"dave"}, "password": {fmt.Sprintf("dave password %d", i)}, "role": {"READ"}})
+			if err != nil {
+				results <- 0
+				return
+			}
+			resp.Body.Close()
+			results <- resp.StatusCode
+		}()
+	}
+	added := 0
+	for range 8 {
+		switch <-results {
+		case http.StatusOK: // the list, after the redirect
+			added++
+		case http.StatusUnprocessableEntity:
+		default:
+			t.Error("an unexpected answer to a concurrent add")
+		}
+	}
+	if added != 1 {
+		t.Fatalf("%d concurrent adds of dave succeeded, want 1", added)
 	}
 	if status, _ := adminPage(t, sam, "/applinks/admin/users/bob"); status != http.StatusNotFound {
 		t.Fatalf("a Caddyfile user's page: %d, want 404 (read-only)", status)

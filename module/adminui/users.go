@@ -48,13 +48,11 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 		name := f.field("name").Value
 		role, err := scope.Parse(f.field("role").Value)
 		f.check("role", err)
-		if _, err := u.app.Users().Get(r.Context(), name); err == nil {
+		if u.app.ConfigUser(name) {
 			f.check("name", fmt.Errorf("a user named %q exists already", name))
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
 		if !f.invalid() {
-			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role}, s.User.Name)
+			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role, Create: true}, s.User.Name)
 			switch {
 			case err == nil:
 				redirect(w, r, Path+"/users", "User "+name+" added.")

@@ -99,6 +99,8 @@ type App struct {
 	logger   *zap.Logger
 	audit    *zap.Logger
 	ctx      caddy.Context
+	// usersMu makes SaveUser's read and write of a user one step.
+	usersMu sync.Mutex
 }
 
 // Limits are the rate limiters of sign-in and the token endpoint.

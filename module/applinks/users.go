@@ -36,6 +36,8 @@ var (
 	ErrInvalidUserName = errors.New("a user name has 1 to 100 characters, without control characters or '/', and is not . or ..")
 	// ErrInvalidRole means the role is not one of the four.
 	ErrInvalidRole = errors.New("role: want READ, WRITE, ADMIN or SYSTEM_ADMIN")
+	// ErrUserExists means a user to create exists already.
+	ErrUserExists = errors.New("a user of this name exists already")
 	// ErrNoPassword means the user signs in through an OpenID Connect
 	// provider and cannot be given a password.
 	ErrNoPassword = errors.New("this user signs in with an OpenID Connect provider and has no password")
@@ -47,6 +49,8 @@ type UserChange struct {
 	Password string
 	Role     scope.Scope
 	Disabled bool
+	// Create refuses to change an existing user (ErrUserExists).
+	Create bool
 }
 
 // ConfigUser reports whether name is a user declared in the configuration.
@@ -67,11 +71,16 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 	if c.Role < scope.Read || c.Role > scope.SystemAdmin {
 		return store.User{}, false, ErrInvalidRole
 	}
+	a.usersMu.Lock()
+	defer a.usersMu.Unlock()
 	now := time.Now().UTC()
 	u, err = a.store.GetUser(ctx, name)
 	created = errors.Is(err, store.ErrNotFound)
 	if err != nil && !created {
 		return store.User{}, false, err
+	}
+	if c.Create && !created {
+		return store.User{}, false, ErrUserExists
 	}
 	if created {
 		u = store.User{Name: name, CreatedAt: now}
@@ -157,7 +166,7 @@ func validateUserName(name string) error {
 // IsUserInputError reports whether err is about the administrator's input
 // to SaveUser or DeleteUser (and not a failure of the store).
 func IsUserInputError(err error) bool {
-	for _, e := range []error{ErrUserReadOnly, ErrPasswordRequired, ErrPasswordTooShort, ErrPasswordTooLong, ErrInvalidUserName, ErrInvalidRole, ErrNoPassword} {
+	for _, e := range []error{ErrUserReadOnly, ErrUserExists, ErrPasswordRequired, ErrPasswordTooShort, ErrPasswordTooLong, ErrInvalidUserName, ErrInvalidRole, ErrNoPassword} {
 		if errors.Is(err, e) {
 			return true
 		}
