@@ -198,8 +198,8 @@ func TestAdminUIEditIncoming(t *testing.T) {
 		t.Error("config link's page offers a submit button")
 	}
 	status, _, _ = adminPost(t, sam, cfg, cfg, url.Values{"action": {"save"}, "redirect_uris": {"https://evil.example.com/cb"}, "scope": {"SYSTEM_ADMIN"}})
-	if status == http.StatusInternalServerError {
-		t.Fatalf("POST to the config link's page: %d", status)
+	if status != http.StatusConflict {
+		t.Fatalf("POST to the config link's page: %d, want 409", status)
 	}
 	if app := incomingByID(t, g, links.ConfigID("app")); !slices.Equal(app.RedirectURIs, []string{redirectURI}) || app.Ceiling.String() != "WRITE" {
 		t.Fatalf("a POST changed the config link: %v %s", app.RedirectURIs, app.Ceiling)
@@ -353,7 +353,9 @@ func TestAdminUIEditOutgoing(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, "declared in the Caddyfile") || !strings.Contains(page, `name="client_id" type="text" value="declared-id" autocomplete="off" readonly`) || strings.Contains(page, `<button type="submit"`) {
 		t.Fatalf("config outgoing link's page: %d\n%s", status, page)
 	}
-	adminPost(t, sam, "/applinks/admin/new/incoming", decl, url.Values{"action": {"save"}, "client_id": {"evil"}, "client_secret": {"evil"}, "scopes": {"x"}})
+	if status, _, _ := adminPost(t, sam, "/applinks/admin/new/incoming", decl, url.Values{"action": {"save"}, "client_id": {"evil"}, "client_secret": {"evil"}, "scopes": {"x"}}); status != http.StatusConflict {
+		t.Fatalf("POST to the config outgoing link's page: %d, want 409", status)
+	}
 	if l, err := g.app().Outgoing().Link(context.Background(), "declared"); err != nil || l.ClientID != "declared-id" || l.ClientSecret != "declared-secret" || len(l.Scopes) != 0 {
 		t.Fatalf("a POST changed the config outgoing link: %+v %v", l, err)
 	}

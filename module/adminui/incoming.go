@@ -99,7 +99,12 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		f.Buttons = nil
 		page.Intro = append(page.Intro, "This link is declared in the Caddyfile: change it there.")
 	}
-	if r.Method == http.MethodPost && l.Source != links.SourceConfig {
+	if r.Method == http.MethodPost && l.Source == links.SourceConfig {
+		page.Error = "Nothing was saved: this link is declared in the Caddyfile."
+		u.render(w, s, http.StatusConflict, page)
+		return nil
+	}
+	if r.Method == http.MethodPost {
 		redirects, ceiling := readIncoming(r, f)
 		if !f.invalid() {
 			_, err := u.app.Links().Update(r.Context(), l.ID, links.Edit{RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked}, s.User.Name)

@@ -208,7 +208,12 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 		f.Buttons = nil
 		page.Intro = []string{"This link is declared in the Caddyfile: change it there."}
 	}
-	if r.Method == http.MethodPost && !declared {
+	if r.Method == http.MethodPost && declared {
+		page.Error = "Nothing was saved: this link is declared in the Caddyfile."
+		u.render(w, s, http.StatusConflict, page)
+		return nil
+	}
+	if r.Method == http.MethodPost {
 		f.fill(r)
 		if f.field("client_id").Value == "" {
 			f.check("client_id", errors.New("the client ID is required"))
