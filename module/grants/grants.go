@@ -412,7 +412,7 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 		ClientID:   g.ClientID,
 		LinkID:     g.LinkID,
 		GrantID:    g.ID,
-		Scope:      scope.Min(scope.Min(ts, role), ceiling),
+		Scope:      scope.Min(ts, role, ceiling),
 		OIDCScopes: g.OIDCScopes,
 		IssuedAt:   t.IssuedAt,
 		ExpiresAt:  t.ExpiresAt,
@@ -428,7 +428,7 @@ func (s *Service) grantedScope(ctx context.Context, userID, requested string, ce
 		return scope.None, oautherror.New(oautherror.InvalidGrant, "the user who authorized this grant can no longer sign in")
 	}
 	want, _ := scope.Parse(requested)
-	return scope.Min(scope.Min(want, role), ceiling), nil
+	return scope.Min(want, role, ceiling), nil
 }
 
 func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (store.Issue, Tokens) {

@@ -58,8 +58,13 @@ func ParseList(list string) (highest Scope, other []string) {
 	return highest, other
 }
 
-// Min returns the lower of two scopes.
-func Min(a, b Scope) Scope { return min(a, b) }
+// Min returns the lowest of the scopes given.
+func Min(s Scope, more ...Scope) Scope {
+	for _, m := range more {
+		s = min(s, m)
+	}
+	return s
+}
 
 // MarshalText encodes the scope as its wire name.
 func (s Scope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

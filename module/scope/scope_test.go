@@ -86,6 +86,9 @@ func TestLadder(t *testing.T) {
 			if got := scope.Min(a, b); got != want {
 				t.Errorf("Min(%v, %v) = %v, want %v", a, b, got, want)
 			}
+			if got := scope.Min(scope.SystemAdmin, a, b); got != want {
+				t.Errorf("Min(SYSTEM_ADMIN, %v, %v) = %v, want %v", a, b, got, want)
+			}
 		}
 	}
 }
