@@ -108,8 +108,8 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 		name := f.field("name").Value
 		nameOK := f.check("name", outgoing.ValidateName(name)) && f.check("name", u.nameFree(r, name))
 		for _, e := range []string{"authorization_endpoint", "token_endpoint", "tenant"} {
-			if fl := f.field(e); fl != nil && !fl.ReadOnly && strings.ContainsAny(fl.Value, "{}") {
-				f.check(e, outgoing.ErrPlaceholder)
+			if fl := f.field(e); fl != nil && !fl.ReadOnly {
+				f.check(e, outgoing.CheckNoPlaceholder(fl.Value))
 			}
 		}
 		if provider == "custom" {

@@ -177,7 +177,7 @@ func (s *Service) Create(ctx context.Context, in NewOutgoing) (*Link, error) {
 	}
 	ol := store.OutgoingLink{Name: l.Name, Provider: in.ProviderRaw, ClientID: l.ClientID, Scopes: l.Scopes, Mode: l.Mode, CreatedAt: s.now().UTC(), CreatedBy: in.CreatedBy}
 	if l.ClientSecret != "" {
-		ol.SealedSecret = s.keys.Seal([]byte(l.ClientSecret), []byte("outgoing link "+l.Name))
+		ol.SealedSecret = s.keys.Seal([]byte(l.ClientSecret), secretBinding(l.Name))
 	}
 	if err := s.store.CreateOutgoingLink(ctx, ol); err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by s
 	}
 	var sealed []byte
 	if in.ClientSecret != "" {
-		sealed = s.keys.Seal([]byte(in.ClientSecret), []byte("outgoing link "+name))
+		sealed = s.keys.Seal([]byte(in.ClientSecret), secretBinding(name))
 	}
 	_, err = s.store.UpdateOutgoingLink(ctx, name, func(l *store.OutgoingLink) error {
 		l.ClientID, l.Scopes, l.Mode = in.ClientID, slices.Clone(in.Scopes), mode
@@ -282,12 +282,21 @@ func (s *Service) loadRuntime(raw json.RawMessage) (Provider, error) {
 	return s.load(raw)
 }
 
-// hasPlaceholder reports whether a decoded JSON value has a string with a
-// brace in it.
+// CheckNoPlaceholder returns ErrPlaceholder when value, a setting of a
+// provider created at runtime, has a brace in it.
+func CheckNoPlaceholder(value string) error {
+	if strings.ContainsAny(value, "{}") {
+		return ErrPlaceholder
+	}
+	return nil
+}
+
+// hasPlaceholder reports whether a decoded JSON value has a string that
+// CheckNoPlaceholder refuses.
 func hasPlaceholder(v any) bool {
 	switch t := v.(type) {
 	case string:
-		return strings.ContainsAny(t, "{}")
+		return CheckNoPlaceholder(t) != nil
 	case []any:
 		return slices.ContainsFunc(t, hasPlaceholder)
 	case map[string]any:
@@ -300,6 +309,10 @@ func hasPlaceholder(v any) bool {
 	return false
 }
 
+// secretBinding is the additional data a runtime link's client secret is
+// sealed with, so a sealed secret opens only as that link's.
+func secretBinding(name string) []byte { return []byte("outgoing link " + name) }
+
 // fromStore rebuilds a runtime link: its provider module and secret.
 func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
 	p, err := s.loadRuntime(ol.Provider)
@@ -308,7 +321,7 @@ func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
 	}
 	var sec []byte
 	if ol.SealedSecret != nil {
-		if sec, err = s.keys.Open(ol.SealedSecret, []byte("outgoing link "+ol.Name)); err != nil {
+		if sec, err = s.keys.Open(ol.SealedSecret, secretBinding(ol.Name)); err != nil {
 			return nil, fmt.Errorf("outgoing link %q: %w", ol.Name, err)
 		}
 	}
