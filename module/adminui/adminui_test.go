@@ -78,3 +78,16 @@ func TestLines(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestIssuerOfCallback(t *testing.T) {
+	for _, tc := range []struct{ redirect, name, want string }{
+		{"https://jira.example.com/applinks/callback/wiki", "wiki", "https://jira.example.com"},
+		{"https://example.com/jira/applinks/callback/wiki", "wiki", "https://example.com/jira"},
+		{"https://jira.example.com/oauth/cb", "wiki", "https://jira.example.com"},
+		{"https://jira.example.com/applinks/callback/other", "wiki", "https://jira.example.com"},
+	} {
+		if got := issuerOfCallback(tc.redirect, tc.name); got != tc.want {
+			t.Errorf("issuerOfCallback(%q, %q) = %q, want %q", tc.redirect, tc.name, got, tc.want)
+		}
+	}
+}

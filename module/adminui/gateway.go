@@ -75,8 +75,7 @@ func (u *UI) discoverGateway(r *http.Request, issuer string) ([]Copy, error) {
 // serveNewGateway runs the two-way wizard; the step is the form's action.
 func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	csrf := u.app.Sessions().CSRFToken(s)
-	action := Path + "/new/gateway"
-	urlForm := &Form{Action: action, CSRF: csrf, Cancel: Path + "/new",
+	urlForm := &Form{Action: wizardPath, CSRF: csrf, Cancel: Path + "/new",
 		Fields: []Field{
 			{Name: "url", Label: "Application URL", Type: "url", Required: true, Hint: "The other gateway's address (its issuer), e.g. https://jira.example.com."},
 			{Name: "name", Label: "Name", Type: "text", Required: true, Hint: "Names this link on this side: letters, digits, '-', '_' and '.'."},
@@ -111,14 +110,12 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 			page.Error = "Correct the fields marked below."
 			return render(http.StatusUnprocessableEntity)
 		}
-		page.Form, page.Copies = u.gatewayIncomingForm(csrf, issuer, name), remote
-		page.Intro = []string{"Step 2 of 3: this gateway's incoming link, for " + issuer + " to call this site."}
+		page.Form, page.Copies, page.Intro = u.gatewayIncomingForm(csrf, issuer, name), remote, incomingStepIntro(issuer)
 		return render(http.StatusOK)
 	case "incoming":
 		issuer, name := r.PostFormValue("url"), r.PostFormValue("name")
 		f := u.gatewayIncomingForm(csrf, issuer, name)
-		page.Form = f
-		page.Intro = []string{"Step 2 of 3: this gateway's incoming link, for " + issuer + " to call this site."}
+		page.Form, page.Intro = f, incomingStepIntro(issuer)
 		redirects, ceiling := readIncoming(r, f)
 		if _, err := gatewayIssuer(issuer); err != nil || outgoing.ValidateName(name) != nil {
 			page.Error = "The wizard's data was altered: start again."
@@ -128,12 +125,12 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 			page.Error = "The link was not created: correct the fields marked below."
 			return render(http.StatusUnprocessableEntity)
 		}
-		if u.nameFree(r, name) != nil {
-			page.Error = fmt.Sprintf("A link named %q was created meanwhile: start again with another name.", name)
-			return render(http.StatusConflict)
+		err := u.nameFree(r, name)
+		var l links.Link
+		if err == nil {
+			l, _, err = u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, CreatedBy: s.User.Name})
 		}
-		l, _, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, CreatedBy: s.User.Name})
-		if errors.Is(err, store.ErrAlreadyExists) {
+		if errors.Is(err, errNameTaken) || errors.Is(err, store.ErrAlreadyExists) {
 			page.Error = fmt.Sprintf("A link named %q was created meanwhile: start again with another name.", name)
 			return render(http.StatusConflict)
 		}
@@ -149,10 +146,32 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 	return render(http.StatusBadRequest)
 }
 
+// wizardPath is the two-way wizard's page.
+const wizardPath = Path + "/new/gateway"
+
+// incomingStepIntro introduces step 2.
+func incomingStepIntro(issuer string) []string {
+	return []string{"Step 2 of 3: this gateway's incoming link, for " + issuer + " to call this site."}
+}
+
+// issuerOfCallback guesses the other gateway's URL from the redirect URL
+// of its incoming link here: what precedes its callback path for the link
+// name, else the URL's origin.
+func issuerOfCallback(redirect, name string) string {
+	if issuer, ok := strings.CutSuffix(redirect, outgoing.CallbackPrefix+name); ok {
+		return issuer
+	}
+	u, err := url.Parse(redirect)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // gatewayIncomingForm is step 2: the other side's redirect URL (its
 // outgoing link's callback, by default of the same name) and permission.
 func (u *UI) gatewayIncomingForm(csrf, issuer, name string) *Form {
-	return &Form{Action: Path + "/new/gateway", CSRF: csrf, Cancel: Path,
+	return &Form{Action: wizardPath, CSRF: csrf, Cancel: Path,
 		Hidden: []Hidden{{"url", issuer}, {"name", name}},
 		Fields: []Field{
 			{Name: "redirect_uris", Label: "Its redirect URL", Type: "textarea", Required: true, Value: issuer + outgoing.CallbackPrefix + name,
@@ -178,14 +197,9 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 		return err
 	}
 	if issuer == "" && len(in.RedirectURIs) > 0 {
-		if ru, err := url.Parse(in.RedirectURIs[0]); err == nil {
-			issuer = strings.TrimSuffix(in.RedirectURIs[0], outgoing.CallbackPrefix+in.Name)
-			if issuer == in.RedirectURIs[0] {
-				issuer = ru.Scheme + "://" + ru.Host
-			}
-		}
+		issuer = issuerOfCallback(in.RedirectURIs[0], in.Name)
 	}
-	f := &Form{Action: Path + "/new/gateway", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+	f := &Form{Action: wizardPath, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
 		Hidden: []Hidden{{"incoming", in.ID}},
 		Fields: []Field{
 			{Name: "url", Label: "Application URL", Type: "url", Value: issuer, Required: true, Hint: "The other gateway's address."},

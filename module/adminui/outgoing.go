@@ -230,7 +230,10 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 	return nil
 }
 
+// errNameTaken is what nameTaken's errors wrap.
+var errNameTaken = errors.New("already exists: choose another name")
+
 // nameTaken is the error of a link name in use.
 func nameTaken(name string) error {
-	return fmt.Errorf("a link named %q already exists: choose another name", name)
+	return fmt.Errorf("a link named %q %w", name, errNameTaken)
 }
