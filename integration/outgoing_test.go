@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -281,23 +280,17 @@ func outGateway(t *testing.T, f *outFake, up *httptest.Server, link, provider, m
 // the gateway and the fake provider but stops at the gateway's answer to
 // the provider's callback, so where it sends the browser can be checked.
 func outBrowser(t testing.TB) *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
+	c := browser(t)
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return fmt.Errorf("stopped after %d redirects", len(via))
+		}
+		if strings.HasPrefix(via[len(via)-1].URL.Path, outgoing.CallbackPrefix) {
+			return http.ErrUseLastResponse
+		}
+		return nil
 	}
-	return &http.Client{
-		Jar:     jar,
-		Timeout: 10 * time.Second,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return fmt.Errorf("stopped after %d redirects", len(via))
-			}
-			if strings.HasPrefix(via[len(via)-1].URL.Path, outgoing.CallbackPrefix) {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		},
-	}
+	return c
 }
 
 // outConnect opens /applinks/connect/<link>?return_to=…, signs user in if
