@@ -376,14 +376,6 @@ func (a *API) serveGrant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// userView is a user as the API shows it: never a password hash.
-type userView struct {
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	Disabled bool   `json:"disabled,omitempty"`
-	Source   string `json:"source"`
-}
-
 // serveUsers lists the users declared in the configuration and stored.
 func (a *API) serveUsers(w http.ResponseWriter, r *http.Request) error {
 	app, err := theApp()
@@ -393,24 +385,9 @@ func (a *API) serveUsers(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, "GET")
 	}
-	out := []userView{}
-	for _, c := range app.LocalUsers {
-		u, err := app.Users().Get(r.Context(), c.Name)
-		if err != nil {
-			return internal(err)
-		}
-		out = append(out, userView{Name: u.Name, Role: u.Role.String(), Disabled: u.Disabled, Source: "config"})
-	}
-	stored, err := app.Store().ListUsers(r.Context())
+	out, err := app.ListUsers(r.Context())
 	if err != nil {
 		return internal(err)
-	}
-	for _, u := range stored {
-		src := "runtime"
-		if u.Provider != "" {
-			src = "oidc"
-		}
-		out = append(out, userView{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Source: src})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -450,7 +427,7 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 		if created {
 			status = http.StatusCreated
 		}
-		return writeJSON(w, status, userView{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Source: "runtime"})
+		return writeJSON(w, status, applinks.UserEntry{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Source: "runtime"})
 	case action == "" && r.Method == http.MethodDelete:
 		if err := app.DeleteUser(r.Context(), name, actor); err != nil {
 			return userError(err)

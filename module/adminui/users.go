@@ -21,10 +21,9 @@ type usersPage struct {
 
 // userRow is one user of the list.
 type userRow struct {
-	Name, Role, Source, Provider string
+	applinks.UserEntry
 	// EditURL is the user's page, the name escaped.
-	EditURL  string
-	Disabled bool
+	EditURL string
 }
 
 // addUserForm is the form that adds a local user.
@@ -76,31 +75,16 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 
 // userRows lists configured users, then stored ones.
 func (u *UI) userRows(r *http.Request) ([]userRow, error) {
-	ctx := r.Context()
-	var rows []userRow
-	for _, c := range u.app.LocalUsers {
-		usr, err := u.app.Users().Get(ctx, c.Name)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, userRow{Name: usr.Name, Role: usr.Role.String(), Disabled: usr.Disabled, Source: "config"})
-	}
-	stored, err := u.app.Store().ListUsers(ctx)
+	entries, err := u.app.ListUsers(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	for _, su := range stored {
-		row := userRow{Name: su.Name, Role: su.Role, Disabled: su.Disabled, Source: "runtime"}
-		if su.Provider != "" {
-			row.Source, row.Provider = "oidc", su.Provider
+	rows := make([]userRow, len(entries))
+	for i, e := range entries {
+		if e.Role == "" {
+			e.Role = "none"
 		}
-		if row.Role == "" {
-			row.Role = "none"
-		}
-		rows = append(rows, row)
-	}
-	for i := range rows {
-		rows[i].EditURL = userURL(rows[i].Name)
+		rows[i] = userRow{UserEntry: e, EditURL: userURL(e.Name)}
 	}
 	return rows, nil
 }

@@ -58,6 +58,43 @@ func (a *App) ConfigUser(name string) bool {
 	return slices.ContainsFunc(a.LocalUsers, func(c users.ConfigUser) bool { return c.Name == name })
 }
 
+// UserEntry is a user as administrators see it: never a password hash.
+type UserEntry struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Disabled bool   `json:"disabled,omitempty"`
+	// Source is "config" (the Caddyfile), "runtime" (a local user stored
+	// by an administrator) or "oidc" (signs in through a provider).
+	Source string `json:"source"`
+	// Provider is the issuer an "oidc" user signs in with.
+	Provider string `json:"-"`
+}
+
+// ListUsers returns the users declared in the configuration, then the
+// stored ones by name.
+func (a *App) ListUsers(ctx context.Context) ([]UserEntry, error) {
+	out := []UserEntry{}
+	for _, c := range a.LocalUsers {
+		u, err := a.users.Get(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, UserEntry{Name: u.Name, Role: u.Role.String(), Disabled: u.Disabled, Source: "config"})
+	}
+	stored, err := a.store.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range stored {
+		e := UserEntry{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Source: "runtime"}
+		if u.Provider != "" {
+			e.Source, e.Provider = "oidc", u.Provider
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // SaveUser creates or updates the stored user name, hashing its password
 // with bcrypt. A role change or disabling is felt on the next request of
 // every token and session of the user.
