@@ -95,10 +95,7 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		declared, err := u.declaredOutgoing(ctx, n)
-		if err != nil {
-			return nil, err
-		}
+		declared := u.app.Outgoing().Declared(n)
 		st, connected, err := u.outgoingStatus(ctx, l)
 		if err != nil {
 			return nil, err
@@ -160,16 +157,6 @@ func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bo
 		out = append(out, status{Text: text, Class: map[string]string{outgoing.StatusValid: "ok", outgoing.StatusRecoverable: "warn", outgoing.StatusUnrecoverable: "bad"}[st]})
 	}
 	return out, true, nil
-}
-
-// declaredOutgoing reports whether the outgoing link name comes from the
-// configuration (it is not among the stored ones).
-func (u *UI) declaredOutgoing(ctx context.Context, name string) (bool, error) {
-	_, err := u.app.Store().GetOutgoingLink(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return true, nil
-	}
-	return false, err
 }
 
 // providerName is the short name of a provider module, e.g. "google".
@@ -299,31 +286,19 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 		u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, "Delete "+name, false, page))
 		return nil
 	}
-	declared := false
-	if outName != "" {
-		d, err := u.declaredOutgoing(ctx, outName)
-		if err != nil {
-			return err
-		}
-		declared = d
-	}
-	if declared || in.Source == links.SourceConfig {
+	// Both halves are checked before either is deleted, so a Two-way row
+	// is never half deleted.
+	if in.Source == links.SourceConfig || (outName != "" && u.app.Outgoing().Declared(outName)) {
 		redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
 		return nil
 	}
 	if inID != "" {
-		if err := u.app.Links().Delete(ctx, in.ID, s.User.Name); errors.Is(err, links.ErrReadOnly) {
-			redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
-			return nil
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := u.app.Links().Delete(ctx, in.ID, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
 	if outName != "" {
-		if err := u.app.Outgoing().Delete(ctx, outName, s.User.Name); errors.Is(err, outgoing.ErrReadOnly) {
-			redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
-			return nil
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := u.app.Outgoing().Delete(ctx, outName, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

@@ -193,10 +193,7 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 	} else if err != nil {
 		return err
 	}
-	declared, err := u.declaredOutgoing(r.Context(), name)
-	if err != nil {
-		return err
-	}
+	declared := u.app.Outgoing().Declared(name)
 	f := &Form{Action: Path + "/outgoing/" + name, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
 		Fields:  outgoingSettings(l.ClientID, strings.Join(l.Scopes, " "), l.Mode, "Leave empty to keep the current secret."),
 		Buttons: []Button{{Value: "save", Label: "Save"}}}

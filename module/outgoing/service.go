@@ -134,6 +134,13 @@ func (s *Service) forget(name string) {
 	s.mu.Unlock()
 }
 
+// Declared reports whether the outgoing link name is declared in the
+// configuration (and so read-only).
+func (s *Service) Declared(name string) bool {
+	_, ok := s.links[name]
+	return ok
+}
+
 // Names returns the names of the declared and runtime outgoing links,
 // declared first, each group by name.
 func (s *Service) Names(ctx context.Context) ([]string, error) {
