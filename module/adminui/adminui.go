@@ -271,7 +271,10 @@ type formPage struct {
 	Error   string
 	Copies  []Copy
 	Form    *Form
-	Back    string
+	// Actions is a second form of buttons under ActionsHeading.
+	ActionsHeading string
+	Actions        *Form
+	Back           string
 }
 
 // sentence capitalises a message for display.

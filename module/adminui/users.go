@@ -176,17 +176,10 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			status = http.StatusBadRequest
 		}
 	}
-	actions := &Form{Action: userURL(name), CSRF: csrf,
+	page.ActionsHeading, page.Actions = "Access", &Form{Action: userURL(name), CSRF: csrf,
 		Buttons: []Button{{Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
-	u.app.Pages().Render(w, status, "admin_user.html", u.page(s, "User "+name, false, userPage{formPage: page, Actions: actions}))
+	u.render(w, s, status, page)
 	return nil
-}
-
-// userPage is a user's page: the edit form and the revoke and delete
-// buttons.
-type userPage struct {
-	formPage
-	Actions *Form
 }
 
 // userErrorField is the form field an input error of SaveUser is about.
