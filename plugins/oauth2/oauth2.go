@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 
 	"golang.org/x/oauth2"
 
@@ -51,8 +50,7 @@ type OAuth2 struct {
 	// of the two endpoints for RFC 8414 discovery.
 	Issuer string `json:"issuer,omitempty"`
 
-	mu       sync.Mutex
-	endpoint *oauth2.Endpoint // discovered; nil until a discovery succeeds
+	discovery outgoing.Discovery
 }
 
 // CaddyModule returns the Caddy module information.
@@ -110,20 +108,13 @@ func (o *OAuth2) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endp
 	if o.Issuer == "" {
 		return oauth2.Endpoint{AuthURL: o.AuthorizationEndpoint, TokenURL: o.TokenEndpoint}, nil
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.endpoint != nil {
-		return *o.endpoint, nil
-	}
-	if client == nil {
-		client = outgoing.NewClient(0)
-	}
-	ep, err := discover(ctx, client, o.Issuer)
-	if err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("discovering oauth2 provider %s: %w", o.Issuer, err)
-	}
-	o.endpoint = &ep
-	return ep, nil
+	return o.discovery.Endpoint(ctx, client, func(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
+		ep, err := discover(ctx, client, o.Issuer)
+		if err != nil {
+			return oauth2.Endpoint{}, fmt.Errorf("discovering oauth2 provider %s: %w", o.Issuer, err)
+		}
+		return ep, nil
+	})
 }
 
 // Scopes returns the link's scopes unchanged.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -34,8 +33,7 @@ type OIDC struct {
 	// {env.X} are resolved at provision time.
 	Issuer string `json:"issuer,omitempty"`
 
-	mu       sync.Mutex
-	endpoint *oauth2.Endpoint // discovered; nil until a discovery succeeds
+	discovery outgoing.Discovery
 }
 
 // CaddyModule returns the Caddy module information.
@@ -70,14 +68,12 @@ func (o *OIDC) Validate() error {
 // Endpoint returns the provider's endpoints, discovering them with client
 // (an outgoing.NewClient if nil) at the first call.
 func (o *OIDC) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.endpoint != nil {
-		return *o.endpoint, nil
-	}
-	if client == nil {
-		client = outgoing.NewClient(0)
-	}
+	return o.discovery.Endpoint(ctx, client, o.discover)
+}
+
+// discover reads the provider's OpenID Connect discovery document and
+// checks its endpoints.
+func (o *OIDC) discover(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), o.Issuer)
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("discovering oidc provider %s: %w", o.Issuer, err)
@@ -90,7 +86,6 @@ func (o *OIDC) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoi
 		return oauth2.Endpoint{}, fmt.Errorf("discovering oidc provider %s: token_endpoint: %w", o.Issuer, err)
 	}
 	ep.DeviceAuthURL = "" // not used, and not checked
-	o.endpoint = &ep
 	return ep, nil
 }
 
