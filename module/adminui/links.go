@@ -146,15 +146,15 @@ func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bo
 		count[c.Status]++
 	}
 	var out []status
-	for _, st := range []string{outgoing.StatusValid, outgoing.StatusRecoverable, outgoing.StatusUnrecoverable} {
+	for _, sc := range []status{{outgoing.StatusValid, "ok"}, {outgoing.StatusRecoverable, "warn"}, {outgoing.StatusUnrecoverable, "bad"}} {
+		st := sc.Text
 		if count[st] == 0 {
 			continue
 		}
-		text := st
 		if l.Mode == outgoing.ModePerUser {
-			text = fmt.Sprintf("%s: %s", st, plural(count[st], "user"))
+			sc.Text = fmt.Sprintf("%s: %s", st, plural(count[st], "user"))
 		}
-		out = append(out, status{Text: text, Class: map[string]string{outgoing.StatusValid: "ok", outgoing.StatusRecoverable: "warn", outgoing.StatusUnrecoverable: "bad"}[st]})
+		out = append(out, sc)
 	}
 	return out, true, nil
 }
