@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -46,6 +47,20 @@ func TestCLI(t *testing.T) {
 	out, err = cli(t, "rotate-secret", created.ID, "--overlap", "1h")
 	if err != nil || !strings.Contains(out, "als_") || strings.Contains(out, created.ClientSecret) {
 		t.Fatalf("rotate-secret: %v\n%s", err, out)
+	}
+	// Overlap 0 revokes the previous secret at once.
+	var rotated map[string]any
+	if err := json.Unmarshal([]byte(out), &rotated); err != nil {
+		t.Fatalf("rotate-secret printed %q", out)
+	}
+	clientID, _ := raw["client_id"].(string)
+	previous, _ := rotated["client_secret"].(string)
+	out, err = cli(t, "rotate-secret", created.ID, "--overlap", "0")
+	if err != nil || !strings.Contains(out, "als_") || strings.Contains(out, previous) {
+		t.Fatalf("rotate-secret --overlap 0: %v\n%s", err, out)
+	}
+	if status, _ := introspectAs(t, "ala_unknown", clientID, previous); status != http.StatusUnauthorized {
+		t.Fatalf("the secret rotated out with --overlap 0 still authenticates: %d", status)
 	}
 	if out, err := cli(t, "users"); err != nil || !strings.Contains(out, `"alice"`) {
 		t.Fatalf("users: %v\n%s", err, out)

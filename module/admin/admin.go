@@ -156,16 +156,21 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID, "client_secret": sec})
 	case action == "rotate-secret" && r.Method == http.MethodPost:
 		var in struct {
-			Overlap caddy.Duration `json:"overlap"`
+			// Overlap is how long the previous secrets keep working; 0
+			// revokes them at once. Absent: secret_overlap.
+			Overlap *caddy.Duration `json:"overlap"`
 		}
 		if r.ContentLength != 0 {
 			if err := readJSON(r, &in); err != nil {
 				return err
 			}
 		}
-		overlap := time.Duration(in.Overlap)
-		if overlap <= 0 {
-			overlap = time.Duration(app.SecretOverlap)
+		overlap := time.Duration(app.SecretOverlap)
+		if in.Overlap != nil {
+			overlap = time.Duration(*in.Overlap)
+		}
+		if overlap < 0 {
+			return bad(errors.New("overlap must not be negative"))
 		}
 		sec, err := app.Links().RotateSecret(r.Context(), id, overlap, actor)
 		if errors.Is(err, links.ErrReadOnly) {

@@ -53,7 +53,7 @@ determine it, usually localhost:2019).`,
 			del := &cobra.Command{Use: "delete <link id>", Short: "Deletes a link with its grants and tokens", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
 				return call(c, http.MethodDelete, "/applinks/links/"+args[0], nil)
 			}}
-			rotate := &cobra.Command{Use: "rotate-secret <link id>", Short: "Gives a link a new client secret; the old one works for the overlap", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
+			rotate := &cobra.Command{Use: "rotate-secret <link id>", Short: "Gives a link a new client secret; the old one works for the overlap (0: revoked at once)", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
 				overlap, _ := c.Flags().GetString("overlap")
 				var body any
 				if overlap != "" {
@@ -61,7 +61,7 @@ determine it, usually localhost:2019).`,
 				}
 				return call(c, http.MethodPost, "/applinks/links/"+args[0]+"/rotate-secret", body)
 			}}
-			rotate.Flags().String("overlap", "", "How long the old secret keeps working (default: secret_overlap, 24h)")
+			rotate.Flags().String("overlap", "", "How long the old secret keeps working; 0 revokes it at once (default: secret_overlap, 24h)")
 			users := &cobra.Command{Use: "users", Short: "Lists users; its subcommands change them", Args: cobra.NoArgs, RunE: func(c *cobra.Command, _ []string) error {
 				return call(c, http.MethodGet, "/applinks/users", nil)
 			}}

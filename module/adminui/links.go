@@ -214,13 +214,20 @@ func (u *UI) credentials(w http.ResponseWriter, r *http.Request, s users.Session
 }
 
 // serveRotate gives an incoming link a new secret; the previous one keeps
-// working for the configured overlap.
+// working for the form's overlap (0: revoked at once), by default the
+// configured one.
 func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	l, ok, err := u.incoming(w, r, s)
 	if !ok {
 		return err
 	}
 	overlap := time.Duration(u.app.SecretOverlap)
+	if v := r.PostFormValue("overlap"); v != "" {
+		if overlap, err = caddy.ParseDuration(v); err != nil || overlap < 0 {
+			redirect(w, r, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
+			return nil
+		}
+	}
 	sec, err := u.app.Links().RotateSecret(r.Context(), l.ID, overlap, s.User.Name)
 	if errors.Is(err, links.ErrReadOnly) {
 		redirect(w, r, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
@@ -229,7 +236,11 @@ func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session
 	if err != nil {
 		return err
 	}
-	u.credentials(w, r, s, l, sec, "New secret of "+l.Name, []string{fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", overlap, l.Name)})
+	intro := fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", overlap, l.Name)
+	if overlap == 0 {
+		intro = "The previous secret no longer works: " + l.Name + " needs the new one now."
+	}
+	u.credentials(w, r, s, l, sec, "New secret of "+l.Name, []string{intro})
 	return nil
 }
 
