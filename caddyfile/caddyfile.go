@@ -267,7 +267,9 @@ func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 //
 // Syntax:
 //
-//	outgoing_token [<matcher>] <link>
+//	outgoing_token [<matcher>] <link> {
+//		allow_anonymous
+//	}
 func parseOutgoingToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h.Next()
 	handler := new(inject.Handler)
@@ -275,8 +277,19 @@ func parseOutgoingToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 		return nil, h.Err("outgoing_token needs the name of an outgoing link")
 	}
 	handler.Link = h.Val()
-	if h.NextArg() || h.NextBlock(h.Nesting()) {
+	if h.NextArg() {
 		return nil, h.ArgErr()
+	}
+	for nesting := h.Nesting(); h.NextBlock(nesting); {
+		switch sub := h.Val(); sub {
+		case "allow_anonymous":
+			if h.NextArg() {
+				return nil, h.ArgErr()
+			}
+			handler.AllowAnonymous = true
+		default:
+			return nil, h.Errf("unrecognized subdirective %q", sub)
+		}
 	}
 	return handler, nil
 }

@@ -77,6 +77,8 @@ func TestAdaptErrors(t *testing.T) {
 		{"unknown storage", "{\n\tapplinks {\n\t\tstorage floppy\n\t}\n}\n", "applinks.storage.floppy"},
 		{"directive with arguments", ":80 {\n\tapplinks now\n}\n", "takes no arguments"},
 		{"outgoing_token without link", ":80 {\n\toutgoing_token\n}\n", "needs the name of an outgoing link"},
+		{"unknown outgoing_token option", ":80 {\n\toutgoing_token x {\n\t\tanyone\n\t}\n}\n", `unrecognized subdirective "anyone"`},
+		{"allow_anonymous with a value", ":80 {\n\toutgoing_token x {\n\t\tallow_anonymous yes\n\t}\n}\n", "wrong argument count"},
 		{"unknown provider", "{\n\tapplinks {\n\t\toutgoing x {\n\t\t\tprovider dropbox\n\t\t}\n\t}\n}\n", "applinks.providers.dropbox"},
 		{"unknown outgoing option", "{\n\tapplinks {\n\t\toutgoing x {\n\t\t\tcolour red\n\t\t}\n\t}\n}\n", `unrecognized subdirective "colour"`},
 		{"login other than oidc", "{\n\tapplinks {\n\t\tlogin saml https://idp\n\t}\n}\n", "only sign-in method"},

@@ -189,7 +189,7 @@ func TestGuardChallenges(t *testing.T) {
 		www    string
 		code   string
 	}{
-		{"missing", nil, 401, `Bearer realm="applinks", error_description="a bearer token is required", ` + meta, "unauthorized"},
+		{"missing", nil, 401, `Bearer realm="applinks", ` + meta, "unauthorized"},
 		{"unknown token", bearer("ala_" + strings.Repeat("A", 48)), 401, `Bearer realm="applinks", error="invalid_token", error_description="not an access token of this gateway (wrong prefix or checksum)", ` + meta, "invalid_token"},
 		{"bad checksum", bearer(tok.AccessToken[:len(tok.AccessToken)-3] + "xyz"), 401, `Bearer realm="applinks", error="invalid_token", error_description="not an access token of this gateway (wrong prefix or checksum)", ` + meta, "invalid_token"},
 		{"refresh token", bearer(tok.RefreshToken), 401, `Bearer realm="applinks", error="invalid_token", error_description="not an access token of this gateway (wrong prefix or checksum)", ` + meta, "invalid_token"},

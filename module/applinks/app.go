@@ -179,7 +179,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.links, err = links.New(a.store, a.keys, declaredLinks, time.Now, a.audit, a.epoch.Bump); err != nil {
 		return err
 	}
-	a.sessions = users.NewSessions(a.store, a.users, a.keys, time.Duration(a.SessionTTL), time.Now)
+	a.sessions = users.NewSessions(a.store, a.users, a.keys, users.Cookies{Issuer: a.Issuer}, time.Duration(a.SessionTTL), time.Now)
 	a.grants = grants.New(a.store, a.users, a.links, a.epoch, grants.Config{
 		AccessTTL:    time.Duration(a.AccessTokenTTL),
 		RefreshTTL:   time.Duration(a.RefreshTokenTTL),
@@ -325,18 +325,22 @@ func (a *App) Audit() *zap.Logger { return a.audit }
 // Logger returns the app's logger.
 func (a *App) Logger() *zap.Logger { return a.logger }
 
-// IssuerFor returns the issuer: the configured one, else the scheme and
-// host of the request.
+// IssuerFor returns the issuer: the configured one, else the scheme (see
+// IsHTTPS) and host of the request.
 func (a *App) IssuerFor(r *http.Request) string {
 	if a.Issuer != "" {
 		return a.Issuer
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if a.IsHTTPS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
 }
+
+// IsHTTPS reports whether the browser reached the gateway over HTTPS (see
+// users.IsHTTPS); cookies are Secure and __Host- named exactly then.
+func (a *App) IsHTTPS(r *http.Request) bool { return users.IsHTTPS(r, a.Issuer) }
 
 func (a *App) setDefaults() {
 	def := func(d *caddy.Duration, v time.Duration) {

@@ -24,7 +24,9 @@ func init() {
 }
 
 // Handler serves the paths of the gateway (SPEC §3) and passes all other
-// requests on. It needs no configuration: state lives in the applinks app.
+// requests on, without the gateway's cookies and token
+// (users.StripCredentials). It needs no configuration: state lives in the
+// applinks app.
 type Handler struct {
 	app    *applinks.App
 	oauth  *oauth.Server
@@ -103,7 +105,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.app.Pages().ServeStatic(w, r)
 		return nil
 	}
-	return next.ServeHTTP(w, r)
+	// The gateway's cookies and token never go on; require_token and
+	// outgoing_token after this handler still find them.
+	return next.ServeHTTP(w, users.StripCredentials(r))
 }
 
 // Interface guards

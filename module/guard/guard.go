@@ -55,8 +55,8 @@ const maxAuthorizationLen = 1024
 // and a lowered role or link ceiling is felt on it.
 //
 // After a request passes, these placeholders are set and the upstream gets
-// matching headers (client-sent copies are removed first); the gateway's
-// token and session cookies are not forwarded:
+// matching headers (client-sent copies are removed first); no credential
+// of the gateway is forwarded (users.StripCredentials):
 //
 // Placeholder | Header | Description
 // ------------|--------|------------
@@ -70,7 +70,9 @@ type Guard struct {
 	Scope string `json:"scope,omitempty"`
 	// Session lets a person signed in to the gateway through with their
 	// role as scope, so browsers and API clients share one guarded site.
-	// Browsers without a session are sent to sign in.
+	// Browsers without a session are sent to sign in. A request that is
+	// not GET, HEAD or OPTIONS and comes from another site (Sec-Fetch-Site
+	// or Origin) cannot use the session: 403.
 	Session bool `json:"session,omitempty"`
 	// Realm is sent in WWW-Authenticate. Default: applinks.
 	Realm string `json:"realm,omitempty"`
@@ -131,6 +133,9 @@ type Identity struct {
 
 // ServeHTTP lets the request through or answers 401/403 per RFC 6750.
 func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// The upstream never gets the gateway's cookies or token; this guard
+	// still reads them from r.
+	r = users.StripCredentials(r)
 	need := max(methodScope(r.Method), g.need)
 	if id, ok := caddyhttp.GetVar(r.Context(), identityVar).(*Identity); ok && id != nil {
 		if !id.Scope.Includes(need) {
@@ -163,8 +168,6 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if id.ClientID != "" {
 		r.Header.Set(HeaderClientID, id.ClientID)
 	}
-	r.Header.Del("Authorization")
-	stripGatewayCookies(r)
 	return next.ServeHTTP(w, r)
 }
 
@@ -175,10 +178,11 @@ func IdentityOf(r *http.Request) *Identity {
 	return id
 }
 
-// refusal is why a request is refused with 401.
+// refusal is why a request is refused: 401, or status when set.
 type refusal struct {
 	code        string // "" when no credentials were sent
 	description string
+	status      int
 }
 
 func (e *refusal) Error() string { return e.description }
@@ -198,6 +202,9 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 				return nil, caddyhttp.Error(http.StatusInternalServerError, err)
 			}
 			if ok {
+				if err := g.app.Sessions().CheckOrigin(r); err != nil {
+					return nil, &refusal{code: oautherror.AccessDenied, description: "a cross-site request cannot act with the gateway session; send a bearer token", status: http.StatusForbidden}
+				}
 				return &Identity{UserID: sess.User.Name, Scope: sess.User.Role}, nil
 			}
 			if wantsHTML(r) {
@@ -226,7 +233,7 @@ func BearerToken(r *http.Request) (tok string, present bool, err error) {
 }
 
 func bearerToken(r *http.Request) (tok string, present bool, err error) {
-	values := r.Header.Values("Authorization")
+	values := users.Authorization(r)
 	if len(values) == 0 || len(values) == 1 && values[0] == "" {
 		return "", false, nil
 	}
@@ -260,7 +267,9 @@ func bearerToken(r *http.Request) (tok string, present bool, err error) {
 	return tok, true, nil
 }
 
-// refuse answers 401 per RFC 6750 §3; other errors go to Caddy.
+// refuse answers 401 per RFC 6750 §3 (with no error attributes in the
+// challenge when no credentials came, §3.1), or the refusal's status;
+// other errors go to Caddy.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error {
 	var rf *refusal
 	if !errors.As(err, &rf) {
@@ -268,6 +277,10 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error 
 	}
 	if ce := g.logger.Check(zapcore.DebugLevel, "request refused"); ce != nil {
 		ce.Write(zap.String("reason", rf.description), zap.String("uri", r.URL.Path))
+	}
+	if rf.status != 0 {
+		oautherror.Write(w, &oautherror.Error{Code: rf.code, Description: rf.description, Status: rf.status})
+		return nil
 	}
 	challenge := oautherror.BearerChallenge(g.Realm, rf.code, rf.description, "")
 	challenge += `, resource_metadata="` + g.app.IssuerFor(r) + `/.well-known/oauth-protected-resource"`
@@ -305,28 +318,6 @@ func methodScope(method string) scope.Scope {
 // wantsHTML reports whether the request is a browser navigation.
 func wantsHTML(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html")
-}
-
-// stripGatewayCookies removes the gateway's own cookies from the request
-// so the upstream never sees a session token.
-func stripGatewayCookies(r *http.Request) {
-	cookies := r.Cookies()
-	if len(cookies) == 0 {
-		return
-	}
-	kept := cookies[:0]
-	for _, c := range cookies {
-		if c.Name != users.SessionCookie && c.Name != users.LoginCookie {
-			kept = append(kept, c)
-		}
-	}
-	if len(kept) == len(cookies) {
-		return
-	}
-	r.Header.Del("Cookie")
-	for _, c := range kept {
-		r.AddCookie(c)
-	}
 }
 
 // Interface guards

@@ -88,7 +88,9 @@ func Write(w http.ResponseWriter, e *Error) {
 }
 
 // BearerChallenge formats a WWW-Authenticate value for RFC 6750 §3:
-// Bearer realm="…"[, error="…", error_description="…"][, scope="…"].
+// Bearer realm="…"[, error="…"[, error_description="…"]][, scope="…"].
+// Without a code the description is left out too: a request that sent no
+// credentials gets no error attributes (RFC 6750 §3.1).
 func BearerChallenge(realm, code, description, scope string) string {
 	var b strings.Builder
 	b.WriteString(`Bearer realm=`)
@@ -97,7 +99,7 @@ func BearerChallenge(realm, code, description, scope string) string {
 		b.WriteString(`, error=`)
 		b.WriteString(quote(code))
 	}
-	if description != "" {
+	if code != "" && description != "" {
 		b.WriteString(`, error_description=`)
 		b.WriteString(quote(description))
 	}

@@ -138,12 +138,13 @@ func TestBearerChallenge(t *testing.T) {
 		{"insufficient scope", "applinks", "insufficient_scope", "needs write", "WRITE",
 			`Bearer realm="applinks", error="insufficient_scope", error_description="needs write", scope="WRITE"`},
 		{"scope without error", "r", "", "", "READ", `Bearer realm="r", scope="READ"`},
-		{"description without code", "r", "", "d", "", `Bearer realm="r", error_description="d"`},
+		// RFC 6750 §3.1: no credentials sent, no error attributes.
+		{"description without code", "r", "", "d", "", `Bearer realm="r"`},
 		{"empty realm", "", "", "", "", `Bearer realm=""`},
 		{"quotes escaped", `my "realm"`, "invalid_token", `bad "token"`, "",
 			`Bearer realm="my \"realm\"", error="invalid_token", error_description="bad \"token\""`},
-		{"backslashes escaped", `a\b`, "", `c\"d`, "",
-			`Bearer realm="a\\b", error_description="c\\\"d"`},
+		{"backslashes escaped", `a\b`, "invalid_token", `c\"d`, "",
+			`Bearer realm="a\\b", error="invalid_token", error_description="c\\\"d"`},
 		{"trailing backslash cannot end the quote", `x\`, "", "", "", `Bearer realm="x\\"`},
 	}
 	for _, tt := range tests {

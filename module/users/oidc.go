@@ -32,7 +32,6 @@ import (
 const (
 	OIDCStartPath    = "/applinks/login/oidc"
 	OIDCCallbackPath = "/applinks/login/callback"
-	oidcCookie       = "applinks_oidc"
 	oidcStateTTL     = 10 * time.Minute
 	discoveryRetry   = 2 * time.Second
 )
@@ -254,10 +253,7 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 		Expires:  l.now().Add(oidcStateTTL),
 	}
 	raw, _ := json.Marshal(st)
-	http.SetCookie(w, &http.Cookie{
-		Name: oidcCookie, Value: base64.RawURLEncoding.EncodeToString(l.keys.Seal(raw, []byte(oidcCookie))),
-		Path: "/applinks/login", MaxAge: int(oidcStateTTL / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	})
+	l.sessions.Cookies().Set(w, r, oidcCookie, base64.RawURLEncoding.EncodeToString(l.keys.Seal(raw, []byte(oidcCookie))), oidcStateTTL)
 	conf := l.oauthConfig(r, p, d)
 	http.Redirect(w, r, conf.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusSeeOther)
 	return nil
@@ -381,12 +377,12 @@ func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject
 
 // takeState reads and clears the sealed state cookie; single use.
 func (l *OIDCLogin) takeState(w http.ResponseWriter, r *http.Request) (oidcState, bool) {
-	c, err := r.Cookie(oidcCookie)
-	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/applinks/login", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	if err != nil {
+	c, ok := l.sessions.Cookies().Value(r, oidcCookie)
+	l.sessions.Cookies().Clear(w, r, oidcCookie)
+	if !ok {
 		return oidcState{}, false
 	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	sealed, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return oidcState{}, false
 	}

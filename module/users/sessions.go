@@ -15,14 +15,6 @@ import (
 	"github.com/applinks/caddy-applinks/module/token"
 )
 
-// Cookie names.
-const (
-	SessionCookie = "applinks_session"
-	// LoginCookie binds the sign-in form's anti-CSRF token to a browser
-	// before there is a session.
-	LoginCookie = "applinks_login"
-)
-
 // CSRFField is the form field that carries the anti-CSRF token.
 const CSRFField = "csrf_token"
 
@@ -36,38 +28,44 @@ type Session struct {
 
 // Sessions runs server-side sign-in sessions.
 type Sessions struct {
-	store store.SessionStore
-	users *Directory
-	keys  *secret.Keys
-	ttl   time.Duration
-	now   func() time.Time
+	cookies Cookies
+	origin  *http.CrossOriginProtection
+	store   store.SessionStore
+	users   *Directory
+	keys    *secret.Keys
+	ttl     time.Duration
+	now     func() time.Time
 }
 
-// NewSessions returns a session service; sessions last ttl.
-func NewSessions(st store.SessionStore, users *Directory, keys *secret.Keys, ttl time.Duration, now func() time.Time) *Sessions {
-	return &Sessions{store: st, users: users, keys: keys, ttl: ttl, now: now}
+// NewSessions returns a session service; sessions last ttl and their
+// cookies are set by cookies.
+func NewSessions(st store.SessionStore, users *Directory, keys *secret.Keys, cookies Cookies, ttl time.Duration, now func() time.Time) *Sessions {
+	return &Sessions{cookies: cookies, origin: newOriginCheck(cookies.Issuer), store: st, users: users, keys: keys, ttl: ttl, now: now}
 }
+
+// Cookies returns how the gateway's cookies are set and read.
+func (s *Sessions) Cookies() Cookies { return s.cookies }
 
 // Start signs userID in: it stores a new session and sets its cookie
-// (HttpOnly, SameSite=Lax, Secure on HTTPS).
+// (see Cookies).
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) error {
 	tok := token.New(token.Session)
 	now := s.now().UTC()
 	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
 		return fmt.Errorf("storing session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", MaxAge: int(s.ttl / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	s.cookies.Set(w, r, SessionCookie, tok, s.ttl)
 	return nil
 }
 
 // Current returns the request's session; ok is false when there is none,
 // it has expired, or its user is gone or disabled.
 func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || !token.Valid(c.Value, token.Session) {
+	c, ok := s.cookies.Value(r, SessionCookie)
+	if !ok || !token.Valid(c, token.Session) {
 		return Session{}, false, nil
 	}
-	hash := token.Hash(c.Value)
+	hash := token.Hash(c)
 	st, err := s.store.GetSession(r.Context(), hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, false, nil
@@ -93,12 +91,12 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 
 // End deletes the request's session and its cookie.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || !token.Valid(c.Value, token.Session) {
+	s.cookies.Clear(w, r, SessionCookie)
+	c, ok := s.cookies.Value(r, SessionCookie)
+	if !ok || !token.Valid(c, token.Session) {
 		return nil
 	}
-	return s.store.DeleteSession(r.Context(), token.Hash(c.Value))
+	return s.store.DeleteSession(r.Context(), token.Hash(c))
 }
 
 // CSRFToken returns the anti-CSRF token for forms shown in this session.
@@ -115,22 +113,22 @@ func (s *Sessions) CheckCSRF(r *http.Request, sess Session) bool {
 // LoginCSRFToken returns the anti-CSRF token for the sign-in form, setting
 // the browser-binding cookie when the request has none.
 func (s *Sessions) LoginCSRFToken(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(LoginCookie)
-	if err != nil || !token.Valid(c.Value, token.Session) {
-		c = &http.Cookie{Name: LoginCookie, Value: token.New(token.Session), Path: "/applinks/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
-		http.SetCookie(w, c)
+	c, ok := s.cookies.Value(r, LoginCookie)
+	if !ok || !token.Valid(c, token.Session) {
+		c = token.New(token.Session)
+		s.cookies.Set(w, r, LoginCookie, c, 0)
 	}
-	return s.loginToken(c.Value)
+	return s.loginToken(c)
 }
 
 // CheckLoginCSRF reports whether a sign-in form post carries the token
 // bound to its browser cookie.
 func (s *Sessions) CheckLoginCSRF(r *http.Request) bool {
-	c, err := r.Cookie(LoginCookie)
-	if err != nil || !token.Valid(c.Value, token.Session) {
+	c, ok := s.cookies.Value(r, LoginCookie)
+	if !ok || !token.Valid(c, token.Session) {
 		return false
 	}
-	return equalToken(r.PostFormValue(CSRFField), s.loginToken(c.Value))
+	return equalToken(r.PostFormValue(CSRFField), s.loginToken(c))
 }
 
 func (s *Sessions) loginToken(cookie string) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
 )
 
 func init() {
@@ -27,14 +28,26 @@ func init() {
 // Handler sets `Authorization: Bearer <provider access token>` of an
 // outgoing link, replacing whatever the client sent. For a per_user link
 // the user is the one require_token let through, else the person signed in
-// to the gateway; a shared link has one token for everyone.
+// to the gateway; a shared link has one token for everyone, lent only to
+// requests with such a user unless AllowAnonymous is set.
+//
+// No credential of the gateway goes on to the provider's API: its cookies
+// and its own token are taken off the request (users.StripCredentials);
+// other cookies pass unchanged. A state-changing request that relies on
+// the session cookie and comes from another site is refused (403).
 //
 // Without a usable token, API clients get 401
 // {"error":"authorization_required","authorize_url":…} and browsers are
-// sent to connect; a provider that cannot be reached gives 502.
+// sent to connect; a request without a user gets 401 (browsers are sent
+// to sign in); a provider that cannot be reached gives 502.
 type Handler struct {
 	// Link is the name of the outgoing link.
 	Link string `json:"link"`
+	// AllowAnonymous lends a shared link's token also to requests that
+	// neither a require_token before this handler let through nor a
+	// signed-in person sent, i.e. to anyone who can reach the route.
+	// Per-user links always need a user. Default: false.
+	AllowAnonymous bool `json:"allow_anonymous,omitempty"`
 
 	app *applinks.App
 }
@@ -64,21 +77,30 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP injects the token or answers why it cannot.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r = users.StripCredentials(r)
 	l, err := h.app.Outgoing().Link(r.Context(), h.Link)
 	if err != nil {
 		// Deleted at runtime since provisioning, or its provider cannot load.
 		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("outgoing link %q: %w", h.Link, err))
 	}
 	var userID string
-	if l.Mode == outgoing.ModePerUser {
-		if id := guard.IdentityOf(r); id != nil {
-			userID = id.UserID
-		} else if sess, ok, err := h.app.Sessions().Current(r); err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
-		} else if ok {
-			userID = sess.User.Name
-		} else {
+	if l.Mode == outgoing.ModePerUser || !h.AllowAnonymous {
+		user, ok, err := h.user(r)
+		if errors.Is(err, errCrossSite) {
+			oautherror.Write(w, &oautherror.Error{Code: oautherror.AccessDenied, Description: "a cross-site request cannot act with the gateway session; send a gateway access token", Status: http.StatusForbidden})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !ok && l.Mode == outgoing.ModePerUser:
 			return h.authorizationRequired(w, r, l, "sign in to the gateway and connect your account first")
+		case !ok:
+			return h.signInRequired(w, r, l)
+		}
+		if l.Mode == outgoing.ModePerUser {
+			userID = user
 		}
 	}
 	tok, err := h.app.Outgoing().Token(r.Context(), l, userID)
@@ -93,6 +115,46 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return next.ServeHTTP(w, r)
+}
+
+// errCrossSite is a state-changing request from another site that only
+// the session cookie would authenticate.
+var errCrossSite = errors.New("cross-site request with the session cookie")
+
+// user returns who the request acts for: the user a require_token before
+// this handler let through, else the person signed in. A state-changing
+// request from another site cannot use the session (403).
+func (h *Handler) user(r *http.Request) (string, bool, error) {
+	if id := guard.IdentityOf(r); id != nil {
+		return id.UserID, true, nil
+	}
+	sess, ok, err := h.app.Sessions().Current(r)
+	if err != nil {
+		return "", false, caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	if err := h.app.Sessions().CheckOrigin(r); err != nil {
+		return "", false, errCrossSite
+	}
+	return sess.User.Name, true, nil
+}
+
+// signInRequired answers a request without a user on a shared link:
+// browsers are sent to sign in, API clients get 401.
+func (h *Handler) signInRequired(w http.ResponseWriter, r *http.Request, l *outgoing.Link) error {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, users.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		return nil
+	}
+	oautherror.Write(w, &oautherror.Error{
+		Code:        "unauthorized",
+		Description: "the " + l.Name + " link needs a signed-in user or a gateway access token (require_token before outgoing_token)",
+		Status:      http.StatusUnauthorized,
+		Challenge:   oautherror.BearerChallenge("applinks", "", "", ""),
+	})
+	return nil
 }
 
 // authorizationRequired sends browsers to connect and answers API clients
