@@ -64,10 +64,10 @@ func Authorization(r *http.Request) []string {
 	return nil
 }
 
-// IsGatewayCookie reports whether a cookie name is one of the gateway's,
+// isGatewayCookie reports whether a cookie name is one of the gateway's,
 // with or without a __Host- or __Secure- prefix (compared as browsers do,
 // ignoring case).
-func IsGatewayCookie(name string) bool {
+func isGatewayCookie(name string) bool {
 	lower := strings.ToLower(strings.TrimSpace(name))
 	for _, p := range [...]string{"__host-", "__secure-"} {
 		lower = strings.TrimPrefix(lower, p)
@@ -104,7 +104,7 @@ func stripCookies(h http.Header) string {
 				continue
 			}
 			name, _, _ := strings.Cut(pair, "=")
-			if IsGatewayCookie(name) {
+			if isGatewayCookie(name) {
 				taken = append(taken, pair)
 			} else {
 				kept = append(kept, pair)
