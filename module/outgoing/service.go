@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
@@ -351,7 +352,8 @@ func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oau
 }
 
 // Start stores a pending authorization for user (empty for a shared link)
-// and returns the provider URL to send the browser to.
+// and returns the provider URL to send the browser to. returnTo is kept
+// only if returnto accepts it.
 func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo string) (string, error) {
 	conf, err := s.oauthConfig(ctx, l, issuer)
 	if err != nil {
@@ -364,7 +366,7 @@ func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo s
 		LinkID:         l.Name,
 		UserID:         userID,
 		SealedVerifier: s.keys.Seal([]byte(verifier), []byte("pending "+l.Name)),
-		ReturnTo:       returnTo,
+		ReturnTo:       returnto.Path(returnTo),
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(pendingTTL),
 	})

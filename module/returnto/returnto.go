@@ -32,7 +32,8 @@ const Fallback = "/"
 // backslash in the path, a path that keeps an encoded slash,
 // backslash or control character (a handler that decodes the path and
 // redirects would turn them back into //host), malformed percent-encoding
-// in the path, and values longer than MaxLength.
+// in the path, and values longer than MaxLength, before or after
+// canonicalising.
 func Path(raw string) string {
 	if raw == "" || len(raw) > MaxLength || raw[0] != '/' {
 		return ""
@@ -53,6 +54,9 @@ func Path(raw string) string {
 	}
 	if hasQuery && q != "" {
 		p += "?" + escape(q, isQueryByte)
+	}
+	if len(p) > MaxLength {
+		return ""
 	}
 	return p
 }

@@ -94,6 +94,7 @@ var openRedirects = []string{
 	"",
 	// Too long to carry in a sign-in cookie.
 	"/" + strings.Repeat("a", returnto.MaxLength),
+	"/" + strings.Repeat("\u00e9", returnto.MaxLength/4),
 }
 
 // TestReturnTargetRefusesOpenRedirects: a sign-in, OIDC or connect link

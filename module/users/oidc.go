@@ -22,6 +22,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
@@ -250,7 +251,7 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 		State:    oauth2.GenerateVerifier(),
 		Nonce:    oauth2.GenerateVerifier(),
 		Verifier: oauth2.GenerateVerifier(),
-		ReturnTo: LocalPath(r.URL.Query().Get("return_to")),
+		ReturnTo: returnto.Path(r.URL.Query().Get("return_to")),
 		Expires:  l.now().Add(oidcStateTTL),
 	}
 	raw, _ := json.Marshal(st)
@@ -332,11 +333,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	}
 	l.observe("oidc", "success")
 	l.audit.Info("signed in", zap.String("user", name), zap.String("provider", p.cfg.Name), zap.String("role", role.String()), zap.String("remote_ip", ClientAddress(r)))
-	target := st.ReturnTo
-	if target == "" {
-		target = "/"
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	returnto.Redirect(w, st.ReturnTo)
 	return nil
 }
 
