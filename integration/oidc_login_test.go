@@ -361,7 +361,7 @@ func newOPBrowser(t testing.TB) *opBrowser {
 		if len(via) > 10 {
 			return fmt.Errorf("too many redirects")
 		}
-		if r.URL.Host == fmt.Sprintf("127.0.0.1:%d", httpPort) && r.URL.Path == users.OIDCCallbackPath {
+		if r.URL.Host == fmt.Sprintf("127.0.0.1:%d", httpPort) && strings.HasPrefix(r.URL.Path, users.OIDCCallbackPrefix) {
 			b.callback = r.URL.String()
 			if b.stopAtCallback {
 				return http.ErrUseLastResponse
@@ -462,7 +462,7 @@ func (b *opBrowser) wantSignedOut(t testing.TB) {
 // status and a message containing each of msgs.
 func wantFailed(t testing.TB, status int, body, at string, wantStatus int, msgs ...string) {
 	t.Helper()
-	if status != wantStatus || !strings.Contains(body, "Sign-in failed") || !strings.HasPrefix(at, base+users.OIDCCallbackPath) {
+	if status != wantStatus || !strings.Contains(body, "Sign-in failed") || !strings.HasPrefix(at, base+users.OIDCCallbackPrefix) {
 		t.Fatalf("ended at %s with %d, want %d and the Sign-in failed page:\n%s", at, status, wantStatus, body)
 	}
 	for _, m := range msgs {
@@ -495,14 +495,14 @@ func TestOIDCLoginSignsIn(t *testing.T) {
 	f.mu.Lock()
 	ar := f.authRequests[len(f.authRequests)-1]
 	f.mu.Unlock()
-	if ar.Get("redirect_uri") != base+users.OIDCCallbackPath || ar.Get("scope") != "openid profile email" {
+	if ar.Get("redirect_uri") != base+users.OIDCCallbackPath("Fake") || ar.Get("scope") != "openid profile email" {
 		t.Errorf("authorization request %v", ar)
 	}
-	if !strings.HasPrefix(b.callback, base+users.OIDCCallbackPath+"?") {
+	if !strings.HasPrefix(b.callback, base+users.OIDCCallbackPath("Fake")+"?") {
 		t.Errorf("callback %q", b.callback)
 	}
 	// The state cookie is gone once used.
-	u, _ := url.Parse(base + users.OIDCCallbackPath)
+	u, _ := url.Parse(base + users.OIDCCallbackPath("Fake"))
 	for _, c := range b.jar.Cookies(u) {
 		if c.Name == "applinks_oidc" {
 			t.Errorf("the state cookie outlived the sign-in")
@@ -669,7 +669,7 @@ func TestOIDCLoginRefused(t *testing.T) {
 
 	t.Run("callback without sign-in", func(t *testing.T) {
 		b := newOPBrowser(t)
-		status, body, at := b.get(t, base+users.OIDCCallbackPath+"?code=x&state=y")
+		status, body, at := b.get(t, base+users.OIDCCallbackPath("Fake")+"?code=x&state=y")
 		wantFailed(t, status, body, at, http.StatusBadRequest, "expired or was already used")
 		b.wantSignedOut(t)
 	})
