@@ -56,6 +56,9 @@ type fakeOPBehaviour struct {
 	clientSecret string
 	// clientAuth the token endpoint accepts: "basic", "post" or "" (both).
 	clientAuth string
+	// iss, when set, is sent as the authorization response's iss (RFC
+	// 9207).
+	iss string
 }
 
 // fakeOP is an OpenID Connect provider: discovery, an authorization
@@ -75,6 +78,9 @@ type fakeOP struct {
 	problems     []string
 	authRequests []url.Values
 	tokenAuth    []string
+	// advertiseIss puts authorization_response_iss_parameter_supported in
+	// the metadata; set it before the gateway discovers the provider.
+	advertiseIss bool
 }
 
 type fakeOPCode struct {
@@ -150,7 +156,11 @@ func (f *fakeOP) checkNoProblems(t testing.TB) {
 }
 
 func (f *fakeOP) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	advertiseIss := f.advertiseIss
+	f.mu.Unlock()
 	writeJSONFake(w, http.StatusOK, map[string]any{
+		"authorization_response_iss_parameter_supported": advertiseIss,
 		"issuer":                                f.issuer(),
 		"authorization_endpoint":                f.issuer() + "/authorize",
 		"token_endpoint":                        f.issuer() + "/token",
@@ -207,6 +217,9 @@ func (f *fakeOP) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		answer.Set("code", code)
 	}
 	answer.Set("state", q.Get("state"))
+	if b.iss != "" {
+		answer.Set("iss", b.iss)
+	}
 	back.RawQuery = answer.Encode()
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
