@@ -59,6 +59,7 @@ func init() {
 //			role <claim value> <role>
 //			default_role <role|NONE>
 //			allowed_domains <domain...>
+//			trusted_email on|off
 //		}
 //		outgoing <name> {
 //			provider google|microsoft [<tenant>]|oidc <issuer>|oauth2 <authorize-url> <token-url>|oauth2 <issuer>
@@ -216,6 +217,16 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 			if err := appendArgs(d, &c.AllowedDomains); err != nil {
 				return c, err
 			}
+		case "trusted_email":
+			var v string
+			if err := singleArg(d, &v); err != nil {
+				return c, err
+			}
+			if v != "on" && v != "off" {
+				return c, d.Errf("trusted_email %s: want on or off", v)
+			}
+			trusted := v == "on"
+			c.TrustedEmail = &trusted
 		default:
 			return c, d.Errf("unrecognized subdirective %q", sub)
 		}

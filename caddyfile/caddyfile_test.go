@@ -82,6 +82,7 @@ func TestAdaptErrors(t *testing.T) {
 		{"unknown provider", "{\n\tapplinks {\n\t\toutgoing x {\n\t\t\tprovider dropbox\n\t\t}\n\t}\n}\n", "applinks.providers.dropbox"},
 		{"unknown outgoing option", "{\n\tapplinks {\n\t\toutgoing x {\n\t\t\tcolour red\n\t\t}\n\t}\n}\n", `unrecognized subdirective "colour"`},
 		{"login other than oidc", "{\n\tapplinks {\n\t\tlogin saml https://idp\n\t}\n}\n", "only sign-in method"},
+		{"trusted_email not on or off", "{\n\tapplinks {\n\t\tlogin oidc https://idp {\n\t\t\ttrusted_email yes\n\t\t}\n\t}\n}\n", "want on or off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(tc.caddyfile), nil)

@@ -17,7 +17,7 @@ import (
 // apart in the browser, as they would on two domains).
 const (
 	chainB        = "http://localhost:9490"
-	chainCallback = chainB + "/applinks/login/callback"
+	chainCallback = chainB + "/applinks/login/callback/Gateway%20A"
 )
 
 // signInAndAllowAtA opens start in browser c, which must lead to gateway

@@ -56,6 +56,9 @@ type fakeOPBehaviour struct {
 	clientSecret string
 	// clientAuth the token endpoint accepts: "basic", "post" or "" (both).
 	clientAuth string
+	// iss, when set, is sent as the authorization response's iss (RFC
+	// 9207).
+	iss string
 }
 
 // fakeOP is an OpenID Connect provider: discovery, an authorization
@@ -75,6 +78,9 @@ type fakeOP struct {
 	problems     []string
 	authRequests []url.Values
 	tokenAuth    []string
+	// advertiseIss puts authorization_response_iss_parameter_supported in
+	// the metadata; set it before the gateway discovers the provider.
+	advertiseIss bool
 }
 
 type fakeOPCode struct {
@@ -150,7 +156,11 @@ func (f *fakeOP) checkNoProblems(t testing.TB) {
 }
 
 func (f *fakeOP) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	advertiseIss := f.advertiseIss
+	f.mu.Unlock()
 	writeJSONFake(w, http.StatusOK, map[string]any{
+		"authorization_response_iss_parameter_supported": advertiseIss,
 		"issuer":                                f.issuer(),
 		"authorization_endpoint":                f.issuer() + "/authorize",
 		"token_endpoint":                        f.issuer() + "/token",
@@ -207,6 +217,9 @@ func (f *fakeOP) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		answer.Set("code", code)
 	}
 	answer.Set("state", q.Get("state"))
+	if b.iss != "" {
+		answer.Set("iss", b.iss)
+	}
 	back.RawQuery = answer.Encode()
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
@@ -361,7 +374,7 @@ func newOPBrowser(t testing.TB) *opBrowser {
 		if len(via) > 10 {
 			return fmt.Errorf("too many redirects")
 		}
-		if r.URL.Host == fmt.Sprintf("127.0.0.1:%d", httpPort) && r.URL.Path == users.OIDCCallbackPath {
+		if r.URL.Host == fmt.Sprintf("127.0.0.1:%d", httpPort) && strings.HasPrefix(r.URL.Path, users.OIDCCallbackPrefix) {
 			b.callback = r.URL.String()
 			if b.stopAtCallback {
 				return http.ErrUseLastResponse
@@ -462,7 +475,7 @@ func (b *opBrowser) wantSignedOut(t testing.TB) {
 // status and a message containing each of msgs.
 func wantFailed(t testing.TB, status int, body, at string, wantStatus int, msgs ...string) {
 	t.Helper()
-	if status != wantStatus || !strings.Contains(body, "Sign-in failed") || !strings.HasPrefix(at, base+users.OIDCCallbackPath) {
+	if status != wantStatus || !strings.Contains(body, "Sign-in failed") || !strings.HasPrefix(at, base+users.OIDCCallbackPrefix) {
 		t.Fatalf("ended at %s with %d, want %d and the Sign-in failed page:\n%s", at, status, wantStatus, body)
 	}
 	for _, m := range msgs {
@@ -495,14 +508,14 @@ func TestOIDCLoginSignsIn(t *testing.T) {
 	f.mu.Lock()
 	ar := f.authRequests[len(f.authRequests)-1]
 	f.mu.Unlock()
-	if ar.Get("redirect_uri") != base+users.OIDCCallbackPath || ar.Get("scope") != "openid profile email" {
+	if ar.Get("redirect_uri") != base+users.OIDCCallbackPath("Fake") || ar.Get("scope") != "openid profile email" {
 		t.Errorf("authorization request %v", ar)
 	}
-	if !strings.HasPrefix(b.callback, base+users.OIDCCallbackPath+"?") {
+	if !strings.HasPrefix(b.callback, base+users.OIDCCallbackPath("Fake")+"?") {
 		t.Errorf("callback %q", b.callback)
 	}
 	// The state cookie is gone once used.
-	u, _ := url.Parse(base + users.OIDCCallbackPath)
+	u, _ := url.Parse(base + users.OIDCCallbackPath("Fake"))
 	for _, c := range b.jar.Cookies(u) {
 		if c.Name == "applinks_oidc" {
 			t.Errorf("the state cookie outlived the sign-in")
@@ -669,7 +682,7 @@ func TestOIDCLoginRefused(t *testing.T) {
 
 	t.Run("callback without sign-in", func(t *testing.T) {
 		b := newOPBrowser(t)
-		status, body, at := b.get(t, base+users.OIDCCallbackPath+"?code=x&state=y")
+		status, body, at := b.get(t, base+users.OIDCCallbackPath("Fake")+"?code=x&state=y")
 		wantFailed(t, status, body, at, http.StatusBadRequest, "expired or was already used")
 		b.wantSignedOut(t)
 	})

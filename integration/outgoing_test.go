@@ -48,6 +48,7 @@ type outFake struct {
 	exchangeFailure  string // "" or "no_access_token"
 	deny             bool   // the authorization endpoint answers error=access_denied
 	noRefreshToken   bool   // never issue a refresh token
+	iss              string // sent as the authorization response's iss (RFC 9207)
 	// What happened.
 	accounts        int
 	codes           map[string]*outCode
@@ -129,6 +130,9 @@ func (f *outFake) authorize(w http.ResponseWriter, r *http.Request) {
 			f.codes[code].challenge = q.Get("code_challenge")
 		}
 		back.Set("code", code)
+	}
+	if f.iss != "" {
+		back.Set("iss", f.iss)
 	}
 	target := redirect + "?" + back.Encode()
 	f.callbacks = append(f.callbacks, target)

@@ -81,7 +81,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		users.LogoutPath:              h.signIn.ServeLogout,
 		AccountPath:                   h.serveAccount,
 		users.OIDCStartPath:           h.app.OIDCLogin().ServeStart,
-		users.OIDCCallbackPath:        h.app.OIDCLogin().ServeCallback,
+		users.OIDCLegacyCallbackPath:  h.app.OIDCLogin().ServeCallback,
 	}
 	return nil
 }
@@ -94,6 +94,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if adminui.Owns(r.URL.Path) {
 		h.admin.ServeHTTP(w, r)
 		return nil
+	}
+	if strings.HasPrefix(r.URL.Path, users.OIDCCallbackPrefix) {
+		return h.app.OIDCLogin().ServeCallback(w, r)
 	}
 	if strings.HasPrefix(r.URL.Path, outgoing.ConnectPrefix) {
 		return h.serveConnect(w, r)

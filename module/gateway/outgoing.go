@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
@@ -63,7 +64,7 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 		}
 		userID = ""
 	}
-	target, err := h.app.Outgoing().Start(r.Context(), l, userID, h.app.IssuerFor(r), users.LocalPath(r.URL.Query().Get("return_to")))
+	target, err := h.app.Outgoing().Start(r.Context(), l, userID, h.app.IssuerFor(r), returnto.Path(r.URL.Query().Get("return_to")))
 	if errors.Is(err, outgoing.ErrProviderUnavailable) {
 		h.app.Pages().Error(w, http.StatusBadGateway, "Provider unavailable", "The provider of "+l.Name+" cannot be reached right now. Try again in a moment.")
 		return nil
@@ -99,10 +100,11 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
-	if warning == "" && p.ReturnTo != "" {
-		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
+	back := returnto.Path(p.ReturnTo)
+	if warning == "" && back != "" {
+		returnto.Redirect(w, back)
 		return nil
 	}
-	h.app.Pages().Render(w, http.StatusOK, "connected.html", web.Page{Title: "Connected", User: p.UserID, Data: connectedPage{Link: l.Name, Warning: warning, ReturnTo: p.ReturnTo}})
+	h.app.Pages().Render(w, http.StatusOK, "connected.html", web.Page{Title: "Connected", User: p.UserID, Data: connectedPage{Link: l.Name, Warning: warning, ReturnTo: back}})
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/token"
@@ -351,7 +352,8 @@ func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oau
 }
 
 // Start stores a pending authorization for user (empty for a shared link)
-// and returns the provider URL to send the browser to.
+// and returns the provider URL to send the browser to. returnTo is kept
+// only if returnto accepts it.
 func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo string) (string, error) {
 	conf, err := s.oauthConfig(ctx, l, issuer)
 	if err != nil {
@@ -364,7 +366,7 @@ func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo s
 		LinkID:         l.Name,
 		UserID:         userID,
 		SealedVerifier: s.keys.Seal([]byte(verifier), []byte("pending "+l.Name)),
-		ReturnTo:       returnTo,
+		ReturnTo:       returnto.Path(returnTo),
 		CreatedAt:      now,
 		ExpiresAt:      now.Add(pendingTTL),
 	})
@@ -393,7 +395,8 @@ type Caller struct {
 // Finish completes an authorization at the callback: it takes the pending
 // authorization of the state (once), checks that the caller is who started
 // it (RFC 6749 §10.12: an answer carried to another user's browser must
-// not connect an account to the wrong user), exchanges the code and stores
+// not connect an account to the wrong user), that its iss, if any, is the
+// provider's (RFC 9207), exchanges the code and stores
 // the provider's token. It returns the pending authorization (who
 // connected, where to return) and a warning for people, if any. Nothing is
 // stored when it fails.
@@ -411,6 +414,10 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	}
 	if (l.Mode == ModePerUser && (caller.UserID == "" || caller.UserID != p.UserID)) || (l.Mode == ModeShared && !caller.Admin) {
 		return p, "", &CallbackError{http.StatusForbidden, "This authorization was started by someone else or in another browser: sign in to the gateway and start connecting again from here."}
+	}
+	if foreignIssuer(l, q) {
+		s.audit.Info("outgoing authorization from another issuer refused", zap.String("link", l.Name), zap.String("user", p.UserID))
+		return p, "", &CallbackError{http.StatusBadRequest, "The answer names another issuer than the provider of this link (mix-up): start connecting again."}
 	}
 	if e := q.Get("error"); e != "" {
 		return p, "", &CallbackError{http.StatusBadGateway, fmt.Sprintf("The provider refused the authorization: %s %s", e, q.Get("error_description"))}

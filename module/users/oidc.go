@@ -22,19 +22,33 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/web"
 )
 
-// Paths of sign-in through OpenID Connect providers.
+// Paths of sign-in through OpenID Connect providers. Each provider has a
+// redirect URI of its own, OIDCCallbackPath(name): an answer is only
+// taken at the callback of the provider the sign-in was started with
+// (RFC 9700 §4.4, mix-up).
 const (
-	OIDCStartPath    = "/applinks/login/oidc"
-	OIDCCallbackPath = "/applinks/login/callback"
-	oidcStateTTL     = 10 * time.Minute
-	discoveryRetry   = 2 * time.Second
+	OIDCStartPath = "/applinks/login/oidc"
+	// OIDCCallbackPrefix starts every provider's callback path.
+	OIDCCallbackPrefix = "/applinks/login/callback/"
+	// OIDCLegacyCallbackPath was the one callback of all providers; it
+	// now only tells that the redirect URI changed.
+	OIDCLegacyCallbackPath = "/applinks/login/callback"
+	oidcStateTTL           = 10 * time.Minute
+	discoveryRetry         = 2 * time.Second
 )
+
+// OIDCCallbackPath is the callback path (the redirect URI's path) of the
+// provider of that name.
+func OIDCCallbackPath(provider string) string {
+	return OIDCCallbackPrefix + url.PathEscape(provider)
+}
 
 // OIDCConfig declares an OpenID Connect provider people sign in with.
 type OIDCConfig struct {
@@ -62,6 +76,13 @@ type OIDCConfig struct {
 	// AllowedDomains, when set, admits only users with a verified e-mail
 	// address in one of these domains.
 	AllowedDomains []string `json:"allowed_domains,omitempty"`
+	// TrustedEmail says whether the provider's verified e-mail address
+	// names the user; when false, users are named <sub>@<issuer host>.
+	// Any provider can assert any address, so with several providers each
+	// must say whether it is trusted with the addresses it asserts. A name
+	// stays with the provider that first signed it in either way. Default:
+	// true when it is the only provider; required when there are several.
+	TrustedEmail *bool `json:"trusted_email,omitempty"`
 }
 
 // OIDCButton is a sign-in button on the sign-in page.
@@ -101,6 +122,8 @@ type oidcProvider struct {
 	host        string
 	roles       map[string]scope.Scope
 	defaultRole scope.Scope // None: refuse
+	// trustedEmail: a verified e-mail address names the user.
+	trustedEmail bool
 
 	// found runs one discovery at a time; callers meanwhile wait for it.
 	found     singleflight.Group
@@ -128,7 +151,10 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 		if c.ClientID == "" {
 			return nil, fmt.Errorf("login oidc %s: client_id is required", c.Issuer)
 		}
-		p := &oidcProvider{cfg: c, host: u.Hostname(), roles: map[string]scope.Scope{}, defaultRole: scope.Read}
+		if c.TrustedEmail == nil && len(cfgs) > 1 {
+			return nil, fmt.Errorf("login oidc %s: with several providers, each must say whether its verified e-mail addresses name users (trusted_email on|off)", c.Issuer)
+		}
+		p := &oidcProvider{cfg: c, host: u.Hostname(), roles: map[string]scope.Scope{}, defaultRole: scope.Read, trustedEmail: c.TrustedEmail == nil || *c.TrustedEmail}
 		if p.cfg.Name == "" {
 			p.cfg.Name = u.Host
 		}
@@ -249,7 +275,7 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 		State:    oauth2.GenerateVerifier(),
 		Nonce:    oauth2.GenerateVerifier(),
 		Verifier: oauth2.GenerateVerifier(),
-		ReturnTo: LocalPath(r.URL.Query().Get("return_to")),
+		ReturnTo: returnto.Path(r.URL.Query().Get("return_to")),
 		Expires:  l.now().Add(oidcStateTTL),
 	}
 	raw, _ := json.Marshal(st)
@@ -259,14 +285,21 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ServeCallback finishes a sign-in: it checks state, exchanges the code,
-// verifies the ID token and its nonce, maps the role and starts a session.
+// ServeCallback finishes a sign-in at the callback of the provider named
+// by the path: it checks state, that the sign-in was started with this
+// provider and that the answer's iss (RFC 9207) is its issuer, exchanges
+// the code, verifies the ID token and its nonce, maps the role and starts
+// a session.
 func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error {
 	fail := func(status int, msg string, fields ...zap.Field) error {
 		l.observe("oidc", "failure")
 		l.audit.Info("sign-in failed", append(fields, zap.String("reason", msg))...)
 		l.pages.Error(w, status, "Sign-in failed", msg)
 		return nil
+	}
+	callback, named := strings.CutPrefix(r.URL.Path, OIDCCallbackPrefix)
+	if !named {
+		return fail(http.StatusNotFound, "This is not the redirect URI of a sign-in provider any more: each provider now has its own, "+l.issuerFor(r)+OIDCCallbackPrefix+"<provider name>. Register it at the provider.")
 	}
 	st, ok := l.takeState(w, r)
 	if !ok {
@@ -276,16 +309,22 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	if q.Get("state") == "" || q.Get("state") != st.State {
 		return fail(http.StatusBadRequest, "The sign-in answer does not belong to this browser's sign-in (state mismatch). Please sign in again.")
 	}
+	if callback != st.Provider {
+		return fail(http.StatusBadRequest, "The sign-in answer came back to the callback of another provider than the one the sign-in was started with. Please sign in again.", zap.String("provider", st.Provider), zap.String("callback", callback))
+	}
 	p := l.provider(st.Provider)
 	if p == nil {
 		return fail(http.StatusBadRequest, "The sign-in provider is no longer configured.")
 	}
-	if e := q.Get("error"); e != "" {
-		return fail(http.StatusUnauthorized, fmt.Sprintf("%s refused the sign-in: %s %s", p.cfg.Name, e, q.Get("error_description")), zap.String("provider", p.cfg.Name))
-	}
 	d, err := l.discover(p)
 	if err != nil {
 		return fail(http.StatusBadGateway, fmt.Sprintf("%s cannot be reached right now. Try again in a moment.", p.cfg.Name))
+	}
+	if msg := p.checkIssuer(d, q); msg != "" {
+		return fail(http.StatusBadRequest, msg, zap.String("provider", p.cfg.Name))
+	}
+	if e := q.Get("error"); e != "" {
+		return fail(http.StatusUnauthorized, fmt.Sprintf("%s refused the sign-in: %s %s", p.cfg.Name, e, q.Get("error_description")), zap.String("provider", p.cfg.Name))
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
@@ -328,11 +367,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	}
 	l.observe("oidc", "success")
 	l.audit.Info("signed in", zap.String("user", name), zap.String("provider", p.cfg.Name), zap.String("role", role.String()), zap.String("remote_ip", ClientAddress(r)))
-	target := st.ReturnTo
-	if target == "" {
-		target = "/"
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	returnto.Redirect(w, st.ReturnTo)
 	return nil
 }
 
@@ -411,13 +446,34 @@ func (l *OIDCLogin) oauthConfig(r *http.Request, p *oidcProvider, d *oidc.Provid
 		ClientID:     p.cfg.ClientID,
 		ClientSecret: p.cfg.ClientSecret,
 		Endpoint:     d.Endpoint(),
-		RedirectURL:  l.issuerFor(r) + OIDCCallbackPath,
+		RedirectURL:  l.issuerFor(r) + OIDCCallbackPath(p.cfg.Name),
 		Scopes:       p.cfg.Scopes,
 	}
 }
 
+// checkIssuer checks the iss parameter of an authorization response (RFC
+// 9207): when present it must be the provider's issuer, and it must be
+// present when the provider's metadata says it sends it. It returns why
+// the answer is refused, or "".
+func (p *oidcProvider) checkIssuer(d *oidc.Provider, q url.Values) string {
+	if q.Has("iss") {
+		if q.Get("iss") != p.cfg.Issuer {
+			return fmt.Sprintf("The sign-in answer was issued by %q, not by %s (mix-up). Please sign in again.", q.Get("iss"), p.cfg.Name)
+		}
+		return ""
+	}
+	var md struct {
+		IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+	}
+	if d.Claims(&md) == nil && md.IssParameter {
+		return fmt.Sprintf("The sign-in answer does not say it comes from %s (no iss). Please sign in again.", p.cfg.Name)
+	}
+	return ""
+}
+
 // userName is the gateway's name for the account: its verified e-mail
-// address, else subject@issuer-host. AllowedDomains are checked here.
+// address when the provider is trusted with e-mail addresses, else
+// subject@issuer-host. AllowedDomains are checked here.
 func (p *oidcProvider) userName(sub string, claims map[string]any) (string, error) {
 	email, _ := claims["email"].(string)
 	verified, _ := claims["email_verified"].(bool)
@@ -427,7 +483,7 @@ func (p *oidcProvider) userName(sub string, claims map[string]any) (string, erro
 			return "", refusal{"Your account's e-mail address is not in a domain allowed to sign in here."}
 		}
 	}
-	if email != "" && verified {
+	if email != "" && verified && p.trustedEmail {
 		return strings.ToLower(email), nil
 	}
 	if sub == "" {

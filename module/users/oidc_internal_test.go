@@ -88,6 +88,8 @@ func TestOIDCProviderRole(t *testing.T) {
 func TestOIDCProviderUserName(t *testing.T) {
 	plain := OIDCConfig{Issuer: "https://login.example.com/tenant"}
 	domains := OIDCConfig{Issuer: "https://login.example.com/tenant", AllowedDomains: []string{"example.com", "example.org"}}
+	untrusted := OIDCConfig{Issuer: "https://login.example.com/tenant", TrustedEmail: flag(false)}
+	untrustedDomains := OIDCConfig{Issuer: "https://login.example.com/tenant", AllowedDomains: []string{"example.com"}, TrustedEmail: flag(false)}
 	tests := []struct {
 		name    string
 		cfg     OIDCConfig
@@ -110,6 +112,9 @@ func TestOIDCProviderUserName(t *testing.T) {
 		{"allowed domain, email_verified missing", domains, "u1", map[string]any{"email": "bob@example.com"}, "", true},
 		{"e-mail missing", domains, "u1", map[string]any{"email_verified": true}, "", true},
 		{"e-mail without domain", domains, "u1", map[string]any{"email": "bob", "email_verified": true}, "", true},
+		{"untrusted provider's verified e-mail does not name", untrusted, "u1", map[string]any{"email": "alice@example.com", "email_verified": true}, "u1@login.example.com", false},
+		{"untrusted provider, allowed domain still checked", untrustedDomains, "u1", map[string]any{"email": "bob@evil.example", "email_verified": true}, "", true},
+		{"untrusted provider, allowed domain", untrustedDomains, "u1", map[string]any{"email": "bob@example.com", "email_verified": true}, "u1@login.example.com", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +161,7 @@ func TestOIDCClaimValues(t *testing.T) {
 }
 
 func TestNewOIDCLoginRefuses(t *testing.T) {
-	good := func() OIDCConfig { return OIDCConfig{Issuer: deadIssuer, ClientID: "gw"} }
+	good := func() OIDCConfig { return OIDCConfig{Issuer: deadIssuer, ClientID: "gw", TrustedEmail: flag(true)} }
 	tests := []struct {
 		name string
 		cfgs []OIDCConfig
@@ -174,10 +179,14 @@ func TestNewOIDCLoginRefuses(t *testing.T) {
 		{"bad default_role", []OIDCConfig{{Issuer: deadIssuer, ClientID: "gw", DefaultRole: "OWNER"}}, "default_role"},
 		{"lowercase none", []OIDCConfig{{Issuer: deadIssuer, ClientID: "gw", DefaultRole: "none"}}, "default_role"},
 		{"same name", []OIDCConfig{
-			{Issuer: deadIssuer, ClientID: "gw", Name: "Corp"},
-			{Issuer: "http://localhost:2", ClientID: "gw", Name: "Corp"},
+			{Issuer: deadIssuer, ClientID: "gw", Name: "Corp", TrustedEmail: flag(true)},
+			{Issuer: "http://localhost:2", ClientID: "gw", Name: "Corp", TrustedEmail: flag(false)},
 		}, `two providers are named "Corp"`},
 		{"same default name", []OIDCConfig{good(), good()}, `two providers are named "127.0.0.1:1"`},
+		{"several providers, one silent on trusted_email", []OIDCConfig{
+			{Issuer: deadIssuer, ClientID: "gw", TrustedEmail: flag(true)},
+			{Issuer: "http://localhost:2", ClientID: "gw"},
+		}, "trusted_email on|off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,9 +203,9 @@ func TestNewOIDCLoginRefuses(t *testing.T) {
 
 func TestNewOIDCLoginDefaults(t *testing.T) {
 	l, err := newTestOIDCLogin(t,
-		OIDCConfig{Issuer: deadIssuer, ClientID: "gw"},
-		OIDCConfig{Issuer: "http://localhost:2/realms/x", ClientID: "gw", Name: "Corp", Scopes: []string{"email", "groups"}},
-		OIDCConfig{Issuer: "http://[::1]:3", ClientID: "gw", Scopes: []string{"groups", "openid"}, DefaultRole: "NONE"},
+		OIDCConfig{Issuer: deadIssuer, ClientID: "gw", TrustedEmail: flag(true)},
+		OIDCConfig{Issuer: "http://localhost:2/realms/x", ClientID: "gw", Name: "Corp", Scopes: []string{"email", "groups"}, TrustedEmail: flag(false)},
+		OIDCConfig{Issuer: "http://[::1]:3", ClientID: "gw", Scopes: []string{"groups", "openid"}, DefaultRole: "NONE", TrustedEmail: flag(true)},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +214,9 @@ func TestNewOIDCLoginDefaults(t *testing.T) {
 		t.Fatalf("%d providers", len(l.providers))
 	}
 	p0, p1, p2 := l.providers[0], l.providers[1], l.providers[2]
+	if !p0.trustedEmail || p1.trustedEmail || !p2.trustedEmail {
+		t.Errorf("trusted_email: %v %v %v, want true false true", p0.trustedEmail, p1.trustedEmail, p2.trustedEmail)
+	}
 	if p0.cfg.Name != "127.0.0.1:1" || p0.host != "127.0.0.1" || p0.defaultRole != scope.Read {
 		t.Errorf("provider 0: name %q host %q default %v", p0.cfg.Name, p0.host, p0.defaultRole)
 	}
@@ -217,9 +229,11 @@ func TestNewOIDCLoginDefaults(t *testing.T) {
 	if p2.cfg.Name != "[::1]:3" || p2.host != "::1" || p2.defaultRole != scope.None || !slices.Equal(p2.cfg.Scopes, []string{"groups", "openid"}) {
 		t.Errorf("provider 2: name %q host %q default %v scopes %v", p2.cfg.Name, p2.host, p2.defaultRole, p2.cfg.Scopes)
 	}
-	// https issuers on any host are fine; no providers at all is fine.
-	if _, err := newTestOIDCLogin(t, OIDCConfig{Issuer: "https://login.example.com", ClientID: "gw"}); err != nil {
-		t.Errorf("https issuer refused: %v", err)
+	// https issuers on any host are fine, and a single provider is trusted
+	// with e-mail addresses unless told otherwise; no providers at all is
+	// fine.
+	if l, err := newTestOIDCLogin(t, OIDCConfig{Issuer: "https://login.example.com", ClientID: "gw"}); err != nil || !l.providers[0].trustedEmail {
+		t.Errorf("https issuer refused or single provider not trusted: %v", err)
 	}
 	if l, err := newTestOIDCLogin(t); err != nil || len(l.Buttons("/x")) != 0 {
 		t.Errorf("no providers: %v", err)
@@ -232,8 +246,8 @@ func TestOIDCButtons(t *testing.T) {
 		t.Fatalf("nil login has buttons %v", b)
 	}
 	l, err := newTestOIDCLogin(t,
-		OIDCConfig{Issuer: deadIssuer, ClientID: "gw", Name: "Corp & Co"},
-		OIDCConfig{Issuer: "http://localhost:2", ClientID: "gw"},
+		OIDCConfig{Issuer: deadIssuer, ClientID: "gw", Name: "Corp & Co", TrustedEmail: flag(true)},
+		OIDCConfig{Issuer: "http://localhost:2", ClientID: "gw", TrustedEmail: flag(true)},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -252,3 +266,6 @@ func TestOIDCButtons(t *testing.T) {
 		t.Errorf("button without return_to: %s", u)
 	}
 }
+
+// flag returns a pointer to b, for optional settings.
+func flag(b bool) *bool { return &b }

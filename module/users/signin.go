@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/applinks/caddy-applinks/module/ratelimit"
+	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/web"
 )
 
@@ -57,7 +57,7 @@ type loginPage struct {
 func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		s.render(w, r, http.StatusOK, loginPage{ReturnTo: LocalPath(r.URL.Query().Get("return_to"))})
+		s.render(w, r, http.StatusOK, loginPage{ReturnTo: returnto.Path(r.URL.Query().Get("return_to"))})
 		return nil
 	case http.MethodPost:
 	default:
@@ -69,7 +69,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 		s.Pages.Error(w, http.StatusBadRequest, "Bad request", "The sign-in form could not be read.")
 		return nil
 	}
-	page := loginPage{ReturnTo: LocalPath(r.PostFormValue("return_to")), Username: r.PostFormValue("username")}
+	page := loginPage{ReturnTo: returnto.Path(r.PostFormValue("return_to")), Username: r.PostFormValue("username")}
 	if !s.Sessions.CheckLoginCSRF(r) {
 		page.Error = "Your sign-in form expired. Please try again."
 		s.render(w, r, http.StatusForbidden, page)
@@ -100,11 +100,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.observed("success")
 	s.Audit.Info("signed in", zap.String("user", u.Name), zap.String("remote_ip", addr))
-	target := page.ReturnTo
-	if target == "" {
-		target = "/"
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	returnto.Redirect(w, page.ReturnTo)
 	return nil
 }
 
@@ -149,23 +145,13 @@ func (s *SignIn) render(w http.ResponseWriter, r *http.Request, status int, page
 	s.Pages.Render(w, status, "login.html", web.Page{Title: "Sign in", Data: page})
 }
 
-// LoginURL is the sign-in page that returns to the given local path.
+// LoginURL is the sign-in page that returns to the given local path; a
+// path returnto refuses is left out.
 func LoginURL(returnTo string) string {
-	return LoginPath + "?return_to=" + url.QueryEscape(returnTo)
-}
-
-// LocalPath returns p if it is a path on this site (no scheme, no host,
-// no protocol-relative or backslash tricks) and "" otherwise, so sign-in
-// can never redirect elsewhere.
-func LocalPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
-		return ""
+	if p := returnto.Path(returnTo); p != "" {
+		return LoginPath + "?return_to=" + url.QueryEscape(p)
 	}
-	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" {
-		return ""
-	}
-	return p
+	return LoginPath
 }
 
 // ClientAddress is the client IP as Caddy determined it (honouring its

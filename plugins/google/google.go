@@ -15,10 +15,11 @@ import (
 	"github.com/applinks/caddy-applinks/module/outgoing"
 )
 
-// Google's OAuth 2.0 endpoints.
+// Google's OAuth 2.0 endpoints and issuer identifier.
 const (
 	AuthorizationEndpoint = "https://accounts.google.com/o/oauth2/v2/auth"
 	TokenEndpoint         = "https://oauth2.googleapis.com/token"
+	Issuer                = "https://accounts.google.com"
 )
 
 func init() {
@@ -71,6 +72,10 @@ func (*Google) AuthCodeOptions() []oauth2.AuthCodeOption {
 	return []oauth2.AuthCodeOption{oauth2.AccessTypeOffline, oauth2.ApprovalForce}
 }
 
+// IssuerIdentifier is Google's issuer, which its authorization responses
+// carry as iss (RFC 9207).
+func (*Google) IssuerIdentifier() string { return Issuer }
+
 // UnmarshalCaddyfile sets up the provider from Caddyfile tokens. Syntax:
 //
 //	provider google {
@@ -96,8 +101,9 @@ func (g *Google) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards
 var (
-	_ caddy.Provisioner     = (*Google)(nil)
-	_ caddy.Validator       = (*Google)(nil)
-	_ outgoing.Provider     = (*Google)(nil)
-	_ caddyfile.Unmarshaler = (*Google)(nil)
+	_ caddy.Provisioner         = (*Google)(nil)
+	_ caddy.Validator           = (*Google)(nil)
+	_ outgoing.Provider         = (*Google)(nil)
+	_ outgoing.IssuerIdentifier = (*Google)(nil)
+	_ caddyfile.Unmarshaler     = (*Google)(nil)
 )

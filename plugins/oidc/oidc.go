@@ -102,6 +102,10 @@ func (*OIDC) AuthCodeOptions() []oauth2.AuthCodeOption {
 	return nil
 }
 
+// IssuerIdentifier is the issuer, which the provider's authorization
+// responses carry as iss when it supports RFC 9207.
+func (o *OIDC) IssuerIdentifier() string { return o.Issuer }
+
 // UnmarshalCaddyfile sets up the provider from Caddyfile tokens. Syntax:
 //
 //	provider oidc <issuer>
@@ -118,8 +122,9 @@ func (o *OIDC) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards
 var (
-	_ caddy.Provisioner     = (*OIDC)(nil)
-	_ caddy.Validator       = (*OIDC)(nil)
-	_ outgoing.Provider     = (*OIDC)(nil)
-	_ caddyfile.Unmarshaler = (*OIDC)(nil)
+	_ caddy.Provisioner         = (*OIDC)(nil)
+	_ caddy.Validator           = (*OIDC)(nil)
+	_ outgoing.Provider         = (*OIDC)(nil)
+	_ outgoing.IssuerIdentifier = (*OIDC)(nil)
+	_ caddyfile.Unmarshaler     = (*OIDC)(nil)
 )
