@@ -54,10 +54,11 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"))
 	case "":
 		err = oautherror.New(oautherror.InvalidRequest, "grant_type is required")
-	case "client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code", "implicit":
-		err = oautherror.New(oautherror.UnauthorizedClient, "application links act for a signed-in user: use the authorization_code grant")
 	default:
-		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+		// RFC 6749 §5.2: unauthorized_client is for a grant type the server
+		// supports but this client may not use; every link may use both
+		// grants this server implements, so any other is unsupported.
+		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token: application links act for a signed-in user")
 	}
 	if err != nil {
 		return s.answer(w, err)
