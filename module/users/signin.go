@@ -77,7 +77,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now()
 	addr := ClientAddress(r)
-	if !s.ByAddress.Allow(addr, now) || !s.ByUser.Allow(page.Username, now) {
+	if !s.ByAddress.Allow(ratelimit.AddressKey(addr), now) || !s.ByUser.Allow(page.Username, now) {
 		s.Audit.Warn("sign-in rate limited", zap.String("user", page.Username), zap.String("remote_ip", addr))
 		w.Header().Set("Retry-After", "60")
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
@@ -86,6 +86,15 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.Users.Authenticate(r.Context(), page.Username, r.PostFormValue("password"))
 	switch {
+	case errors.Is(err, ErrBusy):
+		s.Audit.Warn("sign-in refused: too many password checks at once", zap.String("user", page.Username), zap.String("remote_ip", addr))
+		w.Header().Set("Retry-After", "1")
+		page.Error = "The server is busy. Please try again in a moment."
+		s.render(w, r, http.StatusServiceUnavailable, page)
+		return nil
+	case err != nil && r.Context().Err() != nil:
+		// The client went away while waiting; nobody reads an answer.
+		return nil
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrDisabled):
 		s.observed("failure")
 		s.Audit.Info("sign-in failed", zap.String("user", page.Username), zap.String("remote_ip", addr), zap.String("reason", err.Error()))
