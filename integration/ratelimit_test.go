@@ -109,3 +109,61 @@ func jsonField(t *testing.T, body, name string) string {
 	s, _ := m[name].(string)
 	return s
 }
+
+// forwardedFor sends every request as if from addr.
+type forwardedFor struct{ addr string }
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.addr)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// browserAt is a browser whose requests come from addr.
+func browserAt(t *testing.T, addr string) *http.Client {
+	c := browser(t)
+	c.Transport = forwardedFor{addr}
+	return c
+}
+
+// signInStatus signs in from addr without following the redirect.
+func signInStatus(t *testing.T, addr, user, pw string) int {
+	t.Helper()
+	c := browserAt(t, addr)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp := signIn(t, c, user, pw)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestWrongPasswordFloodDoesNotLockOutUser: an attacker sending wrong
+// passwords for one user name from many addresses is held back by the
+// per-user limit, but cannot use it to lock the user out of sign-in from
+// the address they signed in from before.
+func TestWrongPasswordFloodDoesNotLockOutUser(t *testing.T) {
+	startGateway(t, gatewayOptions{globalOption: behindProxy})
+	const home = "198.51.100.7"
+	if status := signInStatus(t, home, "alice", password); status != http.StatusSeeOther {
+		t.Fatalf("alice's first sign-in: %d", status)
+	}
+	limited := false
+	for i := range 40 {
+		status := signInStatus(t, fmt.Sprintf("2001:db8:%x::1", i), "alice", "wrong password")
+		if status == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+		if status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i, status)
+		}
+	}
+	if !limited {
+		t.Fatal("40 wrong passwords for one user from 40 addresses were all checked: no per-user limit")
+	}
+	if status := signInStatus(t, "2001:db8:ffff::1", "alice", password); status != http.StatusTooManyRequests {
+		t.Fatalf("a new address during the flood: %d, want 429", status)
+	}
+	if status := signInStatus(t, home, "alice", password); status != http.StatusSeeOther {
+		t.Fatalf("alice from her usual address during the flood: %d, want 303", status)
+	}
+}

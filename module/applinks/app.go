@@ -118,6 +118,9 @@ type Limits struct {
 	// to an address that authenticated as that client lately
 	// (KnownClients), so such a flood cannot lock the real client out.
 	ClientFailuresByID *ratelimit.Limiter
+	// KnownSignIns remembers the user names and addresses of recent
+	// sign-ins; LoginByUser does not hold them back.
+	KnownSignIns *ratelimit.Limiter
 	// KnownClients remembers the client ids and addresses of recent
 	// successful client authentications.
 	KnownClients *ratelimit.Limiter
@@ -135,6 +138,7 @@ func newLimits() Limits {
 		ClientFailures:     ratelimit.New(time.Second, 50, 100_000),
 		ClientFailuresByID: ratelimit.New(500*time.Millisecond, 100, 100_000),
 		KnownClients:       ratelimit.New(time.Hour, 1, 100_000),
+		KnownSignIns:       ratelimit.New(time.Hour, 1, 100_000),
 		PasswordChecks:     ratelimit.NewGate(runtime.NumCPU()/2, 4*runtime.NumCPU(), 2*time.Second),
 	}
 }
@@ -494,6 +498,7 @@ func (a *App) sweep() {
 			}
 			// A client that refreshes once a day stays known.
 			a.limits.KnownClients.Sweep(now, 25*time.Hour)
+			a.limits.KnownSignIns.Sweep(now, 30*24*time.Hour)
 		}
 	}
 }
