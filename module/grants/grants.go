@@ -54,6 +54,8 @@ type Client struct {
 	LinkID   string
 	ClientID string
 	Ceiling  scope.Scope
+	// RequirePKCE: the link redeems only codes bound to an S256 challenge.
+	RequirePKCE bool
 }
 
 // CodeRequest is an approved authorization request.
@@ -209,6 +211,11 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the authorization code has expired")
 		case redirectURI != sc.RedirectURI:
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "redirect_uri does not match the authorization request")
+		}
+		if c.RequirePKCE && (sc.CodeChallenge == "" || sc.CodeChallengeMethod != MethodS256) {
+			// Checked again here, not only at authorization: a code issued
+			// before the link came to require PKCE is no way around it.
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "this application link requires PKCE with S256; the authorization code was issued without it")
 		}
 		if sc.CodeChallenge != "" {
 			if verifier == "" {

@@ -293,7 +293,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func client(l links.Link) grants.Client {
-	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling}
+	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
 }
 
 // withQuery adds q to the query of a redirect URI, keeping its own.
