@@ -44,8 +44,9 @@ func TestConcurrentCodeExchange(t *testing.T) {
 }
 
 // TestConcurrentRefresh: parallel refreshes with one refresh token within
-// the grace all succeed and every new pair works; the family stays intact.
-// After the grace, presenting it again is a replay that revokes the family.
+// the grace all succeed and get the same working pair, so the family does
+// not fork and after the grace it has one live refresh token. After the
+// grace, presenting the parent again is a replay that revokes the family.
 func TestConcurrentRefresh(t *testing.T) {
 	startGateway(t, gatewayOptions{})
 	tok := obtainTokens(t, "alice", oauth2.AuthStyleInParams)
@@ -64,29 +65,32 @@ func TestConcurrentRefresh(t *testing.T) {
 	}
 	wg.Wait()
 	close(results)
-	var children []string
+	children := map[string]bool{}
 	for r := range results {
 		if r.status != http.StatusOK {
 			t.Fatalf("refresh within grace failed: %d %v", r.status, r.m)
 		}
-		children = append(children, r.m["refresh_token"].(string))
+		children[r.m["refresh_token"].(string)] = true
 		if introspect(t, r.m["access_token"].(string))["active"] != true {
 			t.Fatal("a new access token is not active")
 		}
 	}
-	seen := map[string]bool{}
-	for _, c := range children {
-		if seen[c] {
-			t.Fatal("the same refresh token was issued twice")
-		}
-		seen[c] = true
+	if len(children) != 1 {
+		t.Fatalf("%d concurrent refreshes of one token within the grace minted %d refresh tokens, want 1: the family forked", n, len(children))
 	}
-	// A child rotates normally.
-	status, m := refresh(t, children[0])
+	var child string
+	for c := range children {
+		child = c
+	}
+	// The child rotates normally.
+	status, m := refresh(t, child)
 	if status != http.StatusOK {
-		t.Fatalf("refreshing a child: %d %v", status, m)
+		t.Fatalf("refreshing the child: %d %v", status, m)
 	}
 	latest := m["access_token"].(string)
+	if introspect(t, child)["active"] != false || introspect(t, m["refresh_token"].(string))["active"] != true {
+		t.Fatal("after rotating the child, the live refresh token is not only the newest one")
+	}
 
 	// After the 2s grace the parent is a replay: the family is revoked.
 	time.Sleep(2500 * time.Millisecond)
@@ -96,8 +100,36 @@ func TestConcurrentRefresh(t *testing.T) {
 	if introspect(t, latest)["active"] != false {
 		t.Fatal("replay did not revoke the family")
 	}
-	if status, _ := refresh(t, children[1]); status != http.StatusBadRequest {
-		t.Fatal("a sibling survived the family revocation")
+	if status, _ := refresh(t, m["refresh_token"].(string)); status != http.StatusBadRequest {
+		t.Fatal("the newest refresh token survived the family revocation")
+	}
+}
+
+// TestSequentialRefreshRetriesDoNotForkFamily: a client that lost the
+// answer (or an attacker replaying a captured refresh token) presenting
+// it again within the grace gets the same pair, not a second live branch;
+// after the grace one refresh token of the family is live.
+func TestSequentialRefreshRetriesDoNotForkFamily(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	tok := obtainTokens(t, "alice", oauth2.AuthStyleInParams)
+	var first map[string]any
+	for i := range 3 {
+		status, m := refresh(t, tok.RefreshToken)
+		if status != http.StatusOK {
+			t.Fatalf("retry %d within the grace: %d %v", i, status, m)
+		}
+		if first == nil {
+			first = m
+		} else if m["refresh_token"] != first["refresh_token"] || m["access_token"] != first["access_token"] {
+			t.Fatalf("retry %d within the grace got a new pair: the family forked", i)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if introspect(t, first["refresh_token"].(string))["active"] != true || introspect(t, tok.RefreshToken)["active"] != false {
+		t.Fatal("after the grace the live refresh token is not the one pair handed out")
+	}
+	if status, m := refresh(t, first["refresh_token"].(string)); status != http.StatusOK {
+		t.Fatalf("refreshing the only child after the grace: %d %v", status, m)
 	}
 }
 

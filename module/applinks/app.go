@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -109,8 +110,37 @@ type Limits struct {
 	LoginByAddress *ratelimit.Limiter
 	// LoginByUser limits sign-in attempts per user name.
 	LoginByUser *ratelimit.Limiter
-	// ClientFailures limits failed client authentications per address.
+	// ClientFailures limits failed client authentications per address
+	// (an IPv6 /64 counts as one address).
 	ClientFailures *ratelimit.Limiter
+	// ClientFailuresByID limits failed client authentications per
+	// client_id, against guessing from many addresses. It does not apply
+	// to an address that authenticated as that client lately
+	// (KnownClients), so such a flood cannot lock the real client out.
+	ClientFailuresByID *ratelimit.Limiter
+	// KnownSignIns remembers the user names and addresses of recent
+	// sign-ins; LoginByUser does not hold them back.
+	KnownSignIns *ratelimit.Limiter
+	// KnownClients remembers the client ids and addresses of recent
+	// successful client authentications.
+	KnownClients *ratelimit.Limiter
+	// PasswordChecks bounds concurrent password (bcrypt) checks to half
+	// the CPUs, at least one.
+	PasswordChecks *ratelimit.Gate
+}
+
+// newLimits returns the limits with their fixed sizes; every table is
+// bounded and evicts its least recently seen key when full.
+func newLimits() Limits {
+	return Limits{
+		LoginByAddress:     ratelimit.New(6*time.Second, 20, 100_000),
+		LoginByUser:        ratelimit.New(12*time.Second, 10, 100_000),
+		ClientFailures:     ratelimit.New(time.Second, 50, 100_000),
+		ClientFailuresByID: ratelimit.New(500*time.Millisecond, 100, 100_000),
+		KnownClients:       ratelimit.New(time.Hour, 1, 100_000),
+		KnownSignIns:       ratelimit.New(time.Hour, 1, 100_000),
+		PasswordChecks:     ratelimit.NewGate(runtime.NumCPU()/2, 4*runtime.NumCPU(), 2*time.Second),
+	}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -165,7 +195,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		declaredUsers[i] = u
 	}
-	if a.users, err = users.NewDirectory(a.store, declaredUsers); err != nil {
+	a.limits = newLimits()
+	if a.users, err = users.NewDirectory(a.store, declaredUsers, a.limits.PasswordChecks); err != nil {
 		return err
 	}
 	declaredLinks := make([]links.ConfigLink, len(a.Incoming))
@@ -218,11 +249,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.oidc.OnSignIn(a.metrics.SignedIn)
-	a.limits = Limits{
-		LoginByAddress: ratelimit.New(6*time.Second, 20, 100_000),
-		LoginByUser:    ratelimit.New(12*time.Second, 10, 100_000),
-		ClientFailures: ratelimit.New(time.Second, 50, 100_000),
-	}
 	return nil
 }
 
@@ -471,9 +497,12 @@ func (a *App) sweep() {
 		case <-a.ctx.Done():
 			return
 		case now := <-t.C:
-			for _, l := range []*ratelimit.Limiter{a.limits.LoginByAddress, a.limits.LoginByUser, a.limits.ClientFailures} {
+			for _, l := range []*ratelimit.Limiter{a.limits.LoginByAddress, a.limits.LoginByUser, a.limits.ClientFailures, a.limits.ClientFailuresByID} {
 				l.Sweep(now, 10*time.Minute)
 			}
+			// A client that refreshes once a day stays known.
+			a.limits.KnownClients.Sweep(now, 25*time.Hour)
+			a.limits.KnownSignIns.Sweep(now, 30*24*time.Hour)
 		}
 	}
 }

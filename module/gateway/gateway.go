@@ -59,6 +59,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Pages:     h.app.Pages(),
 		ByAddress: limits.LoginByAddress,
 		ByUser:    limits.LoginByUser,
+		Known:     limits.KnownSignIns,
 		Audit:     h.app.Audit(),
 		Now:       time.Now,
 

@@ -54,6 +54,8 @@ type Client struct {
 	LinkID   string
 	ClientID string
 	Ceiling  scope.Scope
+	// RequirePKCE: the link redeems only codes bound to an S256 challenge.
+	RequirePKCE bool
 }
 
 // CodeRequest is an approved authorization request.
@@ -210,6 +212,11 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 		case redirectURI != sc.RedirectURI:
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "redirect_uri does not match the authorization request")
 		}
+		if c.RequirePKCE && (sc.CodeChallenge == "" || sc.CodeChallengeMethod != MethodS256) {
+			// Checked again here, not only at authorization: a code issued
+			// before the link came to require PKCE is no way around it.
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "this application link requires PKCE with S256; the authorization code was issued without it")
+		}
 		if sc.CodeChallenge != "" {
 			if verifier == "" {
 				return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier is required")
@@ -261,22 +268,34 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 	return out, nil
 }
 
-// Refresh rotates a refresh token (grant_type=refresh_token). The same token
-// presented again within the grace period gets a fresh pair; after it, the
-// presentation is a replay and the whole grant is revoked.
+// Refresh rotates a refresh token (grant_type=refresh_token). The first
+// use issues a new pair and retires the presented token. The same token
+// presented again within the grace, while the pair it gave is still the
+// family's newest, gets that same pair again (a lost response, parallel
+// tabs), so the family never forks: it has one live refresh token at every
+// moment. Any other presentation of a used token (after the grace, or
+// once the family has moved past its child) is a replay and revokes the
+// whole grant.
 func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
 	if !token.Valid(refreshToken, token.Refresh) {
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
 	}
 	want, other := scope.ParseList(requested)
-	var out Tokens
+	var (
+		out     Tokens
+		retried bool
+	)
 	iss, err := s.store.RotateRefresh(ctx, token.Hash(refreshToken), func(g *store.Grant, t *store.Token) (store.Issue, error) {
 		now := s.now().UTC()
+		used := !t.UsedAt.IsZero()
 		switch {
 		case t.Kind != store.RefreshToken || g.ClientID != c.ClientID:
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
-		case !t.UsedAt.IsZero() && now.Sub(t.UsedAt) > s.cfg.RefreshGrace:
+		case used && (now.Sub(t.UsedAt) > s.cfg.RefreshGrace || g.Generation != t.Generation+1):
 			return store.Issue{}, replayError{grantID: g.ID}
+		case used && len(t.SealedChild) == 0:
+			// Used before retries kept the pair: nothing to hand out again.
+			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has already been used")
 		case !now.Before(t.ExpiresAt):
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has expired")
 		}
@@ -297,16 +316,28 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		if err != nil {
 			return store.Issue{}, err
 		}
-		var del [][]byte
-		if t.UsedAt.IsZero() {
-			// First use: the old pair stops working; the refresh token is
-			// still accepted within the grace and remembered for replays.
-			t.UsedAt = now
-			t.ExpiresAt = now.Add(s.cfg.RefreshGrace)
-			t.KeepUntil = now.Add(max(s.cfg.ReplayMemory, s.cfg.RefreshGrace))
-			if t.AccessHash != nil {
-				del = append(del, t.AccessHash)
+		if used {
+			// A retry within the grace: the same pair again, nothing new
+			// written, so no second branch of the family exists.
+			ch, err := openChild(refreshToken, t.SealedChild)
+			if err != nil {
+				return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "the refresh token has already been used")
 			}
+			retried = true
+			out = s.tokens(*g, ch.Scope, now)
+			out.AccessToken, out.RefreshToken = ch.AccessToken, ch.RefreshToken
+			out.ExpiresIn = max(0, int64(ch.AccessExpiresAt.Sub(now)/time.Second))
+			return store.Issue{Grant: *g}, nil
+		}
+		// First use: the old pair stops working; the refresh token is
+		// still accepted within the grace (for the same new pair) and
+		// remembered for replays.
+		t.UsedAt = now
+		t.ExpiresAt = now.Add(s.cfg.RefreshGrace)
+		t.KeepUntil = now.Add(max(s.cfg.ReplayMemory, s.cfg.RefreshGrace))
+		var del [][]byte
+		if t.AccessHash != nil {
+			del = append(del, t.AccessHash)
 		}
 		g.Generation++
 		g.UpdatedAt = now
@@ -314,6 +345,13 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		var iss store.Issue
 		iss, out = s.newPair(*g, granted, now)
 		iss.Delete = del
+		if s.cfg.RefreshGrace > 0 {
+			if t.SealedChild, err = sealChild(refreshToken, child{
+				AccessToken: out.AccessToken, RefreshToken: out.RefreshToken, Scope: out.Scope, AccessExpiresAt: iss.Tokens[0].ExpiresAt,
+			}); err != nil {
+				return store.Issue{}, err
+			}
+		}
 		return iss, nil
 	})
 	var replay replayError
@@ -329,6 +367,12 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid, expired or revoked")
 	case err != nil:
 		return Tokens{}, err
+	}
+	if retried {
+		if ce := s.audit.Check(zapcore.DebugLevel, "refresh retried within the grace; same pair returned"); ce != nil {
+			ce.Write(zap.String("client_id", c.ClientID), zap.String("grant", iss.Grant.ID), zap.String("token", hashPrefix(refreshToken)))
+		}
+		return out, nil
 	}
 	for _, h := range iss.Delete {
 		s.superseded(h)
@@ -441,17 +485,22 @@ func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (st
 			{Hash: token.Hash(refresh), Kind: store.RefreshToken, GrantID: g.ID, Generation: g.Generation, Scope: granted.String(), IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL), AccessHash: accessHash},
 		},
 	}
-	return iss, Tokens{
-		AccessToken:  access,
-		RefreshToken: refresh,
-		ExpiresIn:    int64(s.cfg.AccessTTL / time.Second),
-		Scope:        granted.String(),
-		OIDCScopes:   g.OIDCScopes,
-		GrantID:      g.ID,
-		UserID:       g.UserID,
-		ClientID:     g.ClientID,
-		AuthTime:     g.AuthTime,
-		IssuedAt:     now,
+	out := s.tokens(g, granted.String(), now)
+	out.AccessToken, out.RefreshToken = access, refresh
+	return iss, out
+}
+
+// tokens is the response for grant g without the tokens themselves.
+func (s *Service) tokens(g store.Grant, granted string, now time.Time) Tokens {
+	return Tokens{
+		ExpiresIn:  int64(s.cfg.AccessTTL / time.Second),
+		Scope:      granted,
+		OIDCScopes: g.OIDCScopes,
+		GrantID:    g.ID,
+		UserID:     g.UserID,
+		ClientID:   g.ClientID,
+		AuthTime:   g.AuthTime,
+		IssuedAt:   now,
 	}
 }
 

@@ -1,10 +1,12 @@
 package grants_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/scope"
 )
 
 // RFC 7636 Appendix B.
@@ -101,5 +103,37 @@ func TestVerifyPKCE(t *testing.T) {
 				t.Fatalf("VerifyPKCE(%q, %q, %q) = %v, want %v", tt.challenge, tt.method, tt.verifier, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCodeWithoutS256IsRefusedForLinkRequiringPKCE: a code issued with a
+// plain challenge or none (before the link came to require PKCE, or by
+// any path around the authorization endpoint's check) cannot be redeemed
+// by a link that requires PKCE.
+func TestCodeWithoutS256IsRefusedForLinkRequiringPKCE(t *testing.T) {
+	f := newRefreshFixture(t)
+	ctx := context.Background()
+	strict := f.client
+	strict.RequirePKCE = true
+	for _, tc := range []struct{ challenge, method, verifier string }{
+		{"", "", ""},
+		{rfcVerifier, grants.MethodPlain, rfcVerifier},
+	} {
+		code, err := f.service.IssueCode(ctx, grants.CodeRequest{Client: f.client, UserID: "u", RedirectURI: "https://x/cb", Scope: scope.Write, CodeChallenge: tc.challenge, CodeChallengeMethod: tc.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.service.Exchange(ctx, strict, code, "https://x/cb", tc.verifier)
+		wantInvalidGrant(t, "a code with challenge method "+tc.method+" for a link requiring PKCE", err)
+		if out.AccessToken != "" {
+			t.Fatal("tokens issued")
+		}
+	}
+	code, err := f.service.IssueCode(ctx, grants.CodeRequest{Client: f.client, UserID: "u", RedirectURI: "https://x/cb", Scope: scope.Write, CodeChallenge: rfcChallenge, CodeChallengeMethod: grants.MethodS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.service.Exchange(ctx, strict, code, "https://x/cb", rfcVerifier); err != nil {
+		t.Fatalf("an S256 code for a link requiring PKCE: %v", err)
 	}
 }

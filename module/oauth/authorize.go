@@ -264,6 +264,11 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge_method sent without code_challenge")
 	case req.challenge == "" && link.RequirePKCE:
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "this application link requires PKCE: send code_challenge")
+	case link.RequirePKCE && method != grants.MethodS256:
+		// A plain challenge is the verifier itself: whoever reads the
+		// authorization request (logs, history, a referrer) can redeem
+		// the code, which is what requiring PKCE must rule out.
+		return req, nil, oautherror.New(oautherror.InvalidRequest, "this application link requires PKCE with code_challenge_method=S256")
 	case req.challenge != "" && !grants.ValidVerifierSyntax(req.challenge):
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]")
 	}
@@ -288,7 +293,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func client(l links.Link) grants.Client {
-	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling}
+	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
 }
 
 // withQuery adds q to the query of a redirect URI, keeping its own.

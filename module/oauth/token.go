@@ -14,6 +14,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
@@ -54,10 +55,11 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"))
 	case "":
 		err = oautherror.New(oautherror.InvalidRequest, "grant_type is required")
-	case "client_credentials", "password", "urn:ietf:params:oauth:grant-type:device_code", "implicit":
-		err = oautherror.New(oautherror.UnauthorizedClient, "application links act for a signed-in user: use the authorization_code grant")
 	default:
-		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+		// RFC 6749 §5.2: unauthorized_client is for a grant type the server
+		// supports but this client may not use; every link may use both
+		// grants this server implements, so any other is unsupported.
+		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token: application links act for a signed-in user")
 	}
 	if err != nil {
 		return s.answer(w, err)
@@ -203,19 +205,27 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 		return nil, grants.Client{}, e
 	}
 	addr := users.ClientAddress(r)
-	if s.app.Limits().ClientFailures.Blocked(addr, s.now()) {
+	addrKey := ratelimit.AddressKey(addr)
+	// knownKey pairs the client id with the address: an address that
+	// authenticated as this client lately is not held back by failures
+	// others cause with its client id.
+	knownKey := clientID + "\x00" + addrKey
+	limits, now := s.app.Limits(), s.now()
+	if limits.ClientFailures.Blocked(addrKey, now) || (limits.ClientFailuresByID.Blocked(clientID, now) && !limits.KnownClients.Known(knownKey)) {
 		w.Header().Set("Retry-After", "1")
 		return nil, grants.Client{}, oautherror.New(oautherror.InvalidClient, "too many failed client authentications; slow down").WithStatus(http.StatusTooManyRequests)
 	}
 	link, err := s.app.Links().Authenticate(r.Context(), clientID, secret)
 	if errors.Is(err, links.ErrBadClient) {
-		s.app.Limits().ClientFailures.Allow(addr, s.now())
+		limits.ClientFailures.Allow(addrKey, now)
+		limits.ClientFailuresByID.Allow(clientID, now)
 		s.app.Audit().Info("client authentication failed", zap.String("client_id", clientID), zap.String("remote_ip", addr))
 		return nil, grants.Client{}, clientFailed(basic, "unknown client or wrong client secret")
 	}
 	if err != nil {
 		return nil, grants.Client{}, err
 	}
+	limits.KnownClients.Remember(knownKey, now)
 	return form, client(link), nil
 }
 

@@ -374,6 +374,10 @@ type Token struct {
 	// AccessHash, on a refresh token, is the hash of the access token issued
 	// with it.
 	AccessHash []byte `json:"access_hash,omitempty"`
+	// SealedChild, on a used refresh token, is the pair issued for it,
+	// sealed by the token service with a key only the refresh token itself
+	// gives, so that a retry within the grace gets the same pair back.
+	SealedChild []byte `json:"sealed_child,omitempty"`
 }
 
 // Session is a signed-in browser session.

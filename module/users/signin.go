@@ -30,8 +30,13 @@ type SignIn struct {
 	// ByAddress and ByUser limit sign-in attempts.
 	ByAddress *ratelimit.Limiter
 	ByUser    *ratelimit.Limiter
-	Audit     *zap.Logger
-	Now       func() time.Time
+	// Known, when set, remembers user and address of each sign-in; a user
+	// signing in from such an address again is not held back by ByUser,
+	// so a flood of wrong passwords for their name from elsewhere cannot
+	// lock them out.
+	Known *ratelimit.Limiter
+	Audit *zap.Logger
+	Now   func() time.Time
 	// OIDC, when set, adds a button per OpenID Connect provider.
 	OIDC *OIDCLogin
 	// PasswordForm reports whether to show the user name and password
@@ -77,7 +82,10 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now()
 	addr := ClientAddress(r)
-	if !s.ByAddress.Allow(addr, now) || !s.ByUser.Allow(page.Username, now) {
+	addrKey := ratelimit.AddressKey(addr)
+	knownKey := page.Username + "\x00" + addrKey
+	known := s.Known != nil && s.Known.Known(knownKey)
+	if !s.ByAddress.Allow(addrKey, now) || (!known && !s.ByUser.Allow(page.Username, now)) {
 		s.Audit.Warn("sign-in rate limited", zap.String("user", page.Username), zap.String("remote_ip", addr))
 		w.Header().Set("Retry-After", "60")
 		page.Error = "Too many sign-in attempts. Wait a minute and try again."
@@ -86,6 +94,15 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.Users.Authenticate(r.Context(), page.Username, r.PostFormValue("password"))
 	switch {
+	case errors.Is(err, ErrBusy):
+		s.Audit.Warn("sign-in refused: too many password checks at once", zap.String("user", page.Username), zap.String("remote_ip", addr))
+		w.Header().Set("Retry-After", "1")
+		page.Error = "The server is busy. Please try again in a moment."
+		s.render(w, r, http.StatusServiceUnavailable, page)
+		return nil
+	case err != nil && r.Context().Err() != nil:
+		// The client went away while waiting; nobody reads an answer.
+		return nil
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrDisabled):
 		s.observed("failure")
 		s.Audit.Info("sign-in failed", zap.String("user", page.Username), zap.String("remote_ip", addr), zap.String("reason", err.Error()))
@@ -97,6 +114,9 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.Sessions.Start(r.Context(), w, r, u.Name); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if s.Known != nil {
+		s.Known.Remember(knownKey, now)
 	}
 	s.observed("success")
 	s.Audit.Info("signed in", zap.String("user", u.Name), zap.String("remote_ip", addr))

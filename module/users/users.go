@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -21,6 +22,9 @@ var (
 	ErrBadCredentials = errors.New("unknown user or wrong password")
 	// ErrDisabled means the user exists but may not sign in or hold tokens.
 	ErrDisabled = errors.New("user is disabled")
+	// ErrBusy means too many passwords are being checked at once; the
+	// caller may try again shortly.
+	ErrBusy = errors.New("too many sign-ins at once")
 )
 
 // ConfigUser declares a local user in the configuration.
@@ -55,11 +59,15 @@ type Directory struct {
 	// dummy is hashed against when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy []byte
+	// checks bounds concurrent password checks, so a sign-in flood leaves
+	// CPU to the token endpoint and the guard.
+	checks *ratelimit.Gate
 }
 
-// NewDirectory returns a directory of the declared users and those in st.
-func NewDirectory(st store.UserStore, declared []ConfigUser) (*Directory, error) {
-	d := &Directory{config: map[string]User{}, store: st}
+// NewDirectory returns a directory of the declared users and those in st;
+// checks bounds how many passwords Authenticate checks at once.
+func NewDirectory(st store.UserStore, declared []ConfigUser, checks *ratelimit.Gate) (*Directory, error) {
+	d := &Directory{config: map[string]User{}, store: st, checks: checks}
 	for _, c := range declared {
 		if c.Name == "" {
 			return nil, errors.New("user: a name is required")
@@ -105,8 +113,18 @@ func (d *Directory) Get(ctx context.Context, name string) (User, error) {
 }
 
 // Authenticate checks a name and password; a wrong name costs as much time
-// as a wrong password.
+// as a wrong password. It waits for room among the concurrent password
+// checks; ErrBusy when there is none soon, or the context's error when the
+// request ends first.
 func (d *Directory) Authenticate(ctx context.Context, name, password string) (User, error) {
+	release, err := d.checks.Enter(ctx)
+	if errors.Is(err, ratelimit.ErrBusy) {
+		return User{}, ErrBusy
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("checking password: %w", err)
+	}
+	defer release()
 	u, err := d.Get(ctx, name)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && len(u.hash) == 0) {
 		_ = bcrypt.CompareHashAndPassword(d.dummy, []byte(password))

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
@@ -45,7 +47,7 @@ func newDirectory(t *testing.T) *users.Directory {
 		{Name: "alice", Password: hash(t, "alice-pw"), Role: "WRITE"},
 		{Name: "bob", Password: hash(t, "bob-pw")},
 		{Name: "shadow", Password: hash(t, "config-pw"), Role: "READ"},
-	})
+	}, ratelimit.NewGate(2, 8, time.Second))
 	if err != nil {
 		t.Fatalf("NewDirectory: %v", err)
 	}
@@ -131,7 +133,7 @@ func TestRole(t *testing.T) {
 func TestRoleFollowsStore(t *testing.T) {
 	st := badgertest.Open(t)
 	ctx := context.Background()
-	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "admin", Password: hash(t, "x")}})
+	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "admin", Password: hash(t, "x")}}, ratelimit.NewGate(1, 1, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +182,7 @@ func TestNewDirectoryRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := users.NewDirectory(nil, tt.declared)
+			d, err := users.NewDirectory(nil, tt.declared, ratelimit.NewGate(1, 1, time.Second))
 			if err == nil {
 				t.Fatalf("NewDirectory accepted %+v", tt.declared)
 			}
@@ -188,5 +190,39 @@ func TestNewDirectoryRefuses(t *testing.T) {
 				t.Fatal("NewDirectory returned a directory with an error")
 			}
 		})
+	}
+}
+
+// TestPasswordCheckFloodGivesUpInsteadOfQueueing: while every password
+// check slot is taken (a sign-in flood), another sign-in waits only as
+// long as its request lives and as the gate allows, then fails with
+// ErrBusy or its context's error, so a flood cannot queue work without
+// bound or take every core from the token endpoint and the guard.
+func TestPasswordCheckFloodGivesUpInsteadOfQueueing(t *testing.T) {
+	st := badgertest.Open(t)
+	gate := ratelimit.NewGate(1, 1, 50*time.Millisecond)
+	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "alice", Password: hash(t, "alice-pw")}}, gate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := d.Authenticate(ctx, "alice", "alice-pw"); err != nil {
+		t.Fatalf("Authenticate with a free slot: %v", err)
+	}
+	release, err := gate.Enter(ctx) // the flood holds the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Authenticate(ctx, "alice", "alice-pw"); !errors.Is(err, users.ErrBusy) {
+		t.Fatalf("Authenticate with no free slot: %v, want ErrBusy", err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := d.Authenticate(gone, "alice", "alice-pw"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Authenticate of an ended request: %v, want context.Canceled", err)
+	}
+	release()
+	if _, err := d.Authenticate(ctx, "alice", "alice-pw"); err != nil {
+		t.Fatalf("Authenticate once the slot is free again: %v", err)
 	}
 }

@@ -158,6 +158,42 @@ func testRotateRefresh(t *testing.T, s store.Store) {
 	}
 }
 
+// testRotateRefreshRetry rotates a token and then runs RotateRefresh on the
+// used token with an fn that issues nothing, as a retry within the grace
+// does: the used token keeps its sealed child and the grant its
+// generation, so the family stays one branch.
+func testRotateRefreshRetry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	l := createLink(t, s, newLink("alpha"))
+	first := grantFor(t, s, l, "alice", longLived)
+	var (
+		rotated store.Issue
+		used    store.Token
+	)
+	_, err := s.RotateRefresh(ctx, first.Tokens[1].Hash, func(g *store.Grant, tok *store.Token) (store.Issue, error) {
+		rotated = rotate(g, tok, longLived)
+		used = *tok
+		return rotated, nil
+	})
+	must(t, "RotateRefresh", err)
+	got, err := s.RotateRefresh(ctx, first.Tokens[1].Hash, func(g *store.Grant, tok *store.Token) (store.Issue, error) {
+		checkEqual(t, "used token given to fn", *tok, used)
+		checkEqual(t, "grant given to fn", *g, rotated.Grant)
+		return store.Issue{Grant: *g}, nil
+	})
+	must(t, "RotateRefresh of the used token", err)
+	checkEqual(t, "grant of the retry", got.Grant, rotated.Grant)
+	checkLookup(t, s, used, rotated.Grant)
+	for _, tok := range rotated.Tokens {
+		checkLookup(t, s, tok, rotated.Grant)
+	}
+	g, err := s.GetGrant(ctx, first.Grant.ID)
+	must(t, "GetGrant", err)
+	if g.Generation != rotated.Grant.Generation {
+		t.Fatalf("a retry changed the generation from %d to %d", rotated.Grant.Generation, g.Generation)
+	}
+}
+
 func testRotateRefreshFnError(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	l := createLink(t, s, newLink("alpha"))

@@ -75,6 +75,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RedeemCodeFnError", testRedeemCodeFnError},
 		{"RotateRefresh", testRotateRefresh},
 		{"RotateRefreshFnError", testRotateRefreshFnError},
+		{"RotateRefreshRetry", testRotateRefreshRetry},
 		{"RotateRefreshNotFound", testRotateRefreshNotFound},
 		{"LookupToken", testLookupToken},
 		{"ListGrants", testListGrants},
@@ -243,6 +244,7 @@ func rotate(g *store.Grant, tok *store.Token, lt lifetimes) store.Issue {
 	n := now()
 	tok.UsedAt = n
 	tok.KeepUntil = n.Add(time.Hour)
+	tok.SealedChild = []byte("the new pair, sealed for retries")
 	g.Generation++
 	g.UpdatedAt = n
 	g.ExpiresAt = n.Add(lt.refresh)
