@@ -89,8 +89,8 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 	return rows, nil
 }
 
-// serveUser changes a stored user: role, disabled, password; revokes all
-// of its grants; or deletes it.
+// serveUser changes a stored user: role, disabled, password; ends all of
+// its sessions; revokes all of its grants; or deletes it.
 func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	name := r.PathValue("name")
 	su, err := u.app.Store().GetUser(r.Context(), name)
@@ -148,6 +148,13 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				f.Value = ""
 			}
 			status = http.StatusUnprocessableEntity
+		case "signout":
+			n, err := u.app.SignOutUser(r.Context(), name, s.User.Name)
+			if err != nil {
+				return err
+			}
+			redirect(w, r, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
+			return nil
 		case "revoke":
 			n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
 			if err != nil {
@@ -177,7 +184,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		}
 	}
 	page.ActionsHeading, page.Actions = "Access", &Form{Action: userURL(name), CSRF: csrf,
-		Buttons: []Button{{Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
+		Buttons: []Button{{Value: "signout", Label: "Sign out everywhere", Class: "secondary"}, {Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
 	u.render(w, s, status, page)
 	return nil
 }

@@ -399,8 +399,11 @@ type Token struct {
 
 // Session is a signed-in browser session.
 type Session struct {
-	Hash      []byte    `json:"hash"`
-	UserID    string    `json:"user_id"`
+	Hash   []byte `json:"hash"`
+	UserID string `json:"user_id"`
+	// Stamp is the user's sign-in stamp when the session started (see
+	// User.Stamp); the session ends when the user's stamp changes.
+	Stamp     string    `json:"stamp,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -424,7 +427,11 @@ type User struct {
 	// in with; empty for a local user with a password.
 	Provider string `json:"provider,omitempty"`
 	// Subject is the provider's subject (sub) for the user.
-	Subject   string    `json:"subject,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Stamp is a random value replaced whenever the user's password, role
+	// or disabled state changes; a session started under another stamp
+	// has ended.
+	Stamp     string    `json:"stamp,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

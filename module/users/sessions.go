@@ -48,12 +48,14 @@ func NewSessions(st store.SessionStore, users *Directory, keys *secret.Keys, ttl
 	return &Sessions{store: st, users: users, keys: keys, ttl: ttl, now: now}
 }
 
-// Start signs userID in: it stores a new session and sets its cookie
-// (HttpOnly, SameSite=Lax, Secure on HTTPS).
-func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) error {
+// Start signs u in: it stores a new session and sets its cookie
+// (HttpOnly, SameSite=Lax, Secure on HTTPS). u is the user as
+// authenticated: when their password, role or disabled state changed
+// meanwhile, the session is already over.
+func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, u User) error {
 	tok := token.New(token.Session)
 	now := s.now().UTC()
-	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
+	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: u.Name, Stamp: u.stamp, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
 		return fmt.Errorf("storing session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", MaxAge: int(s.ttl / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
@@ -61,7 +63,8 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // Current returns the request's session; ok is false when there is none,
-// it has expired, or its user is gone or disabled.
+// it has expired, its user is gone or disabled, or the user's password,
+// role or disabled state changed since it started.
 func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || !token.Valid(c.Value, token.Session) {
@@ -85,7 +88,7 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	if err != nil {
 		return Session{}, false, err
 	}
-	if u.Disabled || u.Role == scope.None || st.CreatedAt.Before(u.Since) {
+	if u.Disabled || u.Role == scope.None || st.CreatedAt.Before(u.Since) || st.Stamp != u.stamp {
 		return Session{}, false, nil
 	}
 	return Session{User: u, SignedInAt: st.CreatedAt, hash: hash}, true, nil
@@ -99,6 +102,16 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return s.store.DeleteSession(r.Context(), token.Hash(c.Value))
+}
+
+// EndAll ends every session of the user, in every browser, and returns
+// how many there were.
+func (s *Sessions) EndAll(ctx context.Context, userID string) (int, error) {
+	n, err := s.store.DeleteUserSessions(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("ending the sessions of %q: %w", userID, err)
+	}
+	return n, nil
 }
 
 // CSRFToken returns the anti-CSRF token for forms shown in this session.

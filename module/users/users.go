@@ -5,6 +5,8 @@ package users
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -46,19 +48,29 @@ type User struct {
 	// users.
 	Since time.Time
 	hash  []byte
+	// stamp changes with the password, role or disabled state; sessions
+	// started under another stamp have ended.
+	stamp string
+}
+
+// DirectoryStore is what a Directory keeps in the store: runtime users and
+// every user's subject.
+type DirectoryStore interface {
+	store.UserStore
+	store.SubjectStore
 }
 
 // Directory finds users.
 type Directory struct {
 	config map[string]User
-	store  store.UserStore
+	store  DirectoryStore
 	// dummy is hashed against when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy []byte
 }
 
 // NewDirectory returns a directory of the declared users and those in st.
-func NewDirectory(st store.UserStore, declared []ConfigUser) (*Directory, error) {
+func NewDirectory(st DirectoryStore, declared []ConfigUser) (*Directory, error) {
 	d := &Directory{config: map[string]User{}, store: st}
 	for _, c := range declared {
 		if c.Name == "" {
@@ -77,7 +89,7 @@ func NewDirectory(st store.UserStore, declared []ConfigUser) (*Directory, error)
 				return nil, fmt.Errorf("user %q: %w", c.Name, err)
 			}
 		}
-		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password)}
+		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password), stamp: configStamp(c.Password, role)}
 		if d.dummy == nil {
 			d.dummy, _ = bcrypt.GenerateFromPassword([]byte("applinks-dummy-password"), cost)
 		}
@@ -101,7 +113,7 @@ func (d *Directory) Get(ctx context.Context, name string) (User, error) {
 	if err := role.UnmarshalText([]byte(su.Role)); err != nil {
 		return User{}, fmt.Errorf("stored user %q: %w", name, err)
 	}
-	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", Since: su.CreatedAt, hash: []byte(su.PasswordHash)}, nil
+	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", Since: su.CreatedAt, hash: []byte(su.PasswordHash), stamp: su.Stamp}, nil
 }
 
 // Authenticate checks a name and password; a wrong name costs as much time
@@ -135,4 +147,12 @@ func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) 
 		return scope.None, ErrDisabled
 	}
 	return u.Role, nil
+}
+
+// configStamp is the sign-in stamp of a user declared in the configuration:
+// it changes when the password hash or the role is changed there, which
+// ends the user's sessions.
+func configStamp(passwordHash string, role scope.Scope) string {
+	sum := sha256.Sum256([]byte("applinks config user\x00" + passwordHash + "\x00" + role.String()))
+	return "cfg-" + hex.EncodeToString(sum[:12])
 }
