@@ -350,8 +350,8 @@ func (r refusal) Error() string { return r.msg }
 
 // saveUser creates or updates the runtime user of a provider sign-in. A
 // role of None (the provider gives the account no role any more) is
-// stored too, so the user's sessions and tokens stop working at once; any
-// change of role ends the user's other sessions. A new user gets a new
+// stored too, so the user's sessions and tokens stop working at once; open
+// sessions see any other role at their next request. A new user gets a new
 // subject.
 func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject string, role scope.Scope) error {
 	if _, ok := l.users.config[name]; ok {
@@ -376,9 +376,6 @@ func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject
 		return refusal{"Your account is disabled on this gateway."}
 	}
 	changed := u.Role != role.String()
-	if changed {
-		u.Stamp = NewStamp()
-	}
 	u.Role, u.UpdatedAt = role.String(), now
 	if err := l.store.PutUser(ctx, u); err != nil {
 		return fmt.Errorf("storing user: %w", err)
