@@ -3,8 +3,10 @@ package integration
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -124,4 +126,38 @@ func TestDeclaredUserSubjectIsStable(t *testing.T) {
 	if after := subjectsOf(t, "alice").one(t, "alice"); after != alice {
 		t.Fatalf("alice's subject changed across a restart: %s, then %s", alice, after)
 	}
+}
+
+// TestRecycledProviderEmailGetsNewSubject: when a provider account is
+// deleted here and its e-mail address later signs in as another account
+// of the provider, the newcomer is a new user with a new sub, not the
+// previous owner of the address.
+func TestRecycledProviderEmailGetsNewSubject(t *testing.T) {
+	f := newFakeOP(t)
+	g := fakeOPGateway(t, f.issuer(), "READ", "")
+	ctx := context.Background()
+	const email = "carol@example.com"
+	claims := map[string]any{"email": email, "email_verified": true}
+	f.behave(func(o *fakeOPBehaviour) { o.claims = claims })
+	newOPBrowser(t).wantSignedIn(t, email, "READ")
+	stored, err := g.app().Store().GetSubject(ctx, email)
+	if err != nil {
+		t.Fatalf("the provider's new user got no subject at sign-in: %v", err)
+	}
+	first, err := g.app().Users().Subject(ctx, email, time.Now())
+	if err != nil || first != stored.Subject || strings.Contains(first, "carol") || first == f.sub() {
+		t.Fatalf("subject of %s: %q (%v), stored %q", email, first, err, stored.Subject)
+	}
+
+	if status, _, _ := adminCall(t, "DELETE", "/applinks/users/"+url.PathEscape(email), nil); status != http.StatusNoContent {
+		t.Fatalf("delete %s: %d", email, status)
+	}
+	f.reset() // another account of the provider, with the same address
+	f.behave(func(o *fakeOPBehaviour) { o.claims = claims })
+	newOPBrowser(t).wantSignedIn(t, email, "READ")
+	second, err := g.app().Users().Subject(ctx, email, time.Now())
+	if err != nil || second == first {
+		t.Fatalf("the new owner of %s was given the previous owner's subject %q (%v)", email, first, err)
+	}
+	f.checkNoProblems(t)
 }
