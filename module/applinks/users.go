@@ -149,15 +149,17 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 		u.Stamp = users.NewStamp()
 	}
 	u.Role, u.Disabled, u.UpdatedAt = c.Role.String(), c.Disabled, now
-	if err := a.store.PutUser(ctx, u); err != nil {
-		return store.User{}, false, err
-	}
-	a.epoch.Bump()
 	if created {
+		// Before the user exists, so that nobody sees another subject
+		// first.
 		if err := a.users.NewSubject(ctx, name, now); err != nil {
 			return store.User{}, false, err
 		}
 	}
+	if err := a.store.PutUser(ctx, u); err != nil {
+		return store.User{}, false, err
+	}
+	a.epoch.Bump()
 	ended := 0
 	if signedOut {
 		// The new stamp has ended the sessions already; this removes them.

@@ -377,13 +377,15 @@ func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject
 	}
 	changed := u.Role != role.String()
 	u.Role, u.UpdatedAt = role.String(), now
-	if err := l.store.PutUser(ctx, u); err != nil {
-		return fmt.Errorf("storing user: %w", err)
-	}
 	if created {
+		// Before the user exists, so that nobody sees another subject
+		// first.
 		if err := l.users.NewSubject(ctx, name, now); err != nil {
 			return err
 		}
+	}
+	if err := l.store.PutUser(ctx, u); err != nil {
+		return fmt.Errorf("storing user: %w", err)
 	}
 	if changed {
 		l.changed()
