@@ -201,8 +201,8 @@ func TestSignOutEverywhereFromAccountPage(t *testing.T) {
 }
 
 // TestAdminSignsUserOutEverywhere: an administrator ends every session of
-// a user whose password leaked, declared (admin API, CLI) or stored (admin
-// UI), without deleting the user; other users stay signed in.
+// a user whose password leaked, declared or stored, through the admin API
+// and the admin UI, without deleting the user; other users stay signed in.
 func TestAdminSignsUserOutEverywhere(t *testing.T) {
 	startGateway(t, gatewayOptions{})
 	one, two := signedInBrowser(t, "alice", password), signedInBrowser(t, "alice", password)
@@ -237,5 +237,17 @@ func TestAdminSignsUserOutEverywhere(t *testing.T) {
 	}
 	if !signedIn(t, sam) {
 		t.Fatal("signing zoe out signed the administrator out")
+	}
+
+	// A user declared in the Caddyfile has no page: the list signs them out.
+	status, _, body = adminPost(t, sam, adminui.Path+"/users", adminui.Path+"/users", url.Values{"action": {"signout"}, "name": {"bob"}})
+	if status != http.StatusOK || !strings.Contains(body, "Ended 1 session of bob") {
+		t.Fatalf("admin UI sign-out of a declared user: %d %s", status, body)
+	}
+	if signedIn(t, bob) {
+		t.Fatal("bob's session survived the users list's sign-out")
+	}
+	if status, _, _ := adminPost(t, sam, adminui.Path+"/users", adminui.Path+"/users", url.Values{"action": {"signout"}, "name": {"nobody"}}); status != http.StatusNotFound {
+		t.Fatalf("admin UI sign-out of an unknown user: %d", status)
 	}
 }
