@@ -61,7 +61,3 @@ func (d *Directory) ForgetSubject(ctx context.Context, name string) error {
 func newSubject(name string, now time.Time) store.Subject {
 	return store.Subject{UserID: name, Subject: rand.Text(), CreatedAt: now.UTC()}
 }
-
-// NewStamp returns a random sign-in stamp for a stored user (see
-// store.User.Stamp).
-func NewStamp() string { return rand.Text() }

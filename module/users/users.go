@@ -1,10 +1,12 @@
 // Package users holds the gateway's users (declared in the configuration or
 // stored at runtime), checks their passwords and roles, and runs sign-in
-// sessions with anti-CSRF tokens.
+// sessions with anti-CSRF tokens; each user has a stable opaque subject
+// for the applications they sign in to.
 package users
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -148,6 +150,10 @@ func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) 
 	}
 	return u.Role, nil
 }
+
+// NewStamp returns a random sign-in stamp for a stored user (see
+// store.User.Stamp).
+func NewStamp() string { return rand.Text() }
 
 // configStamp is the sign-in stamp of a user declared in the configuration:
 // it changes when the password hash or the role is changed there, which
