@@ -17,8 +17,8 @@ func cli(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-// TestCLI: caddy applinks create, list, show, rotate-secret, users and
-// delete talk to the admin API of the running gateway.
+// TestCLI: caddy applinks create, list, show, rotate-secret, users (set,
+// sign-out, revoke-grants, delete) and delete talk to the admin API of the running gateway.
 func TestCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Caddy binary")
@@ -72,6 +72,14 @@ func TestCLI(t *testing.T) {
 	}
 	if resp := signIn(t, browser(t), "yuri", "yuri-password-1"); resp.Request.URL.Path == "/applinks/login" {
 		t.Fatal("a user set through the CLI cannot sign in with the password given on stdin")
+	}
+	yuri := browser(t)
+	signIn(t, yuri, "yuri", "yuri-password-1").Body.Close()
+	if out, err := cli(t, "users", "sign-out", "yuri"); err != nil || !strings.Contains(out, `"sessions_ended": 2`) {
+		t.Fatalf("users sign-out: %v\n%s", err, out)
+	}
+	if signedIn(t, yuri) {
+		t.Fatal("yuri's session survived users sign-out")
 	}
 	if out, err := cli(t, "users", "revoke-grants", "yuri"); err != nil || !strings.Contains(out, `"revoked": 0`) {
 		t.Fatalf("users revoke-grants: %v\n%s", err, out)

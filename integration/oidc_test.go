@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -36,7 +37,7 @@ func oidcFlow(t *testing.T, scopes []string, nonce string) (*oauth2.Token, strin
 // verifies through discovery and the JWKS, with nonce and profile claims,
 // and UserInfo answers for its access token.
 func TestOIDCProvider(t *testing.T) {
-	startGateway(t, gatewayOptions{})
+	g := startGateway(t, gatewayOptions{})
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, base)
 	if err != nil {
@@ -62,7 +63,11 @@ func TestOIDCProvider(t *testing.T) {
 	if err := idt.Claims(&claims); err != nil {
 		t.Fatal(err)
 	}
-	if idt.Subject != "alice" || idt.Nonce != "n-0S6_WzA2Mj" || claims.PreferredUsername != "alice" || claims.AuthTime == 0 || idt.Issuer != base {
+	sub, err := g.app().Users().Subject(ctx, "alice", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idt.Subject != sub || sub == "alice" || idt.Nonce != "n-0S6_WzA2Mj" || claims.PreferredUsername != "alice" || claims.AuthTime == 0 || idt.Issuer != base {
 		t.Errorf("claims: sub=%s nonce=%s %+v iss=%s", idt.Subject, idt.Nonce, claims, idt.Issuer)
 	}
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
@@ -73,7 +78,7 @@ func TestOIDCProvider(t *testing.T) {
 	}
 
 	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-	if err != nil || info.Subject != "alice" {
+	if err != nil || info.Subject != sub {
 		t.Fatalf("userinfo: %v %+v", err, info)
 	}
 
@@ -84,7 +89,7 @@ func TestOIDCProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	rawFresh, _ := fresh.Extra("id_token").(string)
-	if idt2, err := verifier.Verify(ctx, rawFresh); err != nil || idt2.Subject != "alice" || idt2.Nonce != "" {
+	if idt2, err := verifier.Verify(ctx, rawFresh); err != nil || idt2.Subject != sub || idt2.Nonce != "" {
 		t.Fatalf("refreshed ID token: %v", err)
 	}
 }

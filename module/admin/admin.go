@@ -1,7 +1,8 @@
 // Package admin is the applinks admin JSON API on Caddy's admin endpoint
 // (an admin.api module): incoming links (create, show, edit, credentials,
 // rotate secret, delete), outgoing links (create, list, edit, delete),
-// grants (list, revoke) and users (list, create or update, delete).
+// grants (list, revoke) and users (list, create or update, delete, sign
+// out everywhere).
 package admin
 
 import (
@@ -397,9 +398,11 @@ func (a *API) serveUsers(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// serveUser creates or updates (PUT) or deletes (DELETE) a stored user.
-// Role changes, disabling and deletion are felt on the next request of
-// every token and session of the user.
+// serveUser creates or updates (PUT) or deletes (DELETE) a stored user,
+// signs a user out everywhere (POST …/sign-out) or revokes their grants
+// (POST …/revoke-grants). Role changes, disabling and deletion are felt on
+// the next request of every token and session of the user; a new password,
+// a role change and disabling end every session.
 func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 	app, err := theApp()
 	if err != nil {
@@ -439,6 +442,15 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
+	case action == "sign-out" && r.Method == http.MethodPost:
+		n, err := app.SignOutUser(r.Context(), name, actor)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("user", name)
+		}
+		if err != nil {
+			return internal(err)
+		}
+		return writeJSON(w, http.StatusOK, map[string]int{"sessions_ended": n})
 	case action == "revoke-grants" && r.Method == http.MethodPost:
 		n, err := app.RevokeUserGrants(r.Context(), name, actor)
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "applinks",
-		Usage: "list | create | show | delete | rotate-secret | users [set | delete | revoke-grants] [--address <admin address>]",
+		Usage: "list | create | show | delete | rotate-secret | users [set | delete | sign-out | revoke-grants] [--address <admin address>]",
 		Short: "Manages application links through the running Caddy's admin API",
 		Long: `
 Lists, creates, shows, deletes application links, rotates their client
@@ -84,10 +84,13 @@ determine it, usually localhost:2019).`,
 			delUser := &cobra.Command{Use: "delete <name>", Short: "Deletes a user", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
 				return call(c, http.MethodDelete, "/applinks/users/"+url.PathEscape(args[0]), nil)
 			}}
+			signOutUser := &cobra.Command{Use: "sign-out <name>", Short: "Ends every session of a user, in every browser", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
+				return call(c, http.MethodPost, "/applinks/users/"+url.PathEscape(args[0])+"/sign-out", nil)
+			}}
 			revokeUser := &cobra.Command{Use: "revoke-grants <name>", Short: "Revokes every authorization of a user", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, args []string) error {
 				return call(c, http.MethodPost, "/applinks/users/"+url.PathEscape(args[0])+"/revoke-grants", nil)
 			}}
-			users.AddCommand(setUser, delUser, revokeUser)
+			users.AddCommand(setUser, delUser, signOutUser, revokeUser)
 			cmd.AddCommand(list, create, show, del, rotate, users)
 		},
 	})

@@ -37,8 +37,13 @@ func (u *UI) addUserForm(s users.Session) *Form {
 		Buttons: []Button{{Value: "add", Label: "Add user"}}}
 }
 
-// serveUsers lists the users (GET) and adds a local user (POST).
+// serveUsers lists the users (GET), adds a local user (POST) and signs a
+// user out everywhere (POST action=signout; the only change there is to a
+// user declared in the Caddyfile).
 func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	if r.Method == http.MethodPost && r.PostFormValue("action") == "signout" {
+		return u.signOutUser(w, r, s, r.PostFormValue("name"))
+	}
 	f := u.addUserForm(s)
 	page := usersPage{Notice: r.URL.Query().Get("notice"), Form: f}
 	status := http.StatusOK
@@ -89,8 +94,8 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 	return rows, nil
 }
 
-// serveUser changes a stored user: role, disabled, password; revokes all
-// of its grants; or deletes it.
+// serveUser changes a stored user: role, disabled, password; ends all of
+// its sessions; revokes all of its grants; or deletes it.
 func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	name := r.PathValue("name")
 	su, err := u.app.Store().GetUser(r.Context(), name)
@@ -109,7 +114,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		Fields: []Field{
 			permissionField("role", "Role", su.Role),
 			{Name: "disabled", Label: "Disabled: cannot sign in, and every token and session stops working", Type: "checkbox", Checked: su.Disabled},
-			{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Hint: "Leave empty to keep the current password."},
+			{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Hint: "Leave empty to keep the current password. A new password, a new role or disabling signs the user out everywhere."},
 		},
 		Buttons: []Button{{Value: "save", Label: "Save"}}}
 	if su.Provider != "" {
@@ -148,6 +153,8 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				f.Value = ""
 			}
 			status = http.StatusUnprocessableEntity
+		case "signout":
+			return u.signOutUser(w, r, s, name)
 		case "revoke":
 			n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
 			if err != nil {
@@ -177,8 +184,23 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		}
 	}
 	page.ActionsHeading, page.Actions = "Access", &Form{Action: userURL(name), CSRF: csrf,
-		Buttons: []Button{{Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
+		Buttons: []Button{{Value: "signout", Label: "Sign out everywhere", Class: "secondary"}, {Value: "revoke", Label: "Revoke all authorizations", Class: "secondary"}, {Value: "delete", Label: "Delete user", Class: "danger"}}}
 	u.render(w, s, status, page)
+	return nil
+}
+
+// signOutUser ends every session of the user name and goes back to the
+// list.
+func (u *UI) signOutUser(w http.ResponseWriter, r *http.Request, s users.Session, name string) error {
+	n, err := u.app.SignOutUser(r.Context(), name, s.User.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, s, "There is no user of that name.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	redirect(w, r, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
 	return nil
 }
 

@@ -97,7 +97,10 @@ func (a *App) ListUsers(ctx context.Context) ([]UserEntry, error) {
 
 // SaveUser creates or updates the stored user name, hashing its password
 // with bcrypt. A role change or disabling is felt on the next request of
-// every token and session of the user.
+// every token of the user; a new password, a role change, disabling or
+// enabling ends every session of the user (a sign-in that checked the old
+// password while the change was made included). A new user gets a new
+// subject, never one of an earlier user of the same name.
 func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string) (u store.User, created bool, err error) {
 	if err := validateUserName(name); err != nil {
 		return store.User{}, false, err
@@ -141,19 +144,37 @@ func (a *App) SaveUser(ctx context.Context, name string, c UserChange, by string
 		}
 		u.PasswordHash = string(hash)
 	}
+	signedOut := !created && (c.Password != "" || u.Role != c.Role.String() || u.Disabled != c.Disabled)
+	if created || signedOut {
+		u.Stamp = users.NewStamp()
+	}
 	u.Role, u.Disabled, u.UpdatedAt = c.Role.String(), c.Disabled, now
+	if created {
+		// Before the user exists, so that nobody sees another subject
+		// first.
+		if err := a.users.NewSubject(ctx, name, now); err != nil {
+			return store.User{}, false, err
+		}
+	}
 	if err := a.store.PutUser(ctx, u); err != nil {
 		return store.User{}, false, err
 	}
 	a.epoch.Bump()
-	a.audit.Info("user saved", zap.String("user", name), zap.String("role", u.Role), zap.Bool("disabled", u.Disabled), zap.Bool("password_changed", c.Password != ""), zap.String("by", by))
+	ended := 0
+	if signedOut {
+		// The new stamp has ended the sessions already; this removes them.
+		if ended, err = a.sessions.EndAll(ctx, name); err != nil {
+			return store.User{}, false, err
+		}
+	}
+	a.audit.Info("user saved", zap.String("user", name), zap.String("role", u.Role), zap.Bool("disabled", u.Disabled), zap.Bool("password_changed", c.Password != ""), zap.Int("sessions_ended", ended), zap.String("by", by))
 	return u, created, nil
 }
 
 // DeleteUser removes a stored user with everything that is theirs: grants
-// (and so tokens) and outgoing connections are deleted, and sessions die
-// with the user (a later user of the same name does not inherit them:
-// see users.User.Since).
+// (and so tokens), outgoing connections, sessions and the subject are
+// deleted. A later user of the same name inherits none of them: not a
+// session (see also users.User.Since) and not the subject.
 func (a *App) DeleteUser(ctx context.Context, name, by string) error {
 	if a.ConfigUser(name) {
 		return ErrUserReadOnly
@@ -174,8 +195,29 @@ func (a *App) DeleteUser(ctx context.Context, name, by string) error {
 		return err
 	}
 	a.epoch.Bump()
+	if _, err := a.sessions.EndAll(ctx, name); err != nil {
+		return err
+	}
+	if err := a.users.ForgetSubject(ctx, name); err != nil {
+		return err
+	}
 	a.audit.Info("user deleted", zap.String("user", name), zap.String("by", by))
 	return nil
+}
+
+// SignOutUser ends every session of a user, declared in the configuration
+// or stored, in every browser, and returns how many there were; the user
+// can sign in again. store.ErrNotFound when there is no such user.
+func (a *App) SignOutUser(ctx context.Context, name, by string) (int, error) {
+	if _, err := a.users.Get(ctx, name); err != nil {
+		return 0, err
+	}
+	n, err := a.sessions.EndAll(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	a.audit.Info("user signed out everywhere", zap.String("user", name), zap.Int("sessions_ended", n), zap.String("by", by))
+	return n, nil
 }
 
 // RevokeUserGrants revokes every grant of a user, with its tokens, and

@@ -39,8 +39,8 @@ type accountConnection struct {
 }
 
 // serveAccount shows (GET) the user's authorized applications and outgoing
-// connections, and revokes one or disconnects one (POST, with the form's
-// anti-CSRF token).
+// connections, and revokes one, disconnects one or signs the user out
+// everywhere (POST, with the form's anti-CSRF token).
 func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 	sess, ok, err := h.app.Sessions().Current(r)
 	if err != nil {
@@ -58,6 +58,9 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil || !h.app.Sessions().CheckCSRF(r, sess) {
 			h.app.Pages().Error(w, http.StatusForbidden, "Request refused", "The form expired or did not come from this site. Please try again.")
 			return nil
+		}
+		if r.PostFormValue("action") == "signout-everywhere" {
+			return h.signOutEverywhere(w, r, user)
 		}
 		notice, err := h.accountAction(r, user)
 		if err != nil {
@@ -105,6 +108,18 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		page.Connections = append(page.Connections, c)
 	}
 	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Admin: sess.User.Role.Includes(scope.SystemAdmin), Data: page})
+	return nil
+}
+
+// signOutEverywhere ends every session of the user, this one included.
+func (h *Handler) signOutEverywhere(w http.ResponseWriter, r *http.Request, user string) error {
+	if _, err := h.app.SignOutUser(r.Context(), user, user); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if err := h.app.Sessions().End(w, r); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	h.app.Pages().Render(w, http.StatusOK, "signedout.html", web.Page{Title: "Signed out", Data: "You have signed out of the gateway in every browser."})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/guard"
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/store"
 )
 
 // Paths of the OpenID Connect provider.
@@ -39,12 +41,17 @@ type idClaims struct {
 }
 
 // idToken signs the ID token of a token response for a grant with the
-// openid scope.
+// openid scope. Its sub is the user's stable subject, not their name,
+// which a later user may take (OpenID Connect Core §2: never reassigned).
 func (s *Server) idToken(r *http.Request, t grants.Tokens) (string, error) {
+	sub, err := s.app.Users().Subject(r.Context(), t.UserID, s.now())
+	if err != nil {
+		return "", fmt.Errorf("finding the subject of the ID token: %w", err)
+	}
 	sum := sha256.Sum256([]byte(t.AccessToken))
 	c := idClaims{
 		Issuer:          s.app.IssuerFor(r),
-		Subject:         t.UserID,
+		Subject:         sub,
 		Audience:        t.ClientID,
 		AuthorizedParty: t.ClientID,
 		IssuedAt:        t.IssuedAt.Unix(),
@@ -132,7 +139,15 @@ func (s *Server) ServeUserInfo(w http.ResponseWriter, r *http.Request) error {
 		desc := "the access token was not granted the openid scope"
 		return s.answer(w, &oautherror.Error{Code: oautherror.InsufficientScope, Description: desc, Status: http.StatusForbidden, Challenge: oautherror.BearerChallenge("applinks", oautherror.InsufficientScope, desc, "openid")})
 	}
-	info := userInfo{Subject: a.UserID}
+	sub, err := s.app.Users().Subject(r.Context(), a.UserID, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		desc := "the access token is invalid, expired or revoked"
+		return s.answer(w, &oautherror.Error{Code: oautherror.InvalidToken, Description: desc, Status: http.StatusUnauthorized, Challenge: oautherror.BearerChallenge("applinks", oautherror.InvalidToken, desc, "")})
+	}
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	info := userInfo{Subject: sub}
 	if slices.Contains(a.OIDCScopes, "profile") {
 		info.PreferredUsername, info.Name = a.UserID, a.UserID
 	}

@@ -138,12 +138,19 @@ func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
 		if a.ClientID != c.ClientID {
 			break
 		}
+		sub, err := s.app.Users().Subject(r.Context(), a.UserID, s.now())
+		if errors.Is(err, store.ErrNotFound) {
+			break // the user was deleted meanwhile
+		}
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
 		typ := "Bearer"
 		if kind == store.RefreshToken {
 			typ = "refresh_token"
 		}
 		writeJSON(w, http.StatusOK, introspection{
-			Active: true, Scope: grants.JoinScopes(a.Scope.String(), a.OIDCScopes), ClientID: a.ClientID, Username: a.UserID, Subject: a.UserID,
+			Active: true, Scope: grants.JoinScopes(a.Scope.String(), a.OIDCScopes), ClientID: a.ClientID, Username: a.UserID, Subject: sub,
 			TokenType: typ, Expires: a.ExpiresAt.Unix(), IssuedAt: a.IssuedAt.Unix(), Issuer: s.app.IssuerFor(r),
 		})
 		return nil

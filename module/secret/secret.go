@@ -39,9 +39,11 @@ func FromPassphrase(passphrase string) (*Keys, error) {
 }
 
 // FromKeyFile reads the 32-byte master key from path, creating the file
-// with a random key and mode 0600 when it does not exist.
+// with a random key and mode 0600 when it does not exist. Like ssh with a
+// private key, it refuses a file that its group or others may read or
+// write (see ErrKeyFileMode).
 func FromKeyFile(path string) (*Keys, error) {
-	key, err := os.ReadFile(path)
+	key, err := readKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		key = make([]byte, keyLen)
 		_, _ = rand.Read(key)
@@ -50,13 +52,12 @@ func FromKeyFile(path string) (*Keys, error) {
 				return nil, err
 			}
 			// Another process created it first: use theirs.
-			key, err = os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("reading key file: %w", err)
+			if key, err = readKeyFile(path); err != nil {
+				return nil, err
 			}
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("reading key file: %w", err)
+		return nil, err
 	}
 	if len(key) != keyLen {
 		return nil, fmt.Errorf("key file %s holds %d bytes, want %d", path, len(key), keyLen)

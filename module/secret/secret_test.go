@@ -2,6 +2,7 @@ package secret_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -268,4 +269,54 @@ func TestMAC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKeyFileReadableByOthersIsRefused: a key file that other local users
+// may read (a 0644 file from a careless copy) would hand them every sealed
+// secret, so the gateway refuses to start with it, saying how to fix it.
+func TestKeyFileReadableByOthersIsRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no group and other permission bits")
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o602, 0o620, 0o666, 0o700} {
+		t.Run(fmt.Sprintf("%04o", mode), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "key")
+			if err := os.WriteFile(path, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, mode); err != nil {
+				t.Fatal(err)
+			}
+			k, err := secret.FromKeyFile(path)
+			wantRefused := mode&0o077 != 0
+			if !wantRefused {
+				if err != nil {
+					t.Fatalf("FromKeyFile refused a %04o key file: %v", mode, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("FromKeyFile accepted a %04o key file: %v", mode, k)
+			}
+			if !errors.Is(err, secret.ErrKeyFileMode) {
+				t.Fatalf("error %v does not match ErrKeyFileMode", err)
+			}
+			for _, want := range []string{path, fmt.Sprintf("%04o", mode), "chmod 600 " + path} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+	t.Run("owner only", func(t *testing.T) {
+		for _, mode := range []os.FileMode{0o600, 0o400} {
+			path := filepath.Join(t.TempDir(), "key")
+			if err := os.WriteFile(path, bytes.Repeat([]byte{7}, 32), mode); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := secret.FromKeyFile(path); err != nil {
+				t.Fatalf("FromKeyFile refused a %04o key file: %v", mode, err)
+			}
+		}
+	})
 }

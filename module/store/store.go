@@ -47,6 +47,7 @@ type Store interface {
 	GrantStore
 	SessionStore
 	UserStore
+	SubjectStore
 	KeyStore
 	OutgoingStore
 }
@@ -121,6 +122,9 @@ type SessionStore interface {
 	GetSession(ctx context.Context, hash []byte) (Session, error)
 	// DeleteSession removes a session; a missing one is not an error.
 	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions removes every session of one user (signing them
+	// out everywhere) and returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 }
 
 // UserStore keeps users created at runtime (users declared in the
@@ -134,6 +138,23 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	// DeleteUser removes a user; a missing one is not an error.
 	DeleteUser(ctx context.Context, name string) error
+}
+
+// SubjectStore keeps each user's subject: the opaque identifier other
+// applications know the user by (the OpenID Connect sub claim), which is
+// never reassigned to another person. Subjects are kept for users declared
+// in the configuration too, so it is not part of UserStore.
+type SubjectStore interface {
+	// CreateSubject stores the subject of s.UserID; ErrAlreadyExists when
+	// the user has one. Of concurrent creations for one user, one wins.
+	CreateSubject(ctx context.Context, s Subject) error
+	// PutSubject creates or replaces the subject of s.UserID.
+	PutSubject(ctx context.Context, s Subject) error
+	// GetSubject returns the subject of the user.
+	GetSubject(ctx context.Context, userID string) (Subject, error)
+	// DeleteSubject removes the subject of the user; a missing one is not
+	// an error.
+	DeleteSubject(ctx context.Context, userID string) error
 }
 
 // KeyStore keeps the gateway's token-signing keys (for OpenID Connect ID
@@ -382,10 +403,22 @@ type Token struct {
 
 // Session is a signed-in browser session.
 type Session struct {
-	Hash      []byte    `json:"hash"`
-	UserID    string    `json:"user_id"`
+	Hash   []byte `json:"hash"`
+	UserID string `json:"user_id"`
+	// Stamp is the user's sign-in stamp when the session started (see
+	// User.Stamp); the session ends when the user's stamp changes.
+	Stamp     string    `json:"stamp,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Subject is the stable subject of one user.
+type Subject struct {
+	UserID string `json:"user_id"`
+	// Subject is random, not derived from the user's name, so that a later
+	// user of the same name gets another one.
+	Subject   string    `json:"subject"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // User is a local account created at runtime.
@@ -398,7 +431,11 @@ type User struct {
 	// in with; empty for a local user with a password.
 	Provider string `json:"provider,omitempty"`
 	// Subject is the provider's subject (sub) for the user.
-	Subject   string    `json:"subject,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Stamp is a random value replaced whenever the user's password, role
+	// or disabled state changes; a session started under another stamp
+	// has ended.
+	Stamp     string    `json:"stamp,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

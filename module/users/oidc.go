@@ -362,7 +362,11 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	if role == scope.None {
 		return fail(http.StatusForbidden, "Your account has no role on this gateway.", zap.String("provider", p.cfg.Name), zap.String("user", name))
 	}
-	if err := l.sessions.Start(r.Context(), w, r, name); err != nil {
+	u, err := l.users.Get(r.Context(), name)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	if err := l.sessions.Start(r.Context(), w, r, u); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
 	l.observe("oidc", "success")
@@ -377,15 +381,18 @@ func (r refusal) Error() string { return r.msg }
 
 // saveUser creates or updates the runtime user of a provider sign-in. A
 // role of None (the provider gives the account no role any more) is
-// stored too, so the user's sessions and tokens stop working at once.
+// stored too, so the user's sessions and tokens stop working at once; open
+// sessions see any other role at their next request. A new user gets a new
+// subject.
 func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject string, role scope.Scope) error {
 	if _, ok := l.users.config[name]; ok {
 		return refusal{fmt.Sprintf("A local user named %s exists; the provider's account cannot take its place.", name)}
 	}
 	now := l.now().UTC()
 	u, err := l.store.GetUser(ctx, name)
+	created := errors.Is(err, store.ErrNotFound)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case created:
 		if role == scope.None {
 			return nil
 		}
@@ -401,6 +408,13 @@ func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject
 	}
 	changed := u.Role != role.String()
 	u.Role, u.UpdatedAt = role.String(), now
+	if created {
+		// Before the user exists, so that nobody sees another subject
+		// first.
+		if err := l.users.NewSubject(ctx, name, now); err != nil {
+			return err
+		}
+	}
 	if err := l.store.PutUser(ctx, u); err != nil {
 		return fmt.Errorf("storing user: %w", err)
 	}

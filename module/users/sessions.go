@@ -46,12 +46,13 @@ func NewSessions(st store.SessionStore, users *Directory, keys *secret.Keys, coo
 // Cookies returns how the gateway's cookies are set and read.
 func (s *Sessions) Cookies() Cookies { return s.cookies }
 
-// Start signs userID in: it stores a new session and sets its cookie
-// (see Cookies).
-func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) error {
+// Start signs u in: it stores a new session and sets its cookie (see
+// Cookies). u is the user as authenticated: when their password, role or
+// disabled state changed meanwhile, the session is already over.
+func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, u User) error {
 	tok := token.New(token.Session)
 	now := s.now().UTC()
-	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
+	if err := s.store.CreateSession(ctx, store.Session{Hash: token.Hash(tok), UserID: u.Name, Stamp: u.stamp, CreatedAt: now, ExpiresAt: now.Add(s.ttl)}); err != nil {
 		return fmt.Errorf("storing session: %w", err)
 	}
 	s.cookies.Set(w, r, SessionCookie, tok, s.ttl)
@@ -59,7 +60,8 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 }
 
 // Current returns the request's session; ok is false when there is none,
-// it has expired, or its user is gone or disabled.
+// it has expired, its user is gone or disabled, or the user's password,
+// role or disabled state changed since it started.
 func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	c, ok := s.cookies.Value(r, SessionCookie)
 	if !ok || !token.Valid(c, token.Session) {
@@ -83,7 +85,7 @@ func (s *Sessions) Current(r *http.Request) (sess Session, ok bool, err error) {
 	if err != nil {
 		return Session{}, false, err
 	}
-	if u.Disabled || u.Role == scope.None || st.CreatedAt.Before(u.Since) {
+	if u.Disabled || u.Role == scope.None || st.CreatedAt.Before(u.Since) || st.Stamp != u.stamp {
 		return Session{}, false, nil
 	}
 	return Session{User: u, SignedInAt: st.CreatedAt, hash: hash}, true, nil
@@ -97,6 +99,16 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return s.store.DeleteSession(r.Context(), token.Hash(c))
+}
+
+// EndAll ends every session of the user, in every browser, and returns
+// how many there were.
+func (s *Sessions) EndAll(ctx context.Context, userID string) (int, error) {
+	n, err := s.store.DeleteUserSessions(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("ending the sessions of %q: %w", userID, err)
+	}
+	return n, nil
 }
 
 // CSRFToken returns the anti-CSRF token for forms shown in this session.

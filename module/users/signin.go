@@ -112,7 +112,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
-	if err := s.Sessions.Start(r.Context(), w, r, u.Name); err != nil {
+	if err := s.Sessions.Start(r.Context(), w, r, u); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
 	if s.Known != nil {

@@ -1,10 +1,14 @@
 // Package users holds the gateway's users (declared in the configuration or
 // stored at runtime), checks their passwords and roles, and runs sign-in
-// sessions with anti-CSRF tokens.
+// sessions with anti-CSRF tokens; each user has a stable opaque subject
+// for the applications they sign in to.
 package users
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -50,12 +54,22 @@ type User struct {
 	// users.
 	Since time.Time
 	hash  []byte
+	// stamp changes with the password, role or disabled state; sessions
+	// started under another stamp have ended.
+	stamp string
+}
+
+// DirectoryStore is what a Directory keeps in the store: runtime users and
+// every user's subject.
+type DirectoryStore interface {
+	store.UserStore
+	store.SubjectStore
 }
 
 // Directory finds users.
 type Directory struct {
 	config map[string]User
-	store  store.UserStore
+	store  DirectoryStore
 	// dummy is hashed against when the user is unknown, so that a wrong
 	// name takes as long as a wrong password.
 	dummy []byte
@@ -66,7 +80,7 @@ type Directory struct {
 
 // NewDirectory returns a directory of the declared users and those in st;
 // checks bounds how many passwords Authenticate checks at once.
-func NewDirectory(st store.UserStore, declared []ConfigUser, checks *ratelimit.Gate) (*Directory, error) {
+func NewDirectory(st DirectoryStore, declared []ConfigUser, checks *ratelimit.Gate) (*Directory, error) {
 	d := &Directory{config: map[string]User{}, store: st, checks: checks}
 	for _, c := range declared {
 		if c.Name == "" {
@@ -85,7 +99,7 @@ func NewDirectory(st store.UserStore, declared []ConfigUser, checks *ratelimit.G
 				return nil, fmt.Errorf("user %q: %w", c.Name, err)
 			}
 		}
-		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password)}
+		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password), stamp: configStamp(c.Password, role)}
 		if d.dummy == nil {
 			d.dummy, _ = bcrypt.GenerateFromPassword([]byte("applinks-dummy-password"), cost)
 		}
@@ -109,7 +123,7 @@ func (d *Directory) Get(ctx context.Context, name string) (User, error) {
 	if err := role.UnmarshalText([]byte(su.Role)); err != nil {
 		return User{}, fmt.Errorf("stored user %q: %w", name, err)
 	}
-	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", Since: su.CreatedAt, hash: []byte(su.PasswordHash)}, nil
+	return User{Name: su.Name, Role: role, Disabled: su.Disabled, Source: "runtime", Since: su.CreatedAt, hash: []byte(su.PasswordHash), stamp: su.Stamp}, nil
 }
 
 // Authenticate checks a name and password; a wrong name costs as much time
@@ -153,4 +167,16 @@ func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) 
 		return scope.None, ErrDisabled
 	}
 	return u.Role, nil
+}
+
+// NewStamp returns a random sign-in stamp for a stored user (see
+// store.User.Stamp).
+func NewStamp() string { return rand.Text() }
+
+// configStamp is the sign-in stamp of a user declared in the configuration:
+// it changes when the password hash or the role is changed there, which
+// ends the user's sessions.
+func configStamp(passwordHash string, role scope.Scope) string {
+	sum := sha256.Sum256([]byte("applinks config user\x00" + passwordHash + "\x00" + role.String()))
+	return "cfg-" + hex.EncodeToString(sum[:12])
 }

@@ -226,3 +226,34 @@ func TestPasswordCheckFloodGivesUpInsteadOfQueueing(t *testing.T) {
 		t.Fatalf("Authenticate once the slot is free again: %v", err)
 	}
 }
+
+// TestSubjectNotMintedForUnknownUser: asking for the subject of a name
+// nobody has yet must not store one, or the next user of that name would
+// start with a subject that was handed out before they existed.
+func TestSubjectNotMintedForUnknownUser(t *testing.T) {
+	st := badgertest.Open(t)
+	ctx := context.Background()
+	d, err := users.NewDirectory(st, []users.ConfigUser{{Name: "alice", Password: hash(t, "x")}}, ratelimit.NewGate(1, 1, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Subject(ctx, "zoe", time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Subject of an unknown user: %v, want ErrNotFound", err)
+	}
+	if _, err := st.GetSubject(ctx, "zoe"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("asking for an unknown user's subject stored one: %v", err)
+	}
+	alice, err := d.Subject(ctx, "alice", time.Now())
+	if err != nil || alice == "" || alice == "alice" {
+		t.Fatalf("Subject of a declared user = %q, %v", alice, err)
+	}
+	if again, err := d.Subject(ctx, "alice", time.Now()); err != nil || again != alice {
+		t.Fatalf("second Subject of alice = %q, %v; want %q", again, err, alice)
+	}
+	if err := d.NewSubject(ctx, "alice", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := d.Subject(ctx, "alice", time.Now()); err != nil || fresh == alice {
+		t.Fatalf("NewSubject kept the old subject %q: %v", alice, err)
+	}
+}

@@ -30,6 +30,7 @@ import (
 //	t/<hash>                token (JSON), TTL Token.Expiry()
 //	s/<hash>                session (JSON), TTL ExpiresAt
 //	u/<name>                user (JSON)
+//	id/<user>               subject of a user (JSON)
 //	k/<id>                  signing key (JSON), TTL ExpiresAt when set
 //	op/<state hash>         pending outgoing authorization (JSON), TTL
 //	                        ExpiresAt
@@ -53,6 +54,7 @@ const (
 	prefixToken      = "t/"
 	prefixSession    = "s/"
 	prefixUser       = "u/"
+	prefixSubject    = "id/"
 	prefixSigningKey = "k/"
 	prefixPending    = "op/"
 	prefixConn       = "o/"

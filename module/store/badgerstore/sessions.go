@@ -45,6 +45,43 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+// DeleteUserSessions removes every session of one user and returns how
+// many there were. Sessions have no per-user index: it scans them all,
+// which is cheap for the number of browsers signed in to one gateway and
+// keeps sign-in to one write.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		var doomed [][]byte
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(prefixSession)
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			var sess store.Session
+			if err := item.Value(func(b []byte) error { return decode(item.Key(), b, &sess) }); err != nil {
+				it.Close()
+				return err
+			}
+			if sess.UserID == userID {
+				doomed = append(doomed, item.KeyCopy(nil))
+			}
+		}
+		it.Close()
+		for _, k := range doomed {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deleting sessions of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
 // PutUser creates or replaces a user.
 func (s *Store) PutUser(ctx context.Context, u store.User) error {
 	if u.Name == "" {

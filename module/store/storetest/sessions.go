@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -95,4 +96,45 @@ func testUsers(t *testing.T, s store.Store) {
 	checkEqual(t, "ListUsers after DeleteUser", users, []store.User{alice, carol})
 	must(t, "DeleteUser of a deleted user", s.DeleteUser(ctx, "bob"))
 	must(t, "DeleteUser of a missing user", s.DeleteUser(ctx, "nobody"))
+}
+
+func testDeleteUserSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	n, err := s.DeleteUserSessions(ctx, "alice")
+	must(t, "DeleteUserSessions of a user without sessions", err)
+	if n != 0 {
+		t.Fatalf("DeleteUserSessions of a user without sessions = %d, want 0", n)
+	}
+	alice := []store.Session{newSession("alice", time.Hour), newSession("alice", time.Hour), newSession("alice", time.Hour)}
+	// Names that share a prefix with alice's, and the empty name, keep
+	// their sessions.
+	others := []store.Session{newSession("alicia", time.Hour), newSession("alice2", time.Hour), newSession("bob", time.Hour), newSession("", time.Hour)}
+	for _, sess := range append(slices.Clone(alice), others...) {
+		must(t, "CreateSession", s.CreateSession(ctx, sess))
+	}
+	n, err = s.DeleteUserSessions(ctx, "alice")
+	must(t, "DeleteUserSessions", err)
+	if n != len(alice) {
+		t.Fatalf("DeleteUserSessions = %d, want %d", n, len(alice))
+	}
+	for _, sess := range alice {
+		_, err := s.GetSession(ctx, sess.Hash)
+		wantErr(t, "GetSession of a session ended by DeleteUserSessions", err, store.ErrNotFound)
+	}
+	for _, want := range others {
+		got, err := s.GetSession(ctx, want.Hash)
+		must(t, "GetSession of another user's session", err)
+		checkEqual(t, "other user's session", got, want)
+	}
+	n, err = s.DeleteUserSessions(ctx, "alice")
+	must(t, "DeleteUserSessions again", err)
+	if n != 0 {
+		t.Fatalf("second DeleteUserSessions = %d, want 0", n)
+	}
+	// A session started afterwards lives.
+	later := newSession("alice", time.Hour)
+	must(t, "CreateSession after DeleteUserSessions", s.CreateSession(ctx, later))
+	got, err := s.GetSession(ctx, later.Hash)
+	must(t, "GetSession of a later session", err)
+	checkEqual(t, "later session", got, later)
 }

@@ -81,7 +81,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListGrants", testListGrants},
 		{"DeleteGrant", testDeleteGrant},
 		{"Sessions", testSessions},
+		{"DeleteUserSessions", testDeleteUserSessions},
 		{"Users", testUsers},
+		{"Subjects", testSubjects},
 		{"SigningKeys", testSigningKeys},
 		{"Pending", testPending},
 		{"Connections", testConnections},
@@ -117,6 +119,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"TakePending", testConcurrentTakePending},
 		{"UpdateConnection", testConcurrentUpdateConnection},
 		{"UpdateOutgoingLink", testConcurrentUpdateOutgoingLink},
+		{"CreateSubject", testConcurrentCreateSubject},
 	})
 }
 

@@ -1,0 +1,63 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+)
+
+// TestWorldReadableKeyFileStopsStart: with a key file that other local
+// users may read (a copy or a restore that dropped its mode), the gateway
+// does not start, and says which file, its mode and the chmod to run;
+// after the chmod it starts.
+func TestWorldReadableKeyFileStopsStart(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows has no group and other permission bits")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	keyFile := dir + ".key"
+	if err := os.WriteFile(keyFile, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`{
+	admin localhost:2999
+	http_port %d
+	https_port 9443
+	grace_period 1ns
+	applinks {
+		storage badger %s
+	}
+}
+:%d {
+	applinks
+}
+`, httpPort, dir, httpPort)
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = caddy.Load(adapted, true)
+	if err == nil {
+		t.Fatal("the gateway started with a key file readable by everyone")
+	}
+	for _, want := range []string{keyFile, "0644", "chmod 600 " + keyFile} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start error %q does not say %q", err, want)
+		}
+	}
+
+	if err := os.Chmod(keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startGateway(t, gatewayOptions{dir: dir})
+}
