@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -79,6 +80,11 @@ type App struct {
 	OutgoingLinks []outgoing.ConfigLink `json:"outgoing,omitempty"`
 	// Incoming are incoming links declared in the configuration.
 	Incoming []links.ConfigLink `json:"incoming,omitempty"`
+	// AllowPrivateEndpoints lets outgoing links created at runtime (admin
+	// UI and API) reach providers on loopback and private addresses, as
+	// links declared in the configuration may. Caddy's admin endpoint is
+	// refused whatever this says. Default: false (public addresses only).
+	AllowPrivateEndpoints bool `json:"allow_private_endpoints,omitempty"`
 
 	backend  store.Backend
 	store    store.Store
@@ -410,7 +416,11 @@ func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgo
 		seen[l.Name] = true
 		links = append(links, l)
 	}
-	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now), nil
+	reach := outgoing.Reach{Denied: adminAddresses(ctx, adminListen(ctx)), PrivateRuntime: a.AllowPrivateEndpoints}
+	if ce := a.logger.Check(zapcore.DebugLevel, "outgoing links never connect to the admin endpoint"); ce != nil {
+		ce.Write(zap.Stringers("addresses", reach.Denied), zap.Bool("allow_private_endpoints", a.AllowPrivateEndpoints))
+	}
+	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now, reach), nil
 }
 
 // loadProvider loads a provider module from its JSON with its "provider"

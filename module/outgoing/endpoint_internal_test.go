@@ -18,7 +18,7 @@ import (
 // multicast and metadata addresses in Control, before connect, so nothing
 // is sent to them.
 func TestDialRefusesAddresses(t *testing.T) {
-	dial := newClient(5*time.Second, nil).Transport.(*checkedTransport).base.DialContext
+	dial := newClient(5*time.Second, Policy{}, nil).Transport.(*checkedTransport).base.DialContext
 	for _, addr := range []string{
 		"169.254.169.254:80",
 		"169.254.1.1:443",
@@ -63,7 +63,7 @@ func TestDialRefusesHostResolvingToMetadata(t *testing.T) {
 		t.Fatalf("CheckEndpoint(%q) = %v, want nil", target, err)
 	}
 	start := time.Now()
-	resp, err := newClient(5*time.Second, resolver).Get(target)
+	resp, err := newClient(5*time.Second, Policy{}, resolver).Get(target)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("request succeeded, want refused")
@@ -79,7 +79,7 @@ func TestDialRefusesHostResolvingToMetadata(t *testing.T) {
 // TestCheckedTransportRefuses: a request built by hand (not a redirect) to
 // a refused URL never reaches the network.
 func TestCheckedTransportRefuses(t *testing.T) {
-	client := newClient(time.Second, nil)
+	client := newClient(time.Second, Policy{}, nil)
 	req, _ := http.NewRequest(http.MethodGet, "http://169.254.169.254/", nil)
 	if _, err := client.Transport.RoundTrip(req); !errors.Is(err, ErrRefused) {
 		t.Fatalf("RoundTrip error %v, want ErrRefused", err)

@@ -74,7 +74,7 @@ func TestStaticEndpoints(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	ep, err := o.Endpoint(context.Background(), outgoing.NewClient(time.Second))
+	ep, err := o.Endpoint(context.Background(), outgoing.NewClient(time.Second, outgoing.Policy{Private: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDiscovery(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 			for range 2 {
 				ep, err := o.Endpoint(ctx, client)
@@ -169,7 +169,7 @@ func TestDiscoveryWrongLocation(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Endpoint() error %v, want a 404 from the RFC 8414 location", err)
 	}
@@ -220,7 +220,7 @@ func TestDiscoveryRefused(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			for range 2 {
 				_, err := o.Endpoint(context.Background(), client)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -248,7 +248,7 @@ func TestDiscoveryTooLarge(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("Endpoint() error %v, want a size error", err)
 	}

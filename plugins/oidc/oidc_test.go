@@ -72,7 +72,7 @@ func TestDiscovery(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -132,7 +132,7 @@ func TestDiscoveryRefused(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			for range 2 {
 				_, err := o.Endpoint(context.Background(), client)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -156,7 +156,7 @@ func TestDiscoveryNotFound(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second)); err == nil {
+	if _, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})); err == nil {
 		t.Fatal("Endpoint() succeeded without a discovery document")
 	}
 }
@@ -170,7 +170,7 @@ func TestDiscoveryRedirectToMetadata(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if !errors.Is(err, outgoing.ErrRefused) {
 		t.Fatalf("Endpoint() error %v, want ErrRefused", err)
 	}
@@ -251,7 +251,7 @@ func TestExchange(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	ep, err := o.Endpoint(ctx, client)
 	if err != nil {
@@ -267,15 +267,19 @@ func TestExchange(t *testing.T) {
 	}
 }
 
-// TestNilClient: without a client, discovery still goes through the
-// checked client (loopback allowed), not http.DefaultClient.
-func TestNilClient(t *testing.T) {
+// TestNilClientIsStrict: without a client, discovery goes through the
+// strict checked client (no loopback), not http.DefaultClient, so a caller
+// that forgets the client cannot reach a service on localhost.
+func TestNilClientIsStrict(t *testing.T) {
 	f := newFakeIssuer(t, nil)
 	o := &oidc.OIDC{Issuer: f.URL}
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Endpoint(context.Background(), nil); err != nil {
-		t.Fatal(err)
+	if _, err := o.Endpoint(context.Background(), nil); !errors.Is(err, outgoing.ErrRefused) {
+		t.Fatalf("Endpoint(nil client) error %v, want ErrRefused for a loopback issuer", err)
+	}
+	if n := f.hits.Load(); n != 0 {
+		t.Errorf("the loopback issuer got %d requests, want 0", n)
 	}
 }
