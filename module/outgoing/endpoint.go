@@ -33,8 +33,9 @@ const maxRedirects = 10
 // link-local, unspecified, multicast or cloud metadata address. Errors
 // wrap ErrRefused and never contain a password.
 //
-// Host names are not resolved here: NewClient checks the addresses they
-// resolve to when it connects.
+// Loopback and private hosts pass here: whether a link may use them is
+// Policy.Check's question. Host names are not resolved here: NewClient
+// checks the addresses they resolve to when it connects.
 func CheckEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {

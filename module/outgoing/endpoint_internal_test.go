@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,5 +129,51 @@ func serveDNS(t *testing.T, conn net.Conn, a [4]byte) {
 		if _, err := conn.Write(msg); err != nil {
 			return
 		}
+	}
+}
+
+// TestRuntimeClientRefusesHostResolvingToLoopback: a public-looking host
+// name of a runtime link that resolves to a loopback address (DNS
+// rebinding, or a name an attacker controls) is refused after resolution,
+// before any connection to the loopback listener.
+func TestRuntimeClientRefusesHostResolvingToLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	resolver := &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go serveDNS(t, server, [4]byte{127, 0, 0, 1})
+			return client, nil
+		},
+	}
+	target := "https://rebind.example.test:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/token"
+	if err := (Policy{}).Check(target); err != nil {
+		t.Fatalf("Check(%q) = %v, want nil (the name is judged when resolved)", target, err)
+	}
+	resp, err := newClient(5*time.Second, Policy{}, resolver).Get(target)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("request succeeded, want refused")
+	}
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "127.0.0.1 is a loopback address") {
+		t.Errorf("error %v does not wrap ErrRefused for the resolved loopback address", err)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the loopback listener accepted %d connections, want 0", n)
 	}
 }
