@@ -107,6 +107,18 @@ func TestDiscoveryRefused(t *testing.T) {
 			wantErr: "issuer",
 		},
 		{
+			name:    "token endpoint on another port (Caddy's admin endpoint)",
+			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://127.0.0.1:2019/stop" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
+			name:    "authorization endpoint on another host",
+			edit:    func(doc map[string]any) { doc["authorization_endpoint"] = "https://login.example.com/authorize" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
 			name:    "token endpoint at the metadata address",
 			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://169.254.169.254/latest/meta-data/" },
 			wantErr: "token_endpoint",
@@ -281,5 +293,28 @@ func TestNilClientIsStrict(t *testing.T) {
 	}
 	if n := f.hits.Load(); n != 0 {
 		t.Errorf("the loopback issuer got %d requests, want 0", n)
+	}
+}
+
+// TestDiscoveredTokenEndpointOnAnotherOriginIsRefused: a provider's
+// discovery document cannot name a token endpoint on another origin (here
+// another listener on loopback, as Caddy's admin endpoint would be), even
+// for a declared link whose client may reach loopback; that listener is
+// never reached.
+func TestDiscoveredTokenEndpointOnAnotherOriginIsRefused(t *testing.T) {
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer other.Close()
+	f := newFakeIssuer(t, func(doc map[string]any) { doc["token_endpoint"] = other.URL + "/stop" })
+	o := &oidc.OIDC{Issuer: f.URL}
+	if err := providertest.Provision(t, o); err != nil {
+		t.Fatal(err)
+	}
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
+	if !errors.Is(err, outgoing.ErrRefused) || !strings.Contains(err.Error(), "origin") {
+		t.Fatalf("Endpoint() error %v, want ErrRefused about the issuer's origin", err)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the other origin got %d requests, want 0", n)
 	}
 }
