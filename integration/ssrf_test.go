@@ -259,3 +259,54 @@ func TestOutgoingAllowPrivateEndpointsNeverReachesCaddyAdmin(t *testing.T) {
 	}
 	caddyAlive(t)
 }
+
+// TestOIDCSignInTokenEndpointOnCaddyAdminIsRefused: a sign-in provider
+// (login oidc) whose discovery document names Caddy's admin /stop as its
+// token endpoint, or another loopback listener, or whose token endpoint
+// redirects there, does not make the gateway post there when someone
+// completes a sign-in.
+func TestOIDCSignInTokenEndpointOnCaddyAdminIsRefused(t *testing.T) {
+	other := newReachRecorder(t, nil)
+	for _, tt := range []struct{ name, token string }{
+		{"admin endpoint", adminBaseURL + "/stop"},
+		{"another loopback listener", other.URL + "/token"},
+		{"redirect to the admin endpoint", ""}, // the provider's own /token redirects
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var op *reachRecorder
+			op = newReachRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/.well-known/openid-configuration":
+					token := tt.token
+					if token == "" {
+						token = op.URL + "/token"
+					}
+					writeJSONFake(w, http.StatusOK, map[string]any{
+						"issuer":                                op.URL,
+						"authorization_endpoint":                op.URL + "/authorize",
+						"token_endpoint":                        token,
+						"jwks_uri":                              op.URL + "/jwks",
+						"response_types_supported":              []string{"code"},
+						"subject_types_supported":               []string{"public"},
+						"id_token_signing_alg_values_supported": []string{"ES256"},
+					})
+				case "/authorize":
+					q := r.URL.Query()
+					http.Redirect(w, r, q.Get("redirect_uri")+"?"+url.Values{"state": {q.Get("state")}, "code": {"c"}}.Encode(), http.StatusFound)
+				case "/token":
+					http.Redirect(w, r, adminBaseURL+"/stop", http.StatusTemporaryRedirect)
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			fakeOPGateway(t, op.URL, "READ", "")
+			b := newOPBrowser(t)
+			status, body, at := b.signIn(t, "/hello")
+			wantFailed(t, status, body, at, http.StatusBadGateway, "did not accept the sign-in code")
+			caddyAlive(t)
+		})
+	}
+	if n := other.hits.Load(); n != 0 {
+		t.Errorf("the other loopback listener got %d requests, want 0", n)
+	}
+}

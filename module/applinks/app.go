@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -216,11 +217,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		logins[i] = l
 	}
-	if a.outgoing, err = a.provisionOutgoing(ctx, repl); err != nil {
+	// The gateway never connects to Caddy's admin endpoint as a client.
+	denied := adminAddresses(ctx, adminListen(ctx))
+	if ce := a.logger.Check(zapcore.DebugLevel, "provider clients refuse the admin endpoint"); ce != nil {
+		ce.Write(zap.Stringers("addresses", denied), zap.Bool("allow_private_endpoints", a.AllowPrivateEndpoints))
+	}
+	if a.outgoing, err = a.provisionOutgoing(ctx, repl, denied); err != nil {
 		return err
 	}
 	a.outgoing.OnRefresh(a.metrics.Refreshed)
-	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, time.Now); err != nil {
+	loginClient := func(issuer string) *http.Client {
+		return outgoing.NewClient(10*time.Second, outgoing.Policy{PrivateOrigins: []string{issuer}, Denied: denied})
+	}
+	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, loginClient, time.Now); err != nil {
 		return err
 	}
 	a.oidc.OnSignIn(a.metrics.SignedIn)
@@ -380,8 +389,9 @@ func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
 	return keys, nil
 }
 
-// provisionOutgoing loads the providers of the declared outgoing links.
-func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgoing.Service, error) {
+// provisionOutgoing loads the providers of the declared outgoing links;
+// no link connects to the denied addresses.
+func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer, denied []netip.AddrPort) (*outgoing.Service, error) {
 	var links []*outgoing.Link
 	seen := map[string]bool{}
 	for i := range a.OutgoingLinks {
@@ -416,10 +426,7 @@ func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgo
 		seen[l.Name] = true
 		links = append(links, l)
 	}
-	reach := outgoing.Reach{Denied: adminAddresses(ctx, adminListen(ctx)), PrivateRuntime: a.AllowPrivateEndpoints}
-	if ce := a.logger.Check(zapcore.DebugLevel, "outgoing links never connect to the admin endpoint"); ce != nil {
-		ce.Write(zap.Stringers("addresses", reach.Denied), zap.Bool("allow_private_endpoints", a.AllowPrivateEndpoints))
-	}
+	reach := outgoing.Reach{Denied: denied, PrivateRuntime: a.AllowPrivateEndpoints}
 	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now, reach), nil
 }
 

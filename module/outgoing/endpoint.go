@@ -1,6 +1,7 @@
 package outgoing
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -70,15 +71,18 @@ func newClient(timeout time.Duration, p Policy, resolver *net.Resolver) *http.Cl
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	dialer := &net.Dialer{
-		Timeout:   timeout,
-		KeepAlive: 30 * time.Second,
-		Resolver:  resolver,
-		Control:   p.controlDial,
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		dialer := &net.Dialer{
+			Timeout:   timeout,
+			KeepAlive: 30 * time.Second,
+			Resolver:  resolver,
+			Control:   p.forHost(address).controlDial,
+		}
+		return dialer.DialContext(ctx, network, address)
 	}
 	transport := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		IdleConnTimeout:       90 * time.Second,

@@ -2,6 +2,7 @@ package outgoing
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -19,9 +20,48 @@ type Policy struct {
 	// fc00::/7) addresses. It is for links the operator declared in the
 	// configuration, whose issuer or endpoints are on such an address.
 	Private bool
+	// PrivateOrigins are URLs (issuers named by the operator) whose host
+	// and port may be on loopback or private addresses even when Private
+	// is false: other hosts, such as a provider's endpoints elsewhere,
+	// must be public.
+	PrivateOrigins []string
 	// Denied are addresses refused whatever Private says: those Caddy's
 	// admin endpoint listens on.
 	Denied []netip.AddrPort
+}
+
+// forHost returns the policy for connecting to hostport (host:port as in
+// a dial address): Private when hostport is that of a PrivateOrigins URL.
+func (p Policy) forHost(hostport string) Policy {
+	if p.Private || len(p.PrivateOrigins) == 0 {
+		return p
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return p
+	}
+	want := net.JoinHostPort(strings.TrimSuffix(strings.ToLower(host), "."), port)
+	for _, o := range p.PrivateOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		if hostPort(u) == want {
+			p.Private = true
+			return p
+		}
+	}
+	return p
+}
+
+// hostPort is the dial address of u: lower-case host and port, the
+// scheme's default port filled in.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u.Scheme)
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port)
 }
 
 // Check is CheckEndpoint under the policy: a URL whose host is a literal
@@ -41,6 +81,7 @@ func (p Policy) Check(raw string) error {
 
 // checkURL is Check for a parsed URL that passed checkURL.
 func (p Policy) checkURL(u *url.URL) error {
+	p = p.forHost(hostPort(u))
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		if !p.Private {
@@ -122,15 +163,7 @@ func defaultPort(scheme string) string {
 // scheme's default port filled in, so that https://a.example and
 // https://A.example:443 compare equal.
 func origin(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = defaultPort(u.Scheme)
-	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return strings.ToLower(u.Scheme) + "://" + host + ":" + port
+	return strings.ToLower(u.Scheme) + "://" + hostPort(u)
 }
 
 // CheckSameOrigin returns an error wrapping ErrRefused unless endpoint is

@@ -252,3 +252,27 @@ func TestDiscoveredEndpointOnAnotherOriginIsRefused(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestPrivateOriginsAllowOnlyTheIssuer: a client whose issuer is on
+// loopback (a sign-in provider the operator declared) may reach that
+// issuer's host and port, but no other loopback listener its documents
+// name.
+func TestPrivateOriginsAllowOnlyTheIssuer(t *testing.T) {
+	issuer := newRecorder(t, nil)
+	other := newRecorder(t, nil)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{PrivateOrigins: []string{issuer.URL + "/realms/x"}})
+	resp, err := client.Get(issuer.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatalf("GET the issuer: %v", err)
+	}
+	resp.Body.Close()
+	start := time.Now()
+	resp, err = client.Post(other.URL+"/token", "application/x-www-form-urlencoded", nil)
+	wantRefused(t, "POST to another loopback listener", resp, err, start)
+	if n := other.hits.Load(); n != 0 {
+		t.Errorf("the other listener got %d requests, want 0", n)
+	}
+	if n := issuer.hits.Load(); n != 1 {
+		t.Errorf("the issuer got %d requests, want 1", n)
+	}
+}
