@@ -69,14 +69,14 @@ type Service struct {
 	store store.OutgoingStore
 	keys  *secret.Keys
 	load  ProviderLoader
-	// declaredClient serves the declared links, runtimeClient those
-	// created at runtime, whose policy is runtimePolicy.
-	declaredClient *http.Client
-	runtimeClient  *http.Client
-	runtimePolicy  Policy
-	audit          *zap.Logger
-	now            func() time.Time
-	flight         singleflight.Group
+	// declaredClients serve the declared links, by name; runtimeClient
+	// those created at runtime, whose policy is runtimePolicy.
+	declaredClients map[string]*http.Client
+	runtimeClient   *http.Client
+	runtimePolicy   Policy
+	audit           *zap.Logger
+	now             func() time.Time
+	flight          singleflight.Group
 
 	mu      sync.Mutex
 	runtime map[string]*Link // runtime links loaded so far
@@ -103,21 +103,52 @@ type Reach struct {
 }
 
 // NewService returns the service of the declared links and of those
-// created at runtime in st, whose providers it loads with load. Declared
-// links may reach loopback and private addresses; runtime links only if
-// reach.PrivateRuntime; no link reaches reach.Denied.
+// created at runtime in st, whose providers it loads with load. A declared
+// link may reach loopback and private addresses at the hosts its
+// configuration names (its issuer or endpoints), and only there; runtime
+// links nowhere but public addresses unless reach.PrivateRuntime; no link
+// reaches reach.Denied.
 func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load ProviderLoader, audit *zap.Logger, now func() time.Time, reach Reach) *Service {
-	declared := Policy{Private: true, Denied: reach.Denied}
 	runtime := Policy{Private: reach.PrivateRuntime, Denied: reach.Denied}
 	s := &Service{
 		links: map[string]*Link{}, store: st, keys: keys, load: load,
-		declaredClient: NewClient(30*time.Second, declared), runtimeClient: NewClient(30*time.Second, runtime), runtimePolicy: runtime,
+		declaredClients: map[string]*http.Client{}, runtimeClient: NewClient(30*time.Second, runtime), runtimePolicy: runtime,
 		audit: audit, now: now, runtime: map[string]*Link{}, refreshed: func(string) {},
 	}
 	for _, l := range links {
 		s.links[l.Name] = l
+		declared := Policy{PrivateOrigins: configuredURLs(l.Provider), Denied: reach.Denied}
+		s.declaredClients[l.Name] = NewClient(30*time.Second, declared)
 	}
 	return s
+}
+
+// configuredURLs returns the URLs a provisioned provider module was
+// configured with, placeholders resolved: its issuer and every
+// *_endpoint of its JSON form.
+func configuredURLs(p Provider) []string {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil
+	}
+	var settings map[string]any
+	if json.Unmarshal(raw, &settings) != nil {
+		return nil
+	}
+	return providerURLs(settings)
+}
+
+// providerURLs returns the issuer and *_endpoint strings of a provider's
+// settings.
+func providerURLs(settings map[string]any) []string {
+	var urls []string
+	for k, v := range settings {
+		if str, ok := v.(string); ok && str != "" && (k == "issuer" || strings.HasSuffix(k, "_endpoint")) {
+			urls = append(urls, str)
+		}
+	}
+	slices.Sort(urls)
+	return urls
 }
 
 // Link returns the outgoing link with the given name, declared or created
@@ -158,11 +189,12 @@ func (s *Service) forget(name string) {
 	s.mu.Unlock()
 }
 
-// client returns the HTTP client of link l: declared links may reach
-// loopback and private addresses, runtime links follow the runtime policy.
+// client returns the HTTP client of link l: a declared link's may reach
+// loopback and private addresses at the hosts it names, a runtime link's
+// follows the runtime policy.
 func (s *Service) client(l *Link) *http.Client {
 	if d, ok := s.links[l.Name]; ok && d == l {
-		return s.declaredClient
+		return s.declaredClients[l.Name]
 	}
 	return s.runtimeClient
 }
@@ -346,13 +378,9 @@ func (s *Service) checkRuntimeURLs(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &settings); err != nil {
 		return fmt.Errorf("decoding the provider: %w", err)
 	}
-	for k, v := range settings {
-		str, ok := v.(string)
-		if !ok || (k != "issuer" && !strings.HasSuffix(k, "_endpoint")) {
-			continue
-		}
-		if err := s.CheckRuntimeEndpoint(str); err != nil {
-			return fmt.Errorf("%s: %w", k, err)
+	for _, u := range providerURLs(settings) {
+		if err := s.CheckRuntimeEndpoint(u); err != nil {
+			return err
 		}
 	}
 	return nil
