@@ -105,7 +105,8 @@ func (o *OAuth2) Validate() error {
 }
 
 // Endpoint returns the configured endpoints, or discovers them with client
-// (an outgoing.NewClient if nil) at the first call.
+// (a strict outgoing.NewClient, public addresses only, if nil) at the
+// first call.
 func (o *OAuth2) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 	if o.Issuer == "" {
 		return oauth2.Endpoint{AuthURL: o.AuthorizationEndpoint, TokenURL: o.TokenEndpoint}, nil

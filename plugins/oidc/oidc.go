@@ -67,7 +67,8 @@ func (o *OIDC) Validate() error {
 }
 
 // Endpoint returns the provider's endpoints, discovering them with client
-// (an outgoing.NewClient if nil) at the first call.
+// (a strict outgoing.NewClient, public addresses only, if nil) at the
+// first call.
 func (o *OIDC) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 	return o.discovery.Endpoint(ctx, client, o.Issuer, o.discover)
 }
