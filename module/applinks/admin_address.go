@@ -54,9 +54,10 @@ func orDefault(s, def string) string {
 // adminAddresses resolves Caddy admin listen addresses (such as
 // localhost:2019, :2019 or tcp/[::1]:2019) to the address-port pairs they
 // are reachable at: the host's addresses, or for an empty or unspecified
-// host, the port on every loopback and interface address. Unix sockets
-// and addresses that do not parse are skipped; a host name that does not
-// resolve gives its port on loopback.
+// host, the port on every loopback and interface address; a name that
+// resolves to loopback gives both loopback addresses. Unix sockets and
+// addresses that do not parse are skipped; a host name that does not
+// resolve gives its port on every local address.
 func adminAddresses(ctx context.Context, listen []string) []netip.AddrPort {
 	var out []netip.AddrPort
 	add := func(ip netip.Addr, port uint16) {
@@ -98,6 +99,10 @@ func adminAddresses(ctx context.Context, listen []string) []netip.AddrPort {
 				continue
 			}
 			for _, ip := range ips {
+				if ip.Unmap().IsLoopback() { // localhost: either loopback address
+					add(netip.MustParseAddr("127.0.0.1"), port)
+					add(netip.IPv6Loopback(), port)
+				}
 				add(ip, port)
 			}
 		}

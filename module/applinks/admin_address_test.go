@@ -43,7 +43,7 @@ func TestAdminListenIsReadFromTheConfig(t *testing.T) {
 // loopback too; a unix socket gives no TCP address.
 func TestAdminAddressesCoverEveryWayIn(t *testing.T) {
 	got := adminAddresses(t.Context(), []string{"localhost:2999", ":2019", "tcp/[::]:2020", "unix//run/caddy-admin.sock"})
-	for _, want := range []string{"127.0.0.1:2999", "127.0.0.1:2019", "[::1]:2019", "127.0.0.1:2020", "[::1]:2020"} {
+	for _, want := range []string{"127.0.0.1:2999", "[::1]:2999", "127.0.0.1:2019", "[::1]:2019", "127.0.0.1:2020", "[::1]:2020"} {
 		if !slices.Contains(got, netip.MustParseAddrPort(want)) {
 			t.Errorf("adminAddresses = %v, want %s among them", got, want)
 		}

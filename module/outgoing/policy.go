@@ -17,13 +17,14 @@ import (
 type Policy struct {
 	// Private allows loopback (localhost, 127.0.0.0/8, ::1) and private
 	// (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10,
-	// fc00::/7) addresses. It is for links the operator declared in the
-	// configuration, whose issuer or endpoints are on such an address.
+	// fc00::/7) addresses at every host: for links created at runtime
+	// when the operator set allow_private_endpoints.
 	Private bool
-	// PrivateOrigins are URLs (issuers named by the operator) whose host
-	// and port may be on loopback or private addresses even when Private
-	// is false: other hosts, such as a provider's endpoints elsewhere,
-	// must be public.
+	// PrivateOrigins are URLs the operator named in the configuration (a
+	// declared link's issuer or endpoints, a sign-in provider's issuer)
+	// whose host and port may be on loopback or private addresses even
+	// when Private is false; any other host, such as one a provider's
+	// documents name, must be public.
 	PrivateOrigins []string
 	// Denied are addresses refused whatever Private says: those Caddy's
 	// admin endpoint listens on.
