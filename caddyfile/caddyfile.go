@@ -49,6 +49,7 @@ func init() {
 //		refresh_grace <duration>
 //		session_ttl <duration>
 //		secret_overlap <duration>
+//		allow_private_endpoints
 //		user <name> <bcrypt-hash> [<role>]
 //		login oidc <issuer> {
 //			name <button label>
@@ -129,6 +130,11 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		return durationArg(d, &app.SessionTTL)
 	case "secret_overlap":
 		return durationArg(d, &app.SecretOverlap)
+	case "allow_private_endpoints":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		app.AllowPrivateEndpoints = true
 	case "user":
 		args := d.RemainingArgs()
 		if len(args) < 2 || len(args) > 3 {

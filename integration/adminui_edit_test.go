@@ -22,11 +22,16 @@ const declaredOutgoing = `outgoing declared {
 			client_secret declared-secret
 		}`
 
+// allowPrivate is the applinks option that lets links created at runtime
+// use a provider on loopback, as the tests' links to this gateway itself
+// and to the fakes are.
+const allowPrivate = "\n\t\tallow_private_endpoints"
+
 // apiGateway runs the gateway with require_token in front of a recording
-// upstream under /api/*.
+// upstream under /api/*; links created at runtime may use loopback.
 func apiGateway(t *testing.T) *gateway {
 	up := upstream(t)
-	return startGateway(t, gatewayOptions{site: fmt.Sprintf(`applinks
+	return startGateway(t, gatewayOptions{extraGlobal: allowPrivate, site: fmt.Sprintf(`applinks
 	handle /api/* {
 		require_token
 		reverse_proxy %s
@@ -284,7 +289,7 @@ func TestAdminUIRotateSecret(t *testing.T) {
 // a new secret replaces it; an empty client ID is refused on its field.
 // A Caddyfile link's page is read-only and a forced POST changes nothing.
 func TestAdminUIEditOutgoing(t *testing.T) {
-	g := startGateway(t, gatewayOptions{extraGlobal: declaredOutgoing})
+	g := startGateway(t, gatewayOptions{extraGlobal: declaredOutgoing + allowPrivate})
 	sam := browser(t)
 	signIn(t, sam, "sam", password)
 	create := "/applinks/admin/new/outgoing"
@@ -366,7 +371,7 @@ func TestAdminUIEditOutgoing(t *testing.T) {
 // the confirmation's POST deletes both. A Caddyfile link cannot be
 // deleted by a forced POST.
 func TestAdminUIDeleteTwoWay(t *testing.T) {
-	g := startGateway(t, gatewayOptions{extraGlobal: declaredOutgoing})
+	g := startGateway(t, gatewayOptions{extraGlobal: declaredOutgoing + allowPrivate})
 	sam := browser(t)
 	signIn(t, sam, "sam", password)
 	ctx := context.Background()

@@ -60,6 +60,7 @@ type outFake struct {
 	lastAccount     int            // account of the latest successful exchange
 	refreshAttempts int
 	refreshedWith   []string // refresh tokens presented, in order
+	metadataFetches int      // requests for its RFC 8414 metadata
 }
 
 type outCode struct {
@@ -79,6 +80,7 @@ func newOutFake(t testing.TB, google bool) *outFake {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", f.authorize)
 	mux.HandleFunc("POST /token", f.token)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", f.metadata)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -96,6 +98,21 @@ func get[T any](f *outFake, read func(f *outFake) T) T {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return read(f)
+}
+
+// metadata serves RFC 8414 metadata naming the fake's endpoints, its
+// issuer being its URL.
+func (f *outFake) metadata(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.metadataFetches++
+	f.mu.Unlock()
+	outJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                f.srv.URL,
+		"authorization_endpoint":                f.srv.URL + "/authorize",
+		"token_endpoint":                        f.srv.URL + "/token",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
+		"response_types_supported":              []string{"code"},
+	})
 }
 
 func (f *outFake) authorize(w http.ResponseWriter, r *http.Request) {
@@ -922,7 +939,7 @@ func TestOutgoingRuntimeLink(t *testing.T) {
 	f := newOutFake(t, false)
 	up := upstream(t)
 	dir := t.TempDir()
-	g := startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig})
+	g := startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + allowPrivate})
 	ctx := context.Background()
 	provider := fmt.Sprintf(`{"provider":"microsoft","authorization_endpoint":%q,"token_endpoint":%q}`, f.srv.URL+"/authorize", f.srv.URL+"/token")
 	_, err := g.app().Outgoing().Create(ctx, outgoing.NewOutgoing{ConfigLink: outgoing.ConfigLink{
@@ -940,7 +957,7 @@ func TestOutgoingRuntimeLink(t *testing.T) {
 	g.unload()
 
 	// After a restart, a config that uses the runtime link loads it.
-	g = startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig, site: outSite("rt", up)})
+	g = startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + allowPrivate, site: outSite("rt", up)})
 	outConnected(t, outBrowser(t), "rt", "alice", "/done")
 	gw := mint(t, g, "alice", scope.Write)
 	resp, s, body := call(t, "GET", "/api/x", bearer(gw.AccessToken))

@@ -1,11 +1,14 @@
 package adminui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/applinks/caddy-applinks/module/outgoing"
 )
 
 func TestGatewayIssuer(t *testing.T) {
@@ -21,7 +24,7 @@ func TestGatewayIssuer(t *testing.T) {
 		{in: "http://jira.example.com", err: "https"},
 		{in: "https://169.254.169.254", err: "169.254.169.254"},
 	} {
-		got, err := gatewayIssuer(tc.in)
+		got, err := gatewayIssuer(tc.in, outgoing.Policy{Private: true}.Check)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("gatewayIssuer(%q) = %q, %v; want an error about %q", tc.in, got, err, tc.err)
@@ -30,6 +33,18 @@ func TestGatewayIssuer(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("gatewayIssuer(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestGatewayWizardRefusesLoopbackGateway: an administrator cannot link
+// the gateway, through the two-way wizard, to a gateway on loopback or a
+// private address (such as Caddy's admin endpoint on localhost) unless
+// the operator allowed private endpoints.
+func TestGatewayWizardRefusesLoopbackGateway(t *testing.T) {
+	for _, in := range []string{"http://127.0.0.1:2019", "http://localhost:2019", "https://10.1.2.3", "https://[::1]:8443", "https://192.168.0.1"} {
+		if got, err := gatewayIssuer(in, outgoing.Policy{}.Check); err == nil || !errors.Is(err, outgoing.ErrRefused) {
+			t.Errorf("gatewayIssuer(%q) under the runtime policy = %q, %v; want refused", in, got, err)
 		}
 	}
 }

@@ -31,25 +31,26 @@ import (
 // Each step creates one whole link, so a wizard left half-way leaves an
 // incoming link that the list offers to "Make two-way" later.
 
-// gatewayIssuer normalises the other gateway's URL to its issuer: no
-// trailing slash, no query or fragment.
-func gatewayIssuer(raw string) (string, error) {
+// gatewayIssuer normalises the other gateway's URL to its issuer (no
+// trailing slash, no query or fragment) and checks it with check, the
+// outgoing service's CheckRuntimeEndpoint.
+func gatewayIssuer(raw string, check func(string) error) (string, error) {
 	if raw == "" {
 		return "", errors.New("the other gateway's URL is required")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+	v, err := url.Parse(raw)
+	if err != nil || v.Host == "" || (v.Scheme != "https" && v.Scheme != "http") {
 		return "", errors.New("enter the other gateway's URL, e.g. https://jira.example.com")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if v.RawQuery != "" || v.Fragment != "" {
 		return "", errors.New("the URL must not have a query or fragment")
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	u.RawPath = ""
-	if err := outgoing.CheckEndpoint(u.String()); err != nil {
+	v.Path = strings.TrimSuffix(v.Path, "/")
+	v.RawPath = ""
+	if err := check(v.String()); err != nil {
 		return "", err
 	}
-	return u.String(), nil
+	return v.String(), nil
 }
 
 // gatewayProvider is the outgoing provider of another gateway: RFC 8414
@@ -100,7 +101,7 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 		name := urlForm.field("name").Value
 		urlForm.check("name", outgoing.ValidateName(name))
 		urlForm.check("name", u.nameFree(r, name))
-		issuer, err := gatewayIssuer(urlForm.field("url").Value)
+		issuer, err := gatewayIssuer(urlForm.field("url").Value, u.app.Outgoing().CheckRuntimeEndpoint)
 		var remote []Copy
 		if urlForm.check("url", err) {
 			remote, err = u.discoverGateway(r, issuer)
@@ -117,7 +118,7 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 		f := u.gatewayIncomingForm(csrf, issuer, name)
 		page.Form, page.Intro = f, incomingStepIntro(issuer)
 		redirects, ceiling := readIncoming(r, f)
-		if _, err := gatewayIssuer(issuer); err != nil || outgoing.ValidateName(name) != nil {
+		if _, err := gatewayIssuer(issuer, u.app.Outgoing().CheckRuntimeEndpoint); err != nil || outgoing.ValidateName(name) != nil {
 			page.Error = "The wizard's data was altered: start again."
 			return render(http.StatusBadRequest)
 		}
@@ -222,7 +223,7 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 		f.fill(post)
 		ceiling, err := scope.Parse(f.field("scope").Value)
 		f.check("scope", err)
-		iss, err := gatewayIssuer(f.field("url").Value)
+		iss, err := gatewayIssuer(f.field("url").Value, u.app.Outgoing().CheckRuntimeEndpoint)
 		if f.check("url", err) {
 			_, err = u.discoverGateway(r, iss)
 			f.check("url", err)

@@ -117,7 +117,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 				if v := f.field(e).Value; v == "" {
 					f.check(e, errors.New("this endpoint is required"))
 				} else {
-					f.check(e, outgoing.CheckEndpoint(v))
+					f.check(e, u.app.Outgoing().CheckRuntimeEndpoint(v))
 				}
 			}
 		}

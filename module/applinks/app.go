@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -80,6 +82,11 @@ type App struct {
 	OutgoingLinks []outgoing.ConfigLink `json:"outgoing,omitempty"`
 	// Incoming are incoming links declared in the configuration.
 	Incoming []links.ConfigLink `json:"incoming,omitempty"`
+	// AllowPrivateEndpoints lets outgoing links created at runtime (admin
+	// UI and API) reach providers on loopback and private addresses, as
+	// links declared in the configuration may. Caddy's admin endpoint is
+	// refused whatever this says. Default: false (public addresses only).
+	AllowPrivateEndpoints bool `json:"allow_private_endpoints,omitempty"`
 
 	backend  store.Backend
 	store    store.Store
@@ -241,11 +248,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		logins[i] = l
 	}
-	if a.outgoing, err = a.provisionOutgoing(ctx, repl); err != nil {
+	// The gateway never connects to Caddy's admin endpoint as a client.
+	denied := adminAddresses(ctx, adminListen(ctx))
+	if ce := a.logger.Check(zapcore.DebugLevel, "provider clients refuse the admin endpoint"); ce != nil {
+		ce.Write(zap.Stringers("addresses", denied), zap.Bool("allow_private_endpoints", a.AllowPrivateEndpoints))
+	}
+	if a.outgoing, err = a.provisionOutgoing(ctx, repl, denied); err != nil {
 		return err
 	}
 	a.outgoing.OnRefresh(a.metrics.Refreshed)
-	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, time.Now); err != nil {
+	loginClient := func(issuer string) *http.Client {
+		return outgoing.NewClient(10*time.Second, outgoing.Policy{PrivateOrigins: []string{issuer}, Denied: denied})
+	}
+	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, loginClient, time.Now); err != nil {
 		return err
 	}
 	a.oidc.OnSignIn(a.metrics.SignedIn)
@@ -404,8 +419,9 @@ func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
 	return keys, nil
 }
 
-// provisionOutgoing loads the providers of the declared outgoing links.
-func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgoing.Service, error) {
+// provisionOutgoing loads the providers of the declared outgoing links;
+// no link connects to the denied addresses.
+func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer, denied []netip.AddrPort) (*outgoing.Service, error) {
 	var links []*outgoing.Link
 	seen := map[string]bool{}
 	for i := range a.OutgoingLinks {
@@ -440,7 +456,8 @@ func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer) (*outgo
 		seen[l.Name] = true
 		links = append(links, l)
 	}
-	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now), nil
+	reach := outgoing.Reach{Denied: denied, PrivateRuntime: a.AllowPrivateEndpoints}
+	return outgoing.NewService(links, a.store, a.keys, a.loadProvider, a.audit.Named("outgoing"), time.Now, reach), nil
 }
 
 // loadProvider loads a provider module from its JSON with its "provider"

@@ -25,12 +25,12 @@ func TestDiscoveryKeepsSuccessOnly(t *testing.T) {
 		}
 		return oauth2.Endpoint{AuthURL: "https://idp.example/a", TokenURL: "https://idp.example/t"}, nil
 	}
-	if _, err := d.Endpoint(t.Context(), nil, discover); err == nil {
+	if _, err := d.Endpoint(t.Context(), nil, "https://idp.example", discover); err == nil {
 		t.Fatal("a failed discovery returned no error")
 	}
 	fail = false
 	for range 3 {
-		ep, err := d.Endpoint(t.Context(), nil, discover)
+		ep, err := d.Endpoint(t.Context(), nil, "https://idp.example", discover)
 		if err != nil || ep.TokenURL != "https://idp.example/t" {
 			t.Fatalf("Endpoint = %+v, %v", ep, err)
 		}

@@ -1,6 +1,7 @@
 package outgoing
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,8 +34,9 @@ const maxRedirects = 10
 // link-local, unspecified, multicast or cloud metadata address. Errors
 // wrap ErrRefused and never contain a password.
 //
-// Host names are not resolved here: NewClient checks the addresses they
-// resolve to when it connects.
+// Loopback and private hosts pass here: whether a link may use them is
+// Policy.Check's question. Host names are not resolved here: NewClient
+// checks the addresses they resolve to when it connects.
 func CheckEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -51,31 +53,36 @@ func CheckEndpoint(raw string) error {
 }
 
 // NewClient returns an HTTP client for provider endpoints that refuses,
-// at connect time (after DNS resolution), link-local, unspecified,
-// multicast and cloud metadata addresses; refuses requests and redirects
-// to URLs that fail CheckEndpoint; and gives up after timeout (30 seconds
-// if timeout is zero or less). Loopback and private addresses stay
-// allowed. It ignores HTTP_PROXY and HTTPS_PROXY: a proxy would resolve and
-// connect on the client's behalf, past the address check.
-func NewClient(timeout time.Duration) *http.Client {
-	return newClient(timeout, nil)
+// at connect time (after DNS resolution), the addresses p refuses
+// (link-local, unspecified, multicast and cloud metadata addresses
+// always; Caddy's admin endpoint always; loopback and private addresses
+// unless p.Private); refuses requests to URLs that fail CheckEndpoint or
+// p.Check; follows a redirect only to the scheme, host and port of the
+// first request; and gives up after timeout (30 seconds if timeout is zero
+// or less). It ignores HTTP_PROXY and HTTPS_PROXY: a proxy would resolve
+// and connect on the client's behalf, past the address check.
+func NewClient(timeout time.Duration, p Policy) *http.Client {
+	return newClient(timeout, p, nil)
 }
 
 // newClient is NewClient with a resolver, so tests can make a host name
 // resolve to any address.
-func newClient(timeout time.Duration, resolver *net.Resolver) *http.Client {
+func newClient(timeout time.Duration, p Policy, resolver *net.Resolver) *http.Client {
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	dialer := &net.Dialer{
-		Timeout:   timeout,
-		KeepAlive: 30 * time.Second,
-		Resolver:  resolver,
-		Control:   controlDial,
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		dialer := &net.Dialer{
+			Timeout:   timeout,
+			KeepAlive: 30 * time.Second,
+			Resolver:  resolver,
+			Control:   p.forHost(address).controlDial,
+		}
+		return dialer.DialContext(ctx, network, address)
 	}
 	transport := &http.Transport{
 		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		IdleConnTimeout:       90 * time.Second,
@@ -84,22 +91,27 @@ func newClient(timeout time.Duration, resolver *net.Resolver) *http.Client {
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{
-		Transport:     &checkedTransport{base: transport},
+		Transport:     &checkedTransport{base: transport, policy: p},
 		CheckRedirect: checkRedirect,
 		Timeout:       timeout,
 	}
 }
 
-// checkedTransport refuses requests whose URL fails CheckEndpoint, so
-// URLs a provider's documents lead to (a JWKS or userinfo URL) are
-// checked too.
+// checkedTransport refuses requests whose URL fails CheckEndpoint or the
+// policy's Check, so URLs a provider's documents lead to (a JWKS or
+// userinfo URL) are checked too.
 type checkedTransport struct {
-	base *http.Transport
+	base   *http.Transport
+	policy Policy
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *checkedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkURL(req.URL); err != nil {
+	err := checkURL(req.URL)
+	if err == nil {
+		err = t.policy.checkURL(req.URL)
+	}
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -114,14 +126,20 @@ func (t *checkedTransport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
-// checkRedirect is http.Client.CheckRedirect: it refuses a redirect to a
-// URL that fails CheckEndpoint (a fragment aside, which is never sent).
+// checkRedirect is http.Client.CheckRedirect: it follows a redirect only
+// to the scheme, host and port of the first request (a provider cannot
+// bounce the gateway to another service, such as one on another port of
+// localhost), and only to a URL that passes CheckEndpoint (a fragment
+// aside, which is never sent). The transport then applies the policy.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("following redirects: stopped after %d", maxRedirects)
 	}
 	if err := checkURL(req.URL); err != nil {
 		return fmt.Errorf("following redirect: %w", err)
+	}
+	if from, to := origin(via[0].URL), origin(req.URL); from != to {
+		return fmt.Errorf("following redirect: %w", refuse(req.URL, "a redirect may not leave "+from))
 	}
 	return nil
 }
@@ -247,13 +265,13 @@ func isMetadataAddr(ip netip.Addr) bool {
 }
 
 // controlDial is net.Dialer.Control: it runs after DNS resolution and
-// before connect, so a refused address is never sent a packet.
-func controlDial(network, address string, _ syscall.RawConn) error {
+// before connect, so an address the policy refuses is never sent a packet.
+func (p Policy) controlDial(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("%w: cannot parse address %q: %v", ErrRefused, address, err)
 	}
-	if reason := refusedAddr(ap.Addr()); reason != "" {
+	if reason := p.refusedAddrPort(ap); reason != "" {
 		return fmt.Errorf("%w: %s is %s", ErrRefused, ap.Addr(), reason)
 	}
 	return nil

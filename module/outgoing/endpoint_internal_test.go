@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 // multicast and metadata addresses in Control, before connect, so nothing
 // is sent to them.
 func TestDialRefusesAddresses(t *testing.T) {
-	dial := newClient(5*time.Second, nil).Transport.(*checkedTransport).base.DialContext
+	dial := newClient(5*time.Second, Policy{}, nil).Transport.(*checkedTransport).base.DialContext
 	for _, addr := range []string{
 		"169.254.169.254:80",
 		"169.254.1.1:443",
@@ -63,7 +65,7 @@ func TestDialRefusesHostResolvingToMetadata(t *testing.T) {
 		t.Fatalf("CheckEndpoint(%q) = %v, want nil", target, err)
 	}
 	start := time.Now()
-	resp, err := newClient(5*time.Second, resolver).Get(target)
+	resp, err := newClient(5*time.Second, Policy{}, resolver).Get(target)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("request succeeded, want refused")
@@ -79,7 +81,7 @@ func TestDialRefusesHostResolvingToMetadata(t *testing.T) {
 // TestCheckedTransportRefuses: a request built by hand (not a redirect) to
 // a refused URL never reaches the network.
 func TestCheckedTransportRefuses(t *testing.T) {
-	client := newClient(time.Second, nil)
+	client := newClient(time.Second, Policy{}, nil)
 	req, _ := http.NewRequest(http.MethodGet, "http://169.254.169.254/", nil)
 	if _, err := client.Transport.RoundTrip(req); !errors.Is(err, ErrRefused) {
 		t.Fatalf("RoundTrip error %v, want ErrRefused", err)
@@ -127,5 +129,51 @@ func serveDNS(t *testing.T, conn net.Conn, a [4]byte) {
 		if _, err := conn.Write(msg); err != nil {
 			return
 		}
+	}
+}
+
+// TestRuntimeClientRefusesHostResolvingToLoopback: a public-looking host
+// name of a runtime link that resolves to a loopback address (DNS
+// rebinding, or a name an attacker controls) is refused after resolution,
+// before any connection to the loopback listener.
+func TestRuntimeClientRefusesHostResolvingToLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	resolver := &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go serveDNS(t, server, [4]byte{127, 0, 0, 1})
+			return client, nil
+		},
+	}
+	target := "https://rebind.example.test:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/token"
+	if err := (Policy{}).Check(target); err != nil {
+		t.Fatalf("Check(%q) = %v, want nil (the name is judged when resolved)", target, err)
+	}
+	resp, err := newClient(5*time.Second, Policy{}, resolver).Get(target)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("request succeeded, want refused")
+	}
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "127.0.0.1 is a loopback address") {
+		t.Errorf("error %v does not wrap ErrRefused for the resolved loopback address", err)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the loopback listener accepted %d connections, want 0", n)
 	}
 }

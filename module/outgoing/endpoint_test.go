@@ -101,7 +101,7 @@ func TestCheckEndpoint(t *testing.T) {
 // TestNewClientRefusesMetadata: a request to the cloud metadata service is
 // refused at once, without any packet sent.
 func TestNewClientRefusesMetadata(t *testing.T) {
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	for _, raw := range []string{
 		"http://169.254.169.254/latest/meta-data/",
 		"https://169.254.169.254/latest/meta-data/",
@@ -135,7 +135,7 @@ func TestNewClientReachesLoopback(t *testing.T) {
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("test server at %s, want 127.0.0.1", srv.URL)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	for _, path := range []string{"/", "/redirect"} {
 		resp, err := client.Get(srv.URL + path)
 		if err != nil {
@@ -165,7 +165,7 @@ func TestNewClientRedirectToMetadata(t *testing.T) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	}))
 	defer srv.Close()
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	for _, target := range targets {
 		hits = 0
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
@@ -201,7 +201,7 @@ func TestNewClientTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	start := time.Now()
-	resp, err := outgoing.NewClient(100 * time.Millisecond).Get(srv.URL)
+	resp, err := outgoing.NewClient(100*time.Millisecond, outgoing.Policy{Private: true}).Get(srv.URL)
 	if err == nil {
 		resp.Body.Close()
 		t.Fatal("request to a stalled server succeeded")

@@ -16,8 +16,10 @@ import (
 // plugins/oidc, plugins/oauth2) implement it.
 type Provider interface {
 	// Endpoint returns the provider's authorization and token endpoints,
-	// discovering them with client when needed. Discovered and configured
-	// endpoints have passed CheckEndpoint.
+	// discovering them with client when needed (through Discovery, which
+	// keeps discovered endpoints on the issuer's origin). Discovered and
+	// configured endpoints have passed CheckEndpoint; client applies the
+	// link's Policy when connecting.
 	Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error)
 	// Scopes returns the scopes to ask for, given those of the link (a
 	// provider may add what it needs for refresh tokens, such as

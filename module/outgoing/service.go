@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,14 +66,18 @@ var ErrReadOnly = errors.New("outgoing link is declared in the configuration and
 
 // Service connects outgoing links and keeps their provider tokens fresh.
 type Service struct {
-	links  map[string]*Link // declared in the configuration
-	store  store.OutgoingStore
-	keys   *secret.Keys
-	load   ProviderLoader
-	client *http.Client
-	audit  *zap.Logger
-	now    func() time.Time
-	flight singleflight.Group
+	links map[string]*Link // declared in the configuration
+	store store.OutgoingStore
+	keys  *secret.Keys
+	load  ProviderLoader
+	// declaredClients serve the declared links, by name; runtimeClient
+	// those created at runtime, whose policy is runtimePolicy.
+	declaredClients map[string]*http.Client
+	runtimeClient   *http.Client
+	runtimePolicy   Policy
+	audit           *zap.Logger
+	now             func() time.Time
+	flight          singleflight.Group
 
 	mu      sync.Mutex
 	runtime map[string]*Link // runtime links loaded so far
@@ -87,14 +92,64 @@ type Service struct {
 // recoverable or unrecoverable (for metrics).
 func (s *Service) OnRefresh(f func(outcome string)) { s.refreshed = f }
 
+// Reach is which addresses the service's links may connect to.
+type Reach struct {
+	// Denied are addresses no link may connect to, declared or not: those
+	// Caddy's admin endpoint listens on.
+	Denied []netip.AddrPort
+	// PrivateRuntime lets links created at runtime (admin UI and API)
+	// reach loopback and private addresses, as declared links may: the
+	// operator's allow_private_endpoints.
+	PrivateRuntime bool
+}
+
 // NewService returns the service of the declared links and of those
-// created at runtime in st, whose providers it loads with load.
-func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load ProviderLoader, audit *zap.Logger, now func() time.Time) *Service {
-	s := &Service{links: map[string]*Link{}, store: st, keys: keys, load: load, client: NewClient(30 * time.Second), audit: audit, now: now, runtime: map[string]*Link{}, refreshed: func(string) {}}
+// created at runtime in st, whose providers it loads with load. A declared
+// link may reach loopback and private addresses at the hosts its
+// configuration names (its issuer or endpoints), and only there; runtime
+// links nowhere but public addresses unless reach.PrivateRuntime; no link
+// reaches reach.Denied.
+func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load ProviderLoader, audit *zap.Logger, now func() time.Time, reach Reach) *Service {
+	runtime := Policy{Private: reach.PrivateRuntime, Denied: reach.Denied}
+	s := &Service{
+		links: map[string]*Link{}, store: st, keys: keys, load: load,
+		declaredClients: map[string]*http.Client{}, runtimeClient: NewClient(30*time.Second, runtime), runtimePolicy: runtime,
+		audit: audit, now: now, runtime: map[string]*Link{}, refreshed: func(string) {},
+	}
 	for _, l := range links {
 		s.links[l.Name] = l
+		declared := Policy{PrivateOrigins: configuredURLs(l.Provider), Denied: reach.Denied}
+		s.declaredClients[l.Name] = NewClient(30*time.Second, declared)
 	}
 	return s
+}
+
+// configuredURLs returns the URLs a provisioned provider module was
+// configured with, placeholders resolved: its issuer and every
+// *_endpoint of its JSON form.
+func configuredURLs(p Provider) []string {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil
+	}
+	var settings map[string]any
+	if json.Unmarshal(raw, &settings) != nil {
+		return nil
+	}
+	return providerURLs(settings)
+}
+
+// providerURLs returns the issuer and *_endpoint strings of a provider's
+// settings.
+func providerURLs(settings map[string]any) []string {
+	var urls []string
+	for k, v := range settings {
+		if str, ok := v.(string); ok && str != "" && (k == "issuer" || strings.HasSuffix(k, "_endpoint")) {
+			urls = append(urls, str)
+		}
+	}
+	slices.Sort(urls)
+	return urls
 }
 
 // Link returns the outgoing link with the given name, declared or created
@@ -133,6 +188,24 @@ func (s *Service) forget(name string) {
 	delete(s.runtime, name)
 	s.forgotten++
 	s.mu.Unlock()
+}
+
+// client returns the HTTP client of link l: a declared link's may reach
+// loopback and private addresses at the hosts it names, a runtime link's
+// follows the runtime policy.
+func (s *Service) client(l *Link) *http.Client {
+	if d, ok := s.links[l.Name]; ok && d == l {
+		return s.declaredClients[l.Name]
+	}
+	return s.runtimeClient
+}
+
+// CheckRuntimeEndpoint reports whether raw may be an endpoint or issuer
+// of a link created at runtime: CheckEndpoint, and no loopback or private
+// address unless allow_private_endpoints, nor Caddy's admin endpoint.
+// Host names are judged again, resolved, when the gateway connects.
+func (s *Service) CheckRuntimeEndpoint(raw string) error {
+	return s.runtimePolicy.Check(raw)
 }
 
 // Declared reports whether the outgoing link name is declared in the
@@ -176,6 +249,9 @@ func (s *Service) Create(ctx context.Context, in NewOutgoing) (*Link, error) {
 		return nil, fmt.Errorf("outgoing link %q: a provider is required", in.Name)
 	}
 	p, err := s.loadRuntime(in.ProviderRaw)
+	if err == nil {
+		err = s.checkRuntimeURLs(in.ProviderRaw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("outgoing link %q: provider: %w", in.Name, err)
 	}
@@ -252,8 +328,9 @@ func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by s
 }
 
 // Probe loads a provider module from its JSON (with its "provider" key)
-// and resolves its endpoints as connecting does, through the client that
-// refuses link-local and cloud metadata addresses. It lets an
+// and resolves its endpoints as connecting a runtime link does, through
+// the client of runtime links (no loopback or private address unless
+// allow_private_endpoints, never Caddy's admin endpoint). It lets an
 // administrator check that a provider (such as another gateway's RFC 8414
 // metadata) answers before saving a link. A refused endpoint's error wraps
 // ErrRefused, an unreachable one's ErrProviderUnavailable.
@@ -262,10 +339,13 @@ func (s *Service) Probe(ctx context.Context, providerRaw json.RawMessage) (oauth
 		return oauth2.Endpoint{}, errors.New("a provider is required")
 	}
 	p, err := s.loadRuntime(providerRaw)
+	if err == nil {
+		err = s.checkRuntimeURLs(providerRaw)
+	}
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("provider: %w", err)
 	}
-	ep, err := p.Endpoint(ctx, s.client)
+	ep, err := p.Endpoint(ctx, s.runtimeClient)
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
 	}
@@ -288,6 +368,23 @@ func (s *Service) loadRuntime(raw json.RawMessage) (Provider, error) {
 		return nil, ErrPlaceholder
 	}
 	return s.load(raw)
+}
+
+// checkRuntimeURLs checks, with CheckRuntimeEndpoint, the URLs in the
+// settings of a provider created at runtime: its issuer and every
+// *_endpoint. Refusing them here gives the administrator the reason at
+// once; the runtime client refuses them again when connecting.
+func (s *Service) checkRuntimeURLs(raw json.RawMessage) error {
+	var settings map[string]any
+	if err := json.Unmarshal(raw, &settings); err != nil {
+		return fmt.Errorf("decoding the provider: %w", err)
+	}
+	for _, u := range providerURLs(settings) {
+		if err := s.CheckRuntimeEndpoint(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckNoPlaceholder returns ErrPlaceholder when value, a setting of a
@@ -338,7 +435,7 @@ func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
 
 // oauthConfig is the OAuth 2.0 client configuration of a link.
 func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oauth2.Config, error) {
-	ep, err := l.Provider.Endpoint(ctx, s.client)
+	ep, err := l.Provider.Endpoint(ctx, s.client(l))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
 	}
@@ -430,7 +527,7 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	if err != nil {
 		return p, "", &CallbackError{http.StatusBadGateway, "The provider cannot be reached right now."}
 	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client), q.Get("code"), oauth2.VerifierOption(string(verifier)))
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, s.client(l)), q.Get("code"), oauth2.VerifierOption(string(verifier)))
 	if err != nil {
 		s.audit.Info("outgoing authorization failed", zap.String("link", l.Name), zap.String("user", p.UserID), zap.String("reason", oautherror.ClientErrorText(err)))
 		if strings.Contains(err.Error(), "missing access_token") {
@@ -527,7 +624,7 @@ func (s *Service) refresh(ctx context.Context, l *Link, userID string) (string, 
 	if err == nil {
 		expired := *old
 		expired.Expiry = now.Add(-time.Hour) // make the token source refresh
-		tok, err = conf.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, s.client), &expired).Token()
+		tok, err = conf.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, s.client(l)), &expired).Token()
 	}
 	if err != nil {
 		var re *oauth2.RetrieveError

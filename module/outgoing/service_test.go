@@ -97,7 +97,7 @@ func newServiceFixture(t *testing.T) *serviceFixture {
 	core, logs := observer.New(zap.InfoLevel)
 	st := badgertest.Open(t)
 	return &serviceFixture{
-		s:    outgoing.NewService([]*outgoing.Link{declared}, st, keys, loadMetadataProvider, zap.New(core), time.Now),
+		s:    outgoing.NewService([]*outgoing.Link{declared}, st, keys, loadMetadataProvider, zap.New(core), time.Now, outgoing.Reach{PrivateRuntime: true}),
 		st:   st,
 		logs: logs,
 	}

@@ -120,6 +120,7 @@ func (l *OIDCLogin) OnSignIn(f func(method, outcome string)) { l.observe = f }
 type oidcProvider struct {
 	cfg         OIDCConfig
 	host        string
+	client      *http.Client // every request to the provider
 	roles       map[string]scope.Scope
 	defaultRole scope.Scope // None: refuse
 	// trustedEmail: a verified e-mail address names the user.
@@ -137,8 +138,11 @@ type oidcProvider struct {
 // starts discovering them in the background: a provider that is down does
 // not stop the gateway from starting. changed is called when a sign-in
 // changes a user's role; issuerFor gives the gateway's base URL for a
-// request, from which the redirect URI is made.
-func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, now func() time.Time) (*OIDCLogin, error) {
+// request, from which the redirect URI is made. client returns the HTTP
+// client for a provider's issuer: discovery, key sets and code exchanges
+// all go through it (outgoing.NewClient, refusing Caddy's admin endpoint
+// and private addresses other than the issuer's own).
+func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, client func(issuer string) *http.Client, now func() time.Time) (*OIDCLogin, error) {
 	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx, observe: func(string, string) {}}
 	for _, c := range cfgs {
 		u, err := url.Parse(c.Issuer)
@@ -154,7 +158,7 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 		if c.TrustedEmail == nil && len(cfgs) > 1 {
 			return nil, fmt.Errorf("login oidc %s: with several providers, each must say whether its verified e-mail addresses name users (trusted_email on|off)", c.Issuer)
 		}
-		p := &oidcProvider{cfg: c, host: u.Hostname(), roles: map[string]scope.Scope{}, defaultRole: scope.Read, trustedEmail: c.TrustedEmail == nil || *c.TrustedEmail}
+		p := &oidcProvider{cfg: c, host: u.Hostname(), client: client(c.Issuer), roles: map[string]scope.Scope{}, defaultRole: scope.Read, trustedEmail: c.TrustedEmail == nil || *c.TrustedEmail}
 		if p.cfg.Name == "" {
 			p.cfg.Name = u.Host
 		}
@@ -229,7 +233,7 @@ func (l *OIDCLogin) discover(p *oidcProvider) (*oidc.Provider, error) {
 	v, err, _ := p.found.Do("discover", func() (any, error) {
 		// The context outlives this call: the provider's key set fetches
 		// keys with it later.
-		d, err := oidc.NewProvider(oidc.ClientContext(l.ctx, &http.Client{Timeout: 10 * time.Second}), p.cfg.Issuer)
+		d, err := oidc.NewProvider(oidc.ClientContext(l.ctx, p.client), p.cfg.Issuer)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.lastTry = l.now()
@@ -328,6 +332,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
+	ctx = oidc.ClientContext(ctx, p.client) // also oauth2.HTTPClient, for the exchange
 	tok, err := l.oauthConfig(r, p, d).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		return fail(http.StatusBadGateway, fmt.Sprintf("%s did not accept the sign-in code.", p.cfg.Name), zap.String("provider", p.cfg.Name), zap.String("error", oautherror.ClientErrorText(err)))

@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -24,7 +25,7 @@ func newTestOIDCLogin(t *testing.T, cfgs ...OIDCConfig) (*OIDCLogin, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewOIDCLogin(ctx, cfgs, nil, nil, nil, nil, nil, zap.NewNop(), func() {}, nil, time.Now)
+	return NewOIDCLogin(ctx, cfgs, nil, nil, nil, nil, nil, zap.NewNop(), func() {}, nil, func(string) *http.Client { return &http.Client{Timeout: time.Second} }, time.Now)
 }
 
 // testProvider returns the single provider of a valid configuration.

@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 	if err := providertest.Provision(t, g); err != nil {
 		t.Fatal(err)
 	}
-	ep, err := g.Endpoint(context.Background(), outgoing.NewClient(time.Second))
+	ep, err := g.Endpoint(context.Background(), outgoing.NewClient(time.Second, outgoing.Policy{Private: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestAgainstFakeGoogle(t *testing.T) {
 	if err := providertest.Provision(t, g); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	ep, err := g.Endpoint(ctx, client)
 	if err != nil {

@@ -33,7 +33,7 @@ func TestEndpoints(t *testing.T) {
 			if err := providertest.Provision(t, m); err != nil {
 				t.Fatal(err)
 			}
-			ep, err := m.Endpoint(context.Background(), outgoing.NewClient(time.Second))
+			ep, err := m.Endpoint(context.Background(), outgoing.NewClient(time.Second, outgoing.Policy{Private: true}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestAgainstFakeMicrosoft(t *testing.T) {
 	if err := providertest.Provision(t, m); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	ep, err := m.Endpoint(ctx, client)
 	if err != nil {

@@ -37,9 +37,11 @@ func init() {
 // TokenEndpoint, or Issuer: its endpoints then come from the RFC 8414
 // metadata at <issuer origin>/.well-known/oauth-authorization-server[<issuer
 // path>], fetched at first use, whose issuer must equal Issuer and whose
-// endpoints must pass outgoing.CheckEndpoint; a successful discovery is
-// kept for the life of the module, a failed one is tried again at the next
-// use.
+// endpoints must pass outgoing.CheckEndpoint and be on the issuer's origin
+// (outgoing.Discovery); a successful discovery is kept for the life of the
+// module, a failed one is tried again at the next use. Endpoints on
+// another origin are used only when configured as AuthorizationEndpoint
+// and TokenEndpoint.
 type OAuth2 struct {
 	// AuthorizationEndpoint is the authorization endpoint URL. Global
 	// placeholders such as {env.X} are resolved at provision time.
@@ -103,12 +105,13 @@ func (o *OAuth2) Validate() error {
 }
 
 // Endpoint returns the configured endpoints, or discovers them with client
-// (an outgoing.NewClient if nil) at the first call.
+// (a strict outgoing.NewClient, public addresses only, if nil) at the
+// first call.
 func (o *OAuth2) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 	if o.Issuer == "" {
 		return oauth2.Endpoint{AuthURL: o.AuthorizationEndpoint, TokenURL: o.TokenEndpoint}, nil
 	}
-	return o.discovery.Endpoint(ctx, client, func(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
+	return o.discovery.Endpoint(ctx, client, o.Issuer, func(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 		ep, err := discover(ctx, client, o.Issuer)
 		if err != nil {
 			return oauth2.Endpoint{}, fmt.Errorf("discovering oauth2 provider %s: %w", o.Issuer, err)
@@ -192,12 +195,6 @@ func discover(ctx context.Context, client *http.Client, issuer string) (oauth2.E
 	}
 	if md.AuthorizationEndpoint == "" || md.TokenEndpoint == "" {
 		return oauth2.Endpoint{}, errors.New("checking metadata: authorization_endpoint and token_endpoint are required")
-	}
-	if err := outgoing.CheckEndpoint(md.AuthorizationEndpoint); err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("checking metadata authorization_endpoint: %w", err)
-	}
-	if err := outgoing.CheckEndpoint(md.TokenEndpoint); err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("checking metadata token_endpoint: %w", err)
 	}
 	return oauth2.Endpoint{
 		AuthURL:   md.AuthorizationEndpoint,

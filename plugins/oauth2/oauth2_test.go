@@ -74,7 +74,7 @@ func TestStaticEndpoints(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	ep, err := o.Endpoint(context.Background(), outgoing.NewClient(time.Second))
+	ep, err := o.Endpoint(context.Background(), outgoing.NewClient(time.Second, outgoing.Policy{Private: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDiscovery(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 			for range 2 {
 				ep, err := o.Endpoint(ctx, client)
@@ -169,7 +169,7 @@ func TestDiscoveryWrongLocation(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Endpoint() error %v, want a 404 from the RFC 8414 location", err)
 	}
@@ -196,6 +196,18 @@ func TestDiscoveryRefused(t *testing.T) {
 			wantErr: "issuer",
 		},
 		{
+			name:    "token endpoint on another port (Caddy's admin endpoint)",
+			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://127.0.0.1:2019/stop" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
+			name:    "authorization endpoint on another host",
+			edit:    func(doc map[string]any) { doc["authorization_endpoint"] = "https://login.example.com/authorize" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
 			name:    "token endpoint at the metadata address",
 			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://169.254.169.254/latest/meta-data/" },
 			wantErr: "token_endpoint",
@@ -220,7 +232,7 @@ func TestDiscoveryRefused(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			for range 2 {
 				_, err := o.Endpoint(context.Background(), client)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -248,7 +260,7 @@ func TestDiscoveryTooLarge(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("Endpoint() error %v, want a size error", err)
 	}
@@ -287,5 +299,28 @@ func TestUnmarshalModule(t *testing.T) {
 	unm := providertest.UnmarshalModule(t, "provider oauth2 https://as.example.com/a https://as.example.com/t\nclient_id x")
 	if o, ok := unm.(*provider.OAuth2); !ok || o.TokenEndpoint != "https://as.example.com/t" {
 		t.Fatalf("got %#v", unm)
+	}
+}
+
+// TestDiscoveredTokenEndpointOnAnotherOriginIsRefused: a provider's
+// discovery document cannot name a token endpoint on another origin (here
+// another listener on loopback, as Caddy's admin endpoint would be), even
+// for a declared link whose client may reach loopback; that listener is
+// never reached.
+func TestDiscoveredTokenEndpointOnAnotherOriginIsRefused(t *testing.T) {
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer other.Close()
+	f := newFakeServer(t, "/tenant1", "/.well-known/oauth-authorization-server/tenant1", func(doc map[string]any) { doc["token_endpoint"] = other.URL + "/stop" })
+	o := &provider.OAuth2{Issuer: f.issuer}
+	if err := providertest.Provision(t, o); err != nil {
+		t.Fatal(err)
+	}
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
+	if !errors.Is(err, outgoing.ErrRefused) || !strings.Contains(err.Error(), "origin") {
+		t.Fatalf("Endpoint() error %v, want ErrRefused about the issuer's origin", err)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the other origin got %d requests, want 0", n)
 	}
 }

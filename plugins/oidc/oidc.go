@@ -25,7 +25,8 @@ func init() {
 // outgoing link. Its endpoints come from the discovery document at
 // <issuer>/.well-known/openid-configuration, fetched at first use, whose
 // issuer must equal Issuer and whose endpoints must pass
-// outgoing.CheckEndpoint; a successful discovery is kept for the life of
+// outgoing.CheckEndpoint and be on the issuer's origin
+// (outgoing.Discovery); a successful discovery is kept for the life of
 // the module, a failed one is tried again at the next use. It always asks
 // for the openid scope.
 type OIDC struct {
@@ -66,27 +67,20 @@ func (o *OIDC) Validate() error {
 }
 
 // Endpoint returns the provider's endpoints, discovering them with client
-// (an outgoing.NewClient if nil) at the first call.
+// (a strict outgoing.NewClient, public addresses only, if nil) at the
+// first call.
 func (o *OIDC) Endpoint(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
-	return o.discovery.Endpoint(ctx, client, o.discover)
+	return o.discovery.Endpoint(ctx, client, o.Issuer, o.discover)
 }
 
-// discover reads the provider's OpenID Connect discovery document and
-// checks its endpoints.
+// discover reads the provider's OpenID Connect discovery document;
+// outgoing.Discovery checks its endpoints.
 func (o *OIDC) discover(ctx context.Context, client *http.Client) (oauth2.Endpoint, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), o.Issuer)
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("discovering oidc provider %s: %w", o.Issuer, err)
 	}
-	ep := p.Endpoint()
-	if err := outgoing.CheckEndpoint(ep.AuthURL); err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("discovering oidc provider %s: authorization_endpoint: %w", o.Issuer, err)
-	}
-	if err := outgoing.CheckEndpoint(ep.TokenURL); err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("discovering oidc provider %s: token_endpoint: %w", o.Issuer, err)
-	}
-	ep.DeviceAuthURL = "" // not used, and not checked
-	return ep, nil
+	return p.Endpoint(), nil
 }
 
 // Scopes returns the link's scopes with openid first if it is missing.

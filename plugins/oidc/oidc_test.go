@@ -72,7 +72,7 @@ func TestDiscovery(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -107,6 +107,18 @@ func TestDiscoveryRefused(t *testing.T) {
 			wantErr: "issuer",
 		},
 		{
+			name:    "token endpoint on another port (Caddy's admin endpoint)",
+			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://127.0.0.1:2019/stop" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
+			name:    "authorization endpoint on another host",
+			edit:    func(doc map[string]any) { doc["authorization_endpoint"] = "https://login.example.com/authorize" },
+			wantErr: "origin",
+			refused: true,
+		},
+		{
 			name:    "token endpoint at the metadata address",
 			edit:    func(doc map[string]any) { doc["token_endpoint"] = "http://169.254.169.254/latest/meta-data/" },
 			wantErr: "token_endpoint",
@@ -132,7 +144,7 @@ func TestDiscoveryRefused(t *testing.T) {
 			if err := providertest.Provision(t, o); err != nil {
 				t.Fatal(err)
 			}
-			client := outgoing.NewClient(5 * time.Second)
+			client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 			for range 2 {
 				_, err := o.Endpoint(context.Background(), client)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -156,7 +168,7 @@ func TestDiscoveryNotFound(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second)); err == nil {
+	if _, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})); err == nil {
 		t.Fatal("Endpoint() succeeded without a discovery document")
 	}
 }
@@ -170,7 +182,7 @@ func TestDiscoveryRedirectToMetadata(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second))
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
 	if !errors.Is(err, outgoing.ErrRefused) {
 		t.Fatalf("Endpoint() error %v, want ErrRefused", err)
 	}
@@ -251,7 +263,7 @@ func TestExchange(t *testing.T) {
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	client := outgoing.NewClient(5 * time.Second)
+	client := outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true})
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
 	ep, err := o.Endpoint(ctx, client)
 	if err != nil {
@@ -267,15 +279,42 @@ func TestExchange(t *testing.T) {
 	}
 }
 
-// TestNilClient: without a client, discovery still goes through the
-// checked client (loopback allowed), not http.DefaultClient.
-func TestNilClient(t *testing.T) {
+// TestNilClientIsStrict: without a client, discovery goes through the
+// strict checked client (no loopback), not http.DefaultClient, so a caller
+// that forgets the client cannot reach a service on localhost.
+func TestNilClientIsStrict(t *testing.T) {
 	f := newFakeIssuer(t, nil)
 	o := &oidc.OIDC{Issuer: f.URL}
 	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Endpoint(context.Background(), nil); err != nil {
+	if _, err := o.Endpoint(context.Background(), nil); !errors.Is(err, outgoing.ErrRefused) {
+		t.Fatalf("Endpoint(nil client) error %v, want ErrRefused for a loopback issuer", err)
+	}
+	if n := f.hits.Load(); n != 0 {
+		t.Errorf("the loopback issuer got %d requests, want 0", n)
+	}
+}
+
+// TestDiscoveredTokenEndpointOnAnotherOriginIsRefused: a provider's
+// discovery document cannot name a token endpoint on another origin (here
+// another listener on loopback, as Caddy's admin endpoint would be), even
+// for a declared link whose client may reach loopback; that listener is
+// never reached.
+func TestDiscoveredTokenEndpointOnAnotherOriginIsRefused(t *testing.T) {
+	var reached atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer other.Close()
+	f := newFakeIssuer(t, func(doc map[string]any) { doc["token_endpoint"] = other.URL + "/stop" })
+	o := &oidc.OIDC{Issuer: f.URL}
+	if err := providertest.Provision(t, o); err != nil {
 		t.Fatal(err)
+	}
+	_, err := o.Endpoint(context.Background(), outgoing.NewClient(5*time.Second, outgoing.Policy{Private: true}))
+	if !errors.Is(err, outgoing.ErrRefused) || !strings.Contains(err.Error(), "origin") {
+		t.Fatalf("Endpoint() error %v, want ErrRefused about the issuer's origin", err)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the other origin got %d requests, want 0", n)
 	}
 }
