@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,4 +161,36 @@ func TestRecycledProviderEmailGetsNewSubject(t *testing.T) {
 		t.Fatalf("the new owner of %s was given the previous owner's subject %q (%v)", email, first, err)
 	}
 	f.checkNoProblems(t)
+}
+
+// TestCodeOfDeletedUserDoesNotPassToRecreatedUser: an authorization code
+// (or a grant that escaped the deletion) that a deleted user left behind
+// must not give tokens for a new user created later under the same name.
+func TestCodeOfDeletedUserDoesNotPassToRecreatedUser(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	putUser(t, "yara", map[string]any{"password": password, "role": "WRITE"})
+	ctx := context.Background()
+	conf := oauthConfig(oauth2.AuthStyleInHeader)
+	conf.Scopes = []string{"WRITE"}
+	pkce := oauth2.GenerateVerifier()
+	loc := authorize(t, browser(t), conf.AuthCodeURL("s", oauth2.S256ChallengeOption(pkce)), "yara", "allow")
+	code := loc.Query().Get("code")
+	if code == "" {
+		t.Fatalf("no code at %s", loc)
+	}
+	if status, _, _ := adminCall(t, "DELETE", "/applinks/users/yara", nil); status != http.StatusNoContent {
+		t.Fatalf("delete yara: %d", status)
+	}
+	putUser(t, "yara", map[string]any{"password": password, "role": "WRITE"})
+	_, err := conf.Exchange(ctx, code, oauth2.VerifierOption(pkce))
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Fatalf("the deleted yara's code was exchanged for the new yara: %v", err)
+	}
+	// The new yara's own authorization works.
+	pkce = oauth2.GenerateVerifier()
+	loc = authorize(t, browser(t), conf.AuthCodeURL("s", oauth2.S256ChallengeOption(pkce)), "yara", "allow")
+	if _, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(pkce)); err != nil {
+		t.Fatalf("the new yara's own code: %v", err)
+	}
 }

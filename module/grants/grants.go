@@ -39,7 +39,10 @@ type Config struct {
 // Users gives the current role of a user; an error means the user is gone
 // or disabled and may hold no tokens.
 type Users interface {
-	Role(ctx context.Context, userID string) (scope.Scope, error)
+	// Role is the current role of the user who authorized at authorizedAt;
+	// an error when they are gone or disabled, or when the user of that
+	// name now is a later one (deleted and created again since).
+	Role(ctx context.Context, userID string, authorizedAt time.Time) (scope.Scope, error)
 }
 
 // Links gives the current permission ceiling of a link, which bounds what
@@ -227,7 +230,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 		} else if verifier != "" {
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
 		}
-		granted, err := s.grantedScope(ctx, sc.UserID, sc.Scope, c.Ceiling)
+		granted, err := s.grantedScope(ctx, sc.UserID, authorizedAt(sc.AuthTime, sc.CreatedAt), sc.Scope, c.Ceiling)
 		if err != nil {
 			return store.Issue{}, err
 		}
@@ -312,7 +315,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 		if asked == scope.None {
 			asked = grantScope
 		}
-		granted, err := s.grantedScope(ctx, g.UserID, asked.String(), c.Ceiling)
+		granted, err := s.grantedScope(ctx, g.UserID, authorizedAt(g.AuthTime, g.CreatedAt), asked.String(), c.Ceiling)
 		if err != nil {
 			return store.Issue{}, err
 		}
@@ -439,7 +442,7 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 	if t.Kind != kind || !now.Before(t.ExpiresAt) || (kind == store.RefreshToken && !t.UsedAt.IsZero()) {
 		return Access{}, ErrInvalidToken
 	}
-	role, err := s.users.Role(ctx, g.UserID)
+	role, err := s.users.Role(ctx, g.UserID, authorizedAt(g.AuthTime, g.CreatedAt))
 	if err != nil {
 		return Access{}, ErrInvalidToken
 	}
@@ -465,14 +468,24 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 }
 
 // grantedScope is min(requested, the user's current role, the link's
-// current ceiling); a user who is gone or disabled gets invalid_grant.
-func (s *Service) grantedScope(ctx context.Context, userID, requested string, ceiling scope.Scope) (scope.Scope, error) {
-	role, err := s.users.Role(ctx, userID)
+// current ceiling); a user who is gone or disabled, or is a later user of
+// the name than the one who authorized at authorized, gets invalid_grant.
+func (s *Service) grantedScope(ctx context.Context, userID string, authorized time.Time, requested string, ceiling scope.Scope) (scope.Scope, error) {
+	role, err := s.users.Role(ctx, userID, authorized)
 	if err != nil {
 		return scope.None, oautherror.New(oautherror.InvalidGrant, "the user who authorized this grant can no longer sign in")
 	}
 	want, _ := scope.Parse(requested)
 	return scope.Min(want, role, ceiling), nil
+}
+
+// authorizedAt is when the user authorized a code or grant: its AuthTime,
+// or for records without one its CreatedAt.
+func authorizedAt(authTime, createdAt time.Time) time.Time {
+	if authTime.IsZero() {
+		return createdAt
+	}
+	return authTime
 }
 
 func (s *Service) newPair(g store.Grant, granted scope.Scope, now time.Time) (store.Issue, Tokens) {

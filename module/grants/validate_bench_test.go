@@ -14,7 +14,9 @@ import (
 
 type everyone struct{}
 
-func (everyone) Role(context.Context, string) (scope.Scope, error)    { return scope.SystemAdmin, nil }
+func (everyone) Role(context.Context, string, time.Time) (scope.Scope, error) {
+	return scope.SystemAdmin, nil
+}
 func (everyone) Ceiling(context.Context, string) (scope.Scope, error) { return scope.SystemAdmin, nil }
 
 // newService returns a token service over real Badger in a temp dir with n

@@ -156,12 +156,18 @@ func (d *Directory) Authenticate(ctx context.Context, name, password string) (Us
 	return u, nil
 }
 
-// Role returns the current role of an enabled user; ErrDisabled or
-// store.ErrNotFound otherwise.
-func (d *Directory) Role(ctx context.Context, name string) (scope.Scope, error) {
+// Role returns the current role of the enabled user who authorized
+// something at authorizedAt; ErrDisabled or store.ErrNotFound otherwise,
+// also ErrNotFound when the user of that name was created after
+// authorizedAt: a user deleted and created again does not inherit what
+// the earlier one authorized.
+func (d *Directory) Role(ctx context.Context, name string, authorizedAt time.Time) (scope.Scope, error) {
 	u, err := d.Get(ctx, name)
 	if err != nil {
 		return scope.None, err
+	}
+	if authorizedAt.Before(u.Since) {
+		return scope.None, store.ErrNotFound
 	}
 	if u.Disabled || u.Role == scope.None {
 		return scope.None, ErrDisabled

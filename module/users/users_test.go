@@ -119,7 +119,7 @@ func TestRole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
-			got, err := d.Role(context.Background(), tt.user)
+			got, err := d.Role(context.Background(), tt.user, time.Now())
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Role(%q) error = %v, want %v", tt.user, err, tt.wantErr)
 			}
@@ -141,14 +141,14 @@ func TestRoleFollowsStore(t *testing.T) {
 	if err := st.PutUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := d.Role(ctx, "carol"); err != nil || r != scope.Write {
+	if r, err := d.Role(ctx, "carol", time.Now()); err != nil || r != scope.Write {
 		t.Fatalf("Role = %v, %v; want WRITE", r, err)
 	}
 	u.Disabled = true
 	if err := st.PutUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Role(ctx, "carol"); !errors.Is(err, users.ErrDisabled) {
+	if _, err := d.Role(ctx, "carol", time.Now()); !errors.Is(err, users.ErrDisabled) {
 		t.Fatalf("Role after disabling = %v, want ErrDisabled", err)
 	}
 	if _, err := d.Authenticate(ctx, "carol", "pw"); !errors.Is(err, users.ErrDisabled) {
@@ -157,7 +157,7 @@ func TestRoleFollowsStore(t *testing.T) {
 	if err := st.DeleteUser(ctx, "carol"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Role(ctx, "carol"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := d.Role(ctx, "carol", time.Now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Role after deletion = %v, want ErrNotFound", err)
 	}
 	if _, err := d.Authenticate(ctx, "carol", "pw"); !errors.Is(err, users.ErrBadCredentials) {
