@@ -112,13 +112,15 @@ func TestOIDCNotAskedNoIDToken(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
 		t.Fatalf("userinfo without openid: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
+	// No credentials: a challenge without error (RFC 6750 §3.1), and a
+	// body that does not call a missing token invalid.
 	resp, err = http.Get(base + "/rest/oauth2/latest/userinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("userinfo without token: %d", resp.StatusCode)
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(resp.Header.Get("WWW-Authenticate"), "error") || !strings.Contains(body, `"error":"unauthorized"`) {
+		t.Fatalf("userinfo without token: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
 }
 

@@ -286,7 +286,7 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error 
 	challenge += `, resource_metadata="` + g.app.IssuerFor(r) + `/.well-known/oauth-protected-resource"`
 	code := rf.code
 	if code == "" {
-		code = "unauthorized"
+		code = oautherror.Unauthorized
 	}
 	oautherror.Write(w, &oautherror.Error{Code: code, Description: rf.description, Status: http.StatusUnauthorized, Challenge: challenge})
 	return nil

@@ -122,7 +122,7 @@ func (s *Server) ServeUserInfo(w http.ResponseWriter, r *http.Request) error {
 	realm := `Bearer realm="applinks"`
 	tok, present, err := guard.BearerToken(r)
 	if !present {
-		return s.answer(w, &oautherror.Error{Code: oautherror.InvalidToken, Description: "a bearer token is required", Status: http.StatusUnauthorized, Challenge: realm})
+		return s.answer(w, &oautherror.Error{Code: oautherror.Unauthorized, Description: "a bearer token is required", Status: http.StatusUnauthorized, Challenge: realm})
 	}
 	if err != nil {
 		return s.answer(w, &oautherror.Error{Code: oautherror.InvalidToken, Description: err.Error(), Status: http.StatusUnauthorized, Challenge: oautherror.BearerChallenge("applinks", oautherror.InvalidToken, err.Error(), "")})

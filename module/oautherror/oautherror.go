@@ -26,6 +26,11 @@ const (
 	TemporarilyUnavailable  = "temporarily_unavailable"
 )
 
+// Unauthorized is the JSON error of a 401 sent because a request came
+// without credentials. It is no RFC 6750 error code: the challenge of such
+// an answer carries none (RFC 6750 §3.1), only the body names it.
+const Unauthorized = "unauthorized"
+
 // Error is an OAuth error answer. Description is written for a client
 // developer and never holds a token, code or secret.
 type Error struct {

@@ -149,7 +149,7 @@ func (h *Handler) signInRequired(w http.ResponseWriter, r *http.Request, l *outg
 		return nil
 	}
 	oautherror.Write(w, &oautherror.Error{
-		Code:        "unauthorized",
+		Code:        oautherror.Unauthorized,
 		Description: "the " + l.Name + " link needs a signed-in user or a gateway access token (require_token before outgoing_token)",
 		Status:      http.StatusUnauthorized,
 		Challenge:   oautherror.BearerChallenge("applinks", "", "", ""),
