@@ -1,14 +1,11 @@
 package grants
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/applinks/caddy-applinks/module/secret"
 )
 
 // A refresh retry within the grace gets the very pair the first use
@@ -19,9 +16,10 @@ import (
 // so neither the database nor the server's keys open it, only a client
 // presenting the token again.
 
-// retryKeyLabel separates the sealing key from token.Hash of the same
-// token (a plain SHA-256), which the store keeps.
-const retryKeyLabel = "applinks refresh retry key\x00"
+// retryPurpose binds a sealed pair to its use; the sealing key comes from
+// secret.FromToken (HKDF), never token.Hash of the same token (a plain
+// SHA-256), which the store keeps.
+const retryPurpose = "applinks refresh retry"
 
 // child is the pair issued for a refresh token, as kept for retries.
 type child struct {
@@ -37,27 +35,20 @@ func sealChild(parent string, c child) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding refresh child: %w", err)
 	}
-	aead, err := retryAEAD(parent)
+	keys, err := secret.FromToken(parent)
 	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("sealing refresh child: %w", err)
 	}
-	return aead.Seal(nonce, nonce, plain, nil), nil
+	return keys.Seal(plain, []byte(retryPurpose)), nil
 }
 
 // openChild opens what sealChild sealed for the same parent token.
 func openChild(parent string, sealed []byte) (child, error) {
-	aead, err := retryAEAD(parent)
+	keys, err := secret.FromToken(parent)
 	if err != nil {
-		return child{}, err
+		return child{}, fmt.Errorf("opening refresh child: %w", err)
 	}
-	if len(sealed) < aead.NonceSize() {
-		return child{}, errors.New("opening refresh child: too short")
-	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	plain, err := keys.Open(sealed, []byte(retryPurpose))
 	if err != nil {
 		return child{}, fmt.Errorf("opening refresh child: %w", err)
 	}
@@ -66,17 +57,4 @@ func openChild(parent string, sealed []byte) (child, error) {
 		return child{}, fmt.Errorf("decoding refresh child: %w", err)
 	}
 	return c, nil
-}
-
-func retryAEAD(parent string) (cipher.AEAD, error) {
-	key := sha256.Sum256([]byte(retryKeyLabel + parent))
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		return nil, fmt.Errorf("refresh child cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("refresh child cipher: %w", err)
-	}
-	return aead, nil
 }

@@ -38,6 +38,15 @@ func FromPassphrase(passphrase string) (*Keys, error) {
 	return newKeys(derive([]byte(passphrase), "applinks master key"))
 }
 
+// FromToken derives keys from a high-entropy secret that only its holder
+// presents, such as one of the gateway's tokens (32 random bytes): what
+// they seal opens only for someone presenting the same token again, not
+// with the server's own keys. It is not for passphrases.
+func FromToken(tok string) (*Keys, error) {
+	key := derive([]byte(tok), "applinks token key")
+	return keysOf(key, key)
+}
+
 // FromKeyFile reads the 32-byte master key from path, creating the file
 // with a random key and mode 0600 when it does not exist. Like ssh with a
 // private key, it refuses a file that its group or others may read or
@@ -97,7 +106,13 @@ func (k *Keys) MAC(purpose string, data ...[]byte) []byte {
 }
 
 func newKeys(master []byte) (*Keys, error) {
-	block, err := aes.NewCipher(derive(master, "applinks seal"))
+	return keysOf(master, derive(master, "applinks seal"))
+}
+
+// keysOf returns keys that seal with sealKey and derive MAC keys from
+// master.
+func keysOf(master, sealKey []byte) (*Keys, error) {
+	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("making cipher: %w", err)
 	}
