@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,9 +45,22 @@ func caddyBinary(t *testing.T) string {
 }
 
 // startProcess runs a Caddy process with the Caddyfile and waits until it
-// answers.
+// answers on crashPort.
 func startProcess(t *testing.T, bin, caddyfile string) *exec.Cmd {
 	t.Helper()
+	return startProcessOn(t, bin, caddyfile, crashPort)
+}
+
+// startProcessOn runs a Caddy process with the Caddyfile, its data and
+// config directories in temp dirs, and waits until the gateway answers on
+// 127.0.0.1 at port.
+func startProcessOn(t *testing.T, bin, caddyfile string, port int) *exec.Cmd {
+	t.Helper()
+	// A process left over on the port would answer in place of this one.
+	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("something already listens on 127.0.0.1:%d", port)
+	}
 	cfg := filepath.Join(t.TempDir(), "Caddyfile")
 	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
@@ -58,7 +72,7 @@ func startProcess(t *testing.T, bin, caddyfile string) *exec.Cmd {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	for range 100 {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/.well-known/oauth-authorization-server", crashPort)); err == nil {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/.well-known/oauth-authorization-server", port)); err == nil {
 			resp.Body.Close()
 			return cmd
 		}

@@ -54,33 +54,8 @@ func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oau
 		}
 		return nil
 	}}
-	get := func(resp *http.Response, err error) (*http.Response, string, error) {
-		if err != nil {
-			return nil, "", err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp, string(b), err
-	}
 	verifier := oauth2.GenerateVerifier()
-	_, body, err := get(c.Get(conf.AuthCodeURL("bench", oauth2.S256ChallengeOption(verifier))))
-	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(body, `name="password"`) {
-		f := HiddenFields(body)
-		f.Set("username", user)
-		f.Set("password", password)
-		if _, body, err = get(c.PostForm(issuer+"/applinks/login", f)); err != nil {
-			return nil, err
-		}
-	}
-	if !strings.Contains(body, `name="decision"`) {
-		return nil, errors.New("no consent page: sign-in failed?")
-	}
-	f := HiddenFields(body)
-	f.Set("decision", "allow")
-	resp, _, err := get(c.PostForm(issuer+"/applinks/consent", f))
+	resp, _, err := Authorize(c, conf.AuthCodeURL("bench", oauth2.S256ChallengeOption(verifier)), user, password)
 	if err != nil {
 		return nil, err
 	}
@@ -89,4 +64,49 @@ func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oau
 		return nil, fmt.Errorf("no code in redirect %q", resp.Header.Get("Location"))
 	}
 	return conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+}
+
+// Authorize opens authURL, a gateway's authorization URL, with c as a
+// browser would: it signs user in if the gateway asks, allows access on the
+// consent page, and returns the answer to the consent with its body. Where
+// that answer's redirect leads depends on c's CheckRedirect; c needs a
+// cookie jar.
+func Authorize(c *http.Client, authURL, user, password string) (*http.Response, string, error) {
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing the authorization URL: %w", err)
+	}
+	issuer := u.Scheme + "://" + u.Host
+	_, body, err := read(c.Get(authURL))
+	if err != nil {
+		return nil, "", fmt.Errorf("opening the authorization URL: %w", err)
+	}
+	if strings.Contains(body, `name="password"`) {
+		f := HiddenFields(body)
+		f.Set("username", user)
+		f.Set("password", password)
+		if _, body, err = read(c.PostForm(issuer+"/applinks/login", f)); err != nil {
+			return nil, "", fmt.Errorf("signing in: %w", err)
+		}
+	}
+	if !strings.Contains(body, `name="decision"`) {
+		return nil, "", errors.New("no consent page: sign-in failed?")
+	}
+	f := HiddenFields(body)
+	f.Set("decision", "allow")
+	resp, body, err := read(c.PostForm(issuer+"/applinks/consent", f))
+	if err != nil {
+		return nil, "", fmt.Errorf("allowing access: %w", err)
+	}
+	return resp, body, nil
+}
+
+// read returns a response with its body read and closed.
+func read(resp *http.Response, err error) (*http.Response, string, error) {
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, string(b), err
 }
