@@ -2,8 +2,8 @@
 // Application links give Confluence and Jira: an OAuth 2.0 provider for
 // incoming links, a token guard in front of the upstream and outgoing
 // links to other OAuth 2.0 servers. Importing it registers every module of
-// the plugin, so
-// `xcaddy build --with github.com/applinks/caddy-applinks` is enough.
+// the plugin, so `xcaddy build --with github.com/applinks/caddy-applinks`
+// is enough.
 package caddyapplinks
 
 import (
