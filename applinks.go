@@ -1,8 +1,9 @@
 // Package caddyapplinks gives any web app behind Caddy what Atlassian's
 // Application links give Confluence and Jira: an OAuth 2.0 provider for
-// incoming links, a token guard in front of the upstream and, later,
-// outgoing links. Importing it registers every module of the plugin, so
-// `xcaddy build --with github.com/applinks/caddy-applinks` is enough.
+// incoming links, a token guard in front of the upstream and outgoing
+// links to other OAuth 2.0 servers. Importing it registers every module of
+// the plugin, so `xcaddy build --with github.com/applinks/caddy-applinks`
+// is enough.
 package caddyapplinks
 
 import (

@@ -28,7 +28,8 @@ run)
 	exec ./caddy run --config "$config" --adapter caddyfile
 	;;
 test)
-	exec go test ./...
+	# Exactly the README's test command; -race needs cgo and a C compiler (gcc).
+	exec go test -race ./...
 	;;
 *)
 	echo "usage: $0 build | run [Caddyfile] | test" >&2
