@@ -183,6 +183,11 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 	if r.names[in.Name] {
 		return Link{}, "", fmt.Errorf("name %q: %w", in.Name, store.ErrAlreadyExists)
 	}
+	if isID, err := r.nameIsAnID(ctx, in.Name); err != nil {
+		return Link{}, "", err
+	} else if isID {
+		return Link{}, "", fmt.Errorf("name %q is another link's id: %w", in.Name, store.ErrAlreadyExists)
+	}
 	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
 		return Link{}, "", err
 	}
