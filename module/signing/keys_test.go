@@ -20,7 +20,7 @@ import (
 func TestKeyListingShowsNoPrivateKeyAndNamesTheSigner(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := time.Now().UTC().Truncate(time.Second)
 	k, err := signing.New(ctx, st, keys(t), signing.ES256, time.Hour, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
