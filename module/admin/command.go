@@ -25,16 +25,19 @@ Permissions (READ, WRITE, ADMIN, SYSTEM_ADMIN) may be typed in any case.
 Commands print a table; --json prints one JSON document instead.
 --address is the admin endpoint (default: as caddy's other commands
 determine it, usually localhost:2019).`,
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Example = `  caddy applinks list
+		CobraFunc: buildCommand,
+	})
+}
+
+// buildCommand fills in `caddy applinks` with its flags and subcommands.
+func buildCommand(cmd *cobra.Command) {
+	cmd.Example = `  caddy applinks list
   caddy applinks create --name jira --redirect-uri https://jira.example.com/plugins/servlet/oauth2/callback --scope write
   caddy applinks grants --link jira --json`
-			cmd.PersistentFlags().String("address", "", "The address of Caddy's admin API")
-			cmd.PersistentFlags().Bool("json", false, "Print one JSON document instead of a table")
-			cmd.AddCommand(linkCommands()...)
-			cmd.AddCommand(outgoingCommand(), connectionsCommand(), grantsCommand(), usersCommand(), keysCommand())
-		},
-	})
+	cmd.PersistentFlags().String("address", "", "The address of Caddy's admin API")
+	cmd.PersistentFlags().Bool("json", false, "Print one JSON document instead of a table")
+	cmd.AddCommand(linkCommands()...)
+	cmd.AddCommand(outgoingCommand(), connectionsCommand(), grantsCommand(), usersCommand(), keysCommand())
 }
 
 // runner is what a command does with a client of the admin API and the
