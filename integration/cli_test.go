@@ -371,3 +371,33 @@ func fieldIs(out, label, value string) bool {
 	}
 	return false
 }
+
+// TestCLINameWithASlashNamesOnlyThatLink: deleting the link named
+// "victim/" (or "victim/rotate-secret") deletes that link, never the link
+// "victim" nor an action on it: a name is one path segment of the admin
+// API, whatever it holds.
+func TestCLINameWithASlashNamesOnlyThatLink(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	var victim, slash, action struct {
+		ID           string `json:"id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	cliJSON(t, &victim, "create", "--name", "victim", "--redirect-uri", "https://victim.example/cb")
+	cliJSON(t, &slash, "create", "--name", "victim/", "--redirect-uri", "https://slash.example/cb")
+	cliJSON(t, &action, "create", "--name", "victim/rotate-secret", "--redirect-uri", "https://action.example/cb")
+	if out, err := cli(t, "rotate-secret", "victim/rotate-secret"); err != nil || !fieldIs(out, "Link", "victim/rotate-secret") {
+		t.Fatalf("rotate-secret of victim/rotate-secret: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "delete", "victim/"); err != nil || !strings.Contains(out, fmt.Sprintf(`Deleted incoming link "victim/" (id %s,`, slash.ID)) {
+		t.Fatalf("delete victim/: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "show", "victim"); err != nil || !strings.Contains(out, victim.ClientSecret) {
+		t.Fatalf("the link victim after victim/ was deleted and victim/rotate-secret rotated: %v\n%s", err, out)
+	}
+	if status, m, _ := adminCall(t, "GET", "/applinks/links/victim%2F", nil); status != http.StatusNotFound {
+		t.Fatalf("GET of the deleted victim/: %d %v", status, m)
+	}
+	if line := cliFails(t, "create", "--name", "..", "--redirect-uri", "https://dots.example/cb"); !strings.Contains(line, "path steps") {
+		t.Fatalf("a link named ..: %s", line)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -62,6 +64,25 @@ func theApp() (*applinks.App, error) {
 		return nil, caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the applinks app is not running in this configuration")}
 	}
 	return a.(*applinks.App), nil
+}
+
+// pathRef splits the path of r after prefix into the resource it names
+// and the action after it, cutting at the first "/" of the escaped path,
+// so that a name holding a "/" (sent as %2F) is one name and never a name
+// and an action.
+func pathRef(r *http.Request, prefix string) (ref, action string, err error) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix)
+	if !ok {
+		return "", "", notFound("route", r.Method+" "+r.URL.Path)
+	}
+	rawRef, action, _ := strings.Cut(rest, "/")
+	if ref, err = url.PathUnescape(rawRef); err != nil {
+		return "", "", bad(fmt.Errorf("reading the path: %w", err))
+	}
+	if action, err = url.PathUnescape(action); err != nil {
+		return "", "", bad(fmt.Errorf("reading the path: %w", err))
+	}
+	return ref, action, nil
 }
 
 func readJSON(r *http.Request, v any) error {

@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
@@ -70,7 +69,13 @@ func (a *API) serveGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := strings.TrimPrefix(r.URL.Path, "/applinks/grants/")
+	id, action, err := pathRef(r, "/applinks/grants/")
+	if err != nil {
+		return err
+	}
+	if action != "" {
+		return notFound("route", r.Method+" "+r.URL.Path)
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		return methodNotAllowed(w, "GET, DELETE")
 	}

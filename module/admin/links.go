@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -88,7 +87,10 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ref, action, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/applinks/links/"), "/")
+	ref, action, err := pathRef(r, "/applinks/links/")
+	if err != nil {
+		return err
+	}
 	l, err := findLink(r, app, ref)
 	if err != nil {
 		return err

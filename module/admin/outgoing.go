@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -75,7 +74,13 @@ func (a *API) serveOutgoingLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := strings.TrimPrefix(r.URL.Path, "/applinks/outgoing/")
+	name, action, err := pathRef(r, "/applinks/outgoing/")
+	if err != nil {
+		return err
+	}
+	if action != "" {
+		return notFound("route", r.Method+" "+r.URL.Path)
+	}
 	switch r.Method {
 	case http.MethodGet:
 		l, err := app.Outgoing().Link(r.Context(), name)

@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -36,11 +35,13 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := strings.TrimPrefix(r.URL.Path, "/applinks/users/")
+	name, action, err := pathRef(r, "/applinks/users/")
+	if err != nil {
+		return err
+	}
 	if name == "" {
 		return notFound("user", name)
 	}
-	name, action, _ := strings.Cut(name, "/")
 	switch {
 	case action == "" && r.Method == http.MethodGet:
 		u, err := findUser(r, app, name)

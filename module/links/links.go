@@ -432,6 +432,8 @@ func validateName(name string) error {
 		return errors.New("a name is required")
 	case len(name) > 100:
 		return errors.New("the name is longer than 100 characters")
+	case name == "." || name == "..":
+		return errors.New("the names . and .. cannot be used (they are path steps in URLs)")
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return errors.New("the name contains control characters")
 	}
