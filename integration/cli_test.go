@@ -401,3 +401,28 @@ func TestCLINameWithASlashNamesOnlyThatLink(t *testing.T) {
 		t.Fatalf("a link named ..: %s", line)
 	}
 }
+
+// TestCLIPasswordResetNeitherEnablesNorDemotesAUser: setting a disabled
+// administrator's password through the CLI keeps them disabled and an
+// administrator; only the flags given change a user.
+func TestCLIPasswordResetNeitherEnablesNorDemotesAUser(t *testing.T) {
+	startGateway(t, gatewayOptions{})
+	if out, stderr, err := cliIO(t, "yuri-password-1\n", "users", "set", "yuri", "--role", "admin", "--password-stdin"); err != nil {
+		t.Fatalf("users set: %v\n%s%s", err, out, stderr)
+	}
+	if out, err := cli(t, "users", "set", "yuri", "--disabled"); err != nil || !fieldIs(out, "Role", "ADMIN") || !fieldIs(out, "Disabled", "yes") {
+		t.Fatalf("users set --disabled: %v\n%s", err, out)
+	}
+	if out, stderr, err := cliIO(t, "yuri-password-2\n", "users", "set", "yuri", "--password-stdin"); err != nil || !fieldIs(out, "Role", "ADMIN") || !fieldIs(out, "Disabled", "yes") {
+		t.Fatalf("a password reset changed more than the password: %v\n%s%s", err, out, stderr)
+	}
+	if resp := signIn(t, browser(t), "yuri", "yuri-password-2"); resp.Request.URL.Path != "/applinks/login" {
+		t.Fatal("a disabled user signed in after a password reset through the CLI")
+	}
+	if out, err := cli(t, "users", "set", "yuri", "--disabled=false"); err != nil || !fieldIs(out, "Role", "ADMIN") || !fieldIs(out, "Disabled", "-") {
+		t.Fatalf("users set --disabled=false: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "users", "show", "yuri"); err != nil || !fieldIs(out, "Role", "ADMIN") || !fieldIs(out, "Source", "runtime") {
+		t.Fatalf("users show: %v\n%s", err, out)
+	}
+}

@@ -100,6 +100,14 @@ func (cl *client) do(method, path string, body, out any) error {
 	return nil
 }
 
+// apiStatusError is an error answer of the admin API, as one line.
+type apiStatusError struct {
+	status int
+	msg    string
+}
+
+func (e *apiStatusError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.msg, e.status) }
+
 // apiError is the one line saying what an error answer of the admin API
 // means: its {"error": …} message, or the start of a body that is not
 // JSON, and the status.
@@ -118,7 +126,7 @@ func apiError(status int, body []byte) error {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return fmt.Errorf("%s (HTTP %d)", msg, status)
+	return &apiStatusError{status: status, msg: msg}
 }
 
 // unwrapURLError drops the method and URL net/http puts before the cause.

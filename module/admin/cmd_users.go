@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/spf13/cobra"
@@ -28,12 +29,12 @@ func usersCommand() *cobra.Command {
 	set := &cobra.Command{
 		Use:     "set <name> [--role <permission>] [--disabled] [--password-stdin]",
 		Short:   "Creates or updates a user; the password, if any, is read from standard input",
-		Example: "  printf '%s\\n' \"$PASSWORD\" | caddy applinks users set yuri --role write --password-stdin\n  caddy applinks users set yuri --role read --disabled",
+		Example: "  printf '%s\\n' \"$PASSWORD\" | caddy applinks users set yuri --role write --password-stdin\n  caddy applinks users set yuri --disabled\n  caddy applinks users set yuri --disabled=false",
 		Args:    cobra.ExactArgs(1),
 		RunE:    run(setUser),
 	}
-	set.Flags().String("role", "READ", "Role, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN")
-	set.Flags().Bool("disabled", false, "Disable the user: no sign-in, and their tokens and sessions stop working")
+	set.Flags().String("role", "READ", "Role, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN (default: the user's, READ for a new user)")
+	set.Flags().Bool("disabled", false, "Disable the user (--disabled=false enables them): no sign-in, and their tokens and sessions stop working (default: as the user is)")
 	set.Flags().Bool("password-stdin", false, "Read the new password from standard input (required for a new user)")
 	del := &cobra.Command{
 		Use:     "delete <name>",
@@ -86,9 +87,22 @@ func showUser(_ *cobra.Command, cl *client, out output, args []string) error {
 	return userFields(out, u)
 }
 
+// setUser changes only what its flags say: a role or disabled flag left
+// out keeps the user's, so that resetting a password neither demotes nor
+// enables the user.
 func setUser(c *cobra.Command, cl *client, out output, args []string) error {
-	role, _ := c.Flags().GetString("role")
-	disabled, _ := c.Flags().GetBool("disabled")
+	cur := applinks.UserEntry{Role: "READ"}
+	var apiErr *apiStatusError
+	if err := cl.do(http.MethodGet, "/applinks/users/"+seg(args[0]), nil, &cur); err != nil && !(errors.As(err, &apiErr) && apiErr.status == http.StatusNotFound) {
+		return err
+	}
+	role, disabled := cur.Role, cur.Disabled
+	if c.Flags().Changed("role") {
+		role, _ = c.Flags().GetString("role")
+	}
+	if c.Flags().Changed("disabled") {
+		disabled, _ = c.Flags().GetBool("disabled")
+	}
 	body := map[string]any{"role": permission(role), "disabled": disabled}
 	if withPassword, _ := c.Flags().GetBool("password-stdin"); withPassword {
 		pw, err := readSecret(c.InOrStdin())
