@@ -65,17 +65,20 @@ func (cl *client) do(method, path string, body, out any) error {
 		}
 		rd = bytes.NewReader(b)
 	}
-	// The origin is the one Caddy's admin endpoint expects of local
-	// callers; a unix socket takes any host.
-	origin := "http://127.0.0.1"
+	// As caddy's own commands do: the endpoint's host:port as host and
+	// origin; for a unix socket or file descriptor, a loopback host and
+	// no origin.
+	origin, tcp := "http://127.0.0.1", false
 	if na, err := caddy.ParseNetworkAddress(cl.addr); err == nil && !na.IsUnixNetwork() && !na.IsFdNetwork() {
-		origin = "http://" + na.JoinHostPort(0)
+		origin, tcp = "http://"+na.JoinHostPort(0), true
 	}
 	req, err := http.NewRequest(method, origin+path, rd)
 	if err != nil {
 		return fmt.Errorf("making the request: %w", err)
 	}
-	req.Header.Set("Origin", origin)
+	if tcp {
+		req.Header.Set("Origin", origin)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
