@@ -327,7 +327,7 @@ func TestCLIOutgoingAndConnections(t *testing.T) {
 	if s := outStatus(t, g, "ms", "alice"); s != "" {
 		t.Fatalf("alice is still connected (%s) after disconnect", s)
 	}
-	if line := cliFails(t, "connections", "disconnect", "ms", "alice"); !strings.Contains(line, "404") {
+	if line := cliFails(t, "connections", "disconnect", "ms", "alice"); line != `Error: "alice" has no connection of outgoing link "ms" (HTTP 404)` {
 		t.Fatalf("disconnecting twice: %s", line)
 	}
 	if line := cliFails(t, "outgoing", "delete", "ms"); !strings.Contains(line, "read-only") {

@@ -2,8 +2,11 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -60,8 +63,11 @@ func (a *API) serveConnections(w http.ResponseWriter, r *http.Request) error {
 			return bad(errors.New("which connection: ?link= is required, and ?user= unless the link is shared"))
 		}
 		c, err := app.Outgoing().Disconnect(r.Context(), link, user, actor)
+		if errors.Is(err, store.ErrNotFound) && user == "" {
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("outgoing link %q has no shared connection; name the user whose connection to delete", link)}
+		}
 		if errors.Is(err, store.ErrNotFound) {
-			return notFound("connection of "+link+" for", user)
+			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q has no connection of outgoing link %q", user, link)}
 		}
 		if err != nil {
 			return internal(err)
