@@ -183,6 +183,11 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 	if r.names[in.Name] {
 		return Link{}, "", fmt.Errorf("name %q: %w", in.Name, store.ErrAlreadyExists)
 	}
+	if isID, err := r.nameIsAnID(ctx, in.Name); err != nil {
+		return Link{}, "", err
+	} else if isID {
+		return Link{}, "", fmt.Errorf("name %q is another link's id: %w", in.Name, store.ErrAlreadyExists)
+	}
 	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
 		return Link{}, "", err
 	}
@@ -427,6 +432,8 @@ func validateName(name string) error {
 		return errors.New("a name is required")
 	case len(name) > 100:
 		return errors.New("the name is longer than 100 characters")
+	case name == "." || name == "..":
+		return errors.New("the names . and .. cannot be used (they are path steps in URLs)")
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return errors.New("the name contains control characters")
 	}

@@ -39,9 +39,10 @@ type Keyring struct {
 	tokenTTL time.Duration
 	now      func() time.Time
 
-	mu     sync.RWMutex
-	signer jose.Signer
-	jwks   jose.JSONWebKeySet
+	mu       sync.RWMutex
+	signer   jose.Signer
+	activeID string
+	jwks     jose.JSONWebKeySet
 }
 
 // New loads the keys from st, creating a first key of alg when none is
@@ -151,7 +152,7 @@ func (k *Keyring) load(ctx context.Context, create bool) error {
 		set.Keys = append(set.Keys, pub)
 	}
 	k.mu.Lock()
-	k.signer, k.jwks = signer, set
+	k.signer, k.activeID, k.jwks = signer, active.ID, set
 	k.mu.Unlock()
 	return nil
 }

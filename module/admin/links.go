@@ -1,0 +1,208 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+)
+
+// linkView is an incoming link as the API shows it: never a secret.
+type linkView struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Direction    string    `json:"direction"`
+	Source       string    `json:"source"`
+	ClientID     string    `json:"client_id"`
+	RedirectURIs []string  `json:"redirect_uris"`
+	Scope        string    `json:"scope"`
+	RequirePKCE  bool      `json:"require_pkce,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+	// ClientSecret is set only in the answer that creates or rotates it.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+func view(l links.Link) linkView {
+	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+}
+
+// serveLinks lists (GET) or creates (POST) incoming links.
+func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
+	app, err := theApp()
+	if err != nil {
+		return err
+	}
+	switch r.Method {
+	case http.MethodGet:
+		all, err := app.Links().List(r.Context())
+		if err != nil {
+			return internal(err)
+		}
+		out := make([]linkView, len(all))
+		for i, l := range all {
+			out[i] = view(l)
+		}
+		return writeJSON(w, http.StatusOK, out)
+	case http.MethodPost:
+		var in struct {
+			Name         string   `json:"name"`
+			RedirectURIs []string `json:"redirect_uris"`
+			Scope        string   `json:"scope"`
+			RequirePKCE  bool     `json:"require_pkce"`
+		}
+		if err := readJSON(r, &in); err != nil {
+			return err
+		}
+		ceiling, err := scope.Parse(in.Scope)
+		if err != nil {
+			return bad(err)
+		}
+		l, sec, err := app.Links().Create(r.Context(), links.NewLink{Name: in.Name, RedirectURIs: in.RedirectURIs, Ceiling: ceiling, RequirePKCE: in.RequirePKCE, CreatedBy: actor})
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return conflict(fmt.Errorf("a link named %q exists, or it is another link's id", in.Name))
+		}
+		if err != nil {
+			return bad(err)
+		}
+		v := view(l)
+		v.ClientSecret = sec
+		return writeJSON(w, http.StatusCreated, v)
+	}
+	return methodNotAllowed(w, "GET, POST")
+}
+
+// serveLink shows (GET), edits (PATCH) or deletes (DELETE)
+// /applinks/links/<id or name>, shows its credentials (GET …/credentials)
+// and rotates its secret (POST …/rotate-secret).
+func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
+	app, err := theApp()
+	if err != nil {
+		return err
+	}
+	ref, action, err := pathRef(r, "/applinks/links/")
+	if err != nil {
+		return err
+	}
+	l, err := findLink(r, app, ref)
+	if err != nil {
+		return err
+	}
+	switch {
+	case action == "" && r.Method == http.MethodGet:
+		return writeJSON(w, http.StatusOK, view(l))
+	case action == "" && r.Method == http.MethodPatch:
+		return a.patchLink(w, r, app, l)
+	case action == "" && r.Method == http.MethodDelete:
+		if err := app.Links().Delete(r.Context(), l.ID, actor); errors.Is(err, links.ErrReadOnly) {
+			return conflict(err)
+		} else if errors.Is(err, store.ErrNotFound) {
+			return notFound("link", ref)
+		} else if err != nil {
+			return internal(err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case action == "credentials" && r.Method == http.MethodGet:
+		sec, err := app.Links().Secret(l)
+		if err != nil {
+			return internal(err)
+		}
+		return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID, "client_secret": sec})
+	case action == "rotate-secret" && r.Method == http.MethodPost:
+		return a.rotateSecret(w, r, app, l)
+	}
+	return notFound("route", r.Method+" "+r.URL.Path)
+}
+
+// findLink returns the incoming link whose id or name is ref, or the API
+// error saying why there is none.
+func findLink(r *http.Request, app *applinks.App, ref string) (links.Link, error) {
+	l, err := app.Links().Find(r.Context(), ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return links.Link{}, notFound("link", ref)
+	case errors.Is(err, links.ErrAmbiguous):
+		return links.Link{}, conflict(err)
+	case err != nil:
+		return links.Link{}, internal(err)
+	}
+	return l, nil
+}
+
+// rotateSecret gives link l a new client secret; the previous ones keep
+// working for the overlap.
+func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, app *applinks.App, l links.Link) error {
+	var in struct {
+		// Overlap is how long the previous secrets keep working; 0
+		// revokes them at once. Absent: secret_overlap.
+		Overlap *caddy.Duration `json:"overlap"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	overlap := time.Duration(app.SecretOverlap)
+	if in.Overlap != nil {
+		overlap = time.Duration(*in.Overlap)
+	}
+	if overlap < 0 {
+		return bad(errors.New("overlap must not be negative"))
+	}
+	sec, err := app.Links().RotateSecret(r.Context(), l.ID, overlap, actor)
+	if errors.Is(err, links.ErrReadOnly) {
+		return conflict(err)
+	} else if err != nil {
+		return internal(err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID, "client_secret": sec})
+}
+
+// patchLink edits an incoming link: the fields sent replace the link's,
+// those left out stay. Tokens already issued are held to a lowered scope
+// from their next request on.
+func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.App, l links.Link) error {
+	var in struct {
+		RedirectURIs []string `json:"redirect_uris"`
+		Scope        string   `json:"scope"`
+		RequirePKCE  *bool    `json:"require_pkce"`
+	}
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if l.Source == links.SourceConfig {
+		return conflict(links.ErrReadOnly)
+	}
+	edit := links.Edit{RedirectURIs: l.RedirectURIs, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
+	if in.RedirectURIs != nil {
+		edit.RedirectURIs = in.RedirectURIs
+	}
+	if in.Scope != "" {
+		ceiling, err := scope.Parse(in.Scope)
+		if err != nil {
+			return bad(err)
+		}
+		edit.Ceiling = ceiling
+	}
+	if in.RequirePKCE != nil {
+		edit.RequirePKCE = *in.RequirePKCE
+	}
+	updated, err := app.Links().Update(r.Context(), l.ID, edit, actor)
+	switch {
+	case errors.Is(err, links.ErrReadOnly):
+		return conflict(err)
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("link", l.ID)
+	case err != nil:
+		return bad(err)
+	}
+	return writeJSON(w, http.StatusOK, view(updated))
+}
