@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -142,15 +140,11 @@ func (h *Handler) accountAction(r *http.Request, user string) (string, error) {
 		return "Access revoked.", nil
 	case "disconnect":
 		name := r.PostFormValue("link")
-		if _, err := h.app.Store().GetConnection(ctx, name, user); errors.Is(err, store.ErrNotFound) {
+		if _, err := h.app.Outgoing().Disconnect(ctx, name, user, user); errors.Is(err, store.ErrNotFound) {
 			return "", nil
 		} else if err != nil {
 			return "", err
 		}
-		if err := h.app.Store().DeleteConnection(ctx, name, user); err != nil {
-			return "", err
-		}
-		h.app.Audit().Info("outgoing link disconnected", zap.String("link", name), zap.String("user", user))
 		return name + " disconnected.", nil
 	}
 	return "", nil
