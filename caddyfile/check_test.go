@@ -75,7 +75,7 @@ func TestAdaptRefusesWhatProvisionRefuses(t *testing.T) {
 func TestAdaptSuggestsNearestWord(t *testing.T) {
 	for _, tc := range []struct {
 		name, caddyfile, want string
-		line             int
+		line                  int
 	}{
 		{"global option", "{\n\tapplinks {\n\t\tsecret_kye x\n\t}\n}\n", `unrecognized subdirective "secret_kye" (did you mean "secret_key"?)`, 3},
 		{"incoming option", "{\n\tapplinks {\n\t\tincoming app {\n\t\t\tredirect_uris https://a.example/cb\n\t\t}\n\t}\n}\n", `(did you mean "redirect_uri"?)`, 4},
