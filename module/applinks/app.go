@@ -290,8 +290,9 @@ func (a *App) Validate() error {
 }
 
 // Start opens the store (see open), checks that the outgoing links the
-// handlers name exist, and begins background upkeep: sweeping idle
-// rate-limit buckets and refreshing outgoing tokens before they expire.
+// handlers name exist, fetches the sign-in providers' discovery documents
+// and begins background upkeep: sweeping idle rate-limit buckets and
+// refreshing outgoing tokens before they expire.
 func (a *App) Start() error {
 	if _, err := a.open(); err != nil {
 		return err
@@ -299,6 +300,7 @@ func (a *App) Start() error {
 	if err := a.checkRequiredLinks(); err != nil {
 		return err
 	}
+	a.oidc.Prefetch()
 	go a.sweep()
 	go a.refreshOutgoing()
 	return nil

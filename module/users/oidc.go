@@ -180,10 +180,17 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 		}
 		l.providers = append(l.providers, p)
 	}
+	return l, nil
+}
+
+// Prefetch fetches every provider's discovery document in the background,
+// so that the first sign-in does not wait for it. It is for a running
+// configuration (the app's Start): a configuration only being checked
+// (caddy validate) fetches nothing.
+func (l *OIDCLogin) Prefetch() {
 	for _, p := range l.providers {
 		go func() { _, _ = l.discover(p) }()
 	}
-	return l, nil
 }
 
 // Buttons returns a sign-in button per provider that comes back to
