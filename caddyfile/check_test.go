@@ -84,6 +84,8 @@ func TestAdaptSuggestsNearestWord(t *testing.T) {
 		{"outgoing option", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tclient_secrte x\n\t\t}\n\t}\n}\n", `(did you mean "client_secret"?)`, 4},
 		{"outgoing mode", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tmode peruser\n\t\t}\n\t}\n}\n", `(did you mean "per_user"?)`, 4},
 		{"provider", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tprovider googel\n\t\t}\n\t}\n}\n", `unknown provider "googel" (did you mean "google"?)`, 4},
+		{"storage option", "{\n\tapplinks {\n\t\tstorage badger /tmp/x {\n\t\t\tsync_write\n\t\t}\n\t}\n}\n", `(did you mean "sync_writes"?)`, 4},
+		{"provider option", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tprovider microsoft {\n\t\t\t\ttennant x\n\t\t\t}\n\t\t}\n\t}\n}\n", `(did you mean "tenant"?)`, 5},
 		{"storage backend", "{\n\tapplinks {\n\t\tstorage badgr /tmp/x\n\t}\n}\n", `unknown storage backend "badgr" (did you mean "badger"?)`, 3},
 		{"login option", "{\n\tapplinks {\n\t\tlogin oidc https://idp.example {\n\t\t\tclientid x\n\t\t}\n\t}\n}\n", `(did you mean "client_id"?)`, 4},
 		{"login method", "{\n\tapplinks {\n\t\tlogin odic https://idp.example\n\t}\n}\n", `(did you mean "oidc"?)`, 3},
