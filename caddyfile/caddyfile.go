@@ -4,8 +4,14 @@
 package caddyfile
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -13,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/applinks/caddy-applinks/internal/nearest"
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/gateway"
 	"github.com/applinks/caddy-applinks/module/guard"
@@ -20,6 +27,8 @@ import (
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/outgoing/inject"
 	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/secret"
+	"github.com/applinks/caddy-applinks/module/signing"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -107,17 +116,35 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 			return d.ArgErr()
 		}
 		name := d.Val()
+		if err := knownModule(d, "storage backend", "applinks.storage", name); err != nil {
+			return err
+		}
 		mod, err := caddyfile.UnmarshalModule(d, "applinks.storage."+name)
 		if err != nil {
 			return err
 		}
 		app.StorageRaw = caddyconfig.JSONModuleObject(mod, "backend", name, nil)
 	case "secret_key":
-		return singleArg(d, &app.SecretKey)
+		if err := singleArg(d, &app.SecretKey); err != nil {
+			return err
+		}
+		if n := utf8.RuneCountInString(app.SecretKey); !hasPlaceholder(app.SecretKey) && n < secret.MinPassphraseLen {
+			return d.Errf("secret_key is %d characters long; it must have at least %d (or use a placeholder such as {env.APPLINKS_SECRET_KEY})", n, secret.MinPassphraseLen)
+		}
 	case "issuer":
-		return singleArg(d, &app.Issuer)
+		if err := singleArg(d, &app.Issuer); err != nil {
+			return err
+		}
+		if !hasPlaceholder(app.Issuer) && !strings.HasPrefix(app.Issuer, "https://") && !strings.HasPrefix(app.Issuer, "http://") {
+			return d.Errf("issuer %q must be an http(s) URL, e.g. https://gateway.example.com", app.Issuer)
+		}
 	case "id_token_algorithm":
-		return singleArg(d, &app.IDTokenAlgorithm)
+		if err := singleArg(d, &app.IDTokenAlgorithm); err != nil {
+			return err
+		}
+		if a := app.IDTokenAlgorithm; a != signing.ES256 && a != signing.RS256 {
+			return d.Errf("id_token_algorithm %q: want ES256 or RS256%s", a, nearest.Suggest(a, []string{signing.ES256, signing.RS256}))
+		}
 	case "access_token_ttl":
 		return durationArg(d, &app.AccessTokenTTL)
 	case "refresh_token_ttl":
@@ -144,27 +171,93 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		if len(args) == 3 {
 			u.Role = args[2]
 		}
+		if err := u.Check(); err != nil {
+			return d.WrapErr(err)
+		}
+		if slices.ContainsFunc(app.LocalUsers, func(o users.ConfigUser) bool { return o.Name == u.Name }) {
+			return d.Errf("user %q is declared twice", u.Name)
+		}
 		app.LocalUsers = append(app.LocalUsers, u)
 	case "login":
+		at := here(d)
 		l, err := parseLogin(d)
 		if err != nil {
 			return err
 		}
+		if err := l.Check(); err != nil {
+			return at.WrapErr(err)
+		}
 		app.Logins = append(app.Logins, l)
+		if err := checkLogins(app.Logins); err != nil {
+			return at.WrapErr(err)
+		}
 	case "outgoing":
+		at := here(d)
 		l, err := parseOutgoing(d)
 		if err != nil {
 			return err
 		}
+		if err := l.Check(); err != nil {
+			return at.WrapErr(err)
+		}
+		if slices.ContainsFunc(app.OutgoingLinks, func(o outgoing.ConfigLink) bool { return o.Name == l.Name }) {
+			return at.Errf("outgoing link %q is declared twice", l.Name)
+		}
 		app.OutgoingLinks = append(app.OutgoingLinks, l)
 	case "incoming":
+		at := here(d)
 		l, err := parseIncoming(d)
 		if err != nil {
 			return err
 		}
+		if err := l.Check(); err != nil {
+			return at.Errf("incoming link %q: %w", l.Name, err)
+		}
+		if err := checkIncoming(app.Incoming, l); err != nil {
+			return at.WrapErr(err)
+		}
 		app.Incoming = append(app.Incoming, l)
 	default:
-		return d.Errf("unrecognized subdirective %q", opt)
+		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
+			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "allow_private_endpoints", "user", "login", "outgoing", "incoming")
+	}
+	return nil
+}
+
+// checkIncoming refuses a link whose name or client id an earlier one
+// has.
+func checkIncoming(earlier []links.ConfigLink, l links.ConfigLink) error {
+	clientID := cmp.Or(l.ClientID, l.Name)
+	for _, o := range earlier {
+		if o.Name == l.Name {
+			return fmt.Errorf("incoming link %q is declared twice", l.Name)
+		}
+		if cmp.Or(o.ClientID, o.Name) == clientID {
+			return fmt.Errorf("incoming link %q: client_id %q is used by incoming link %q", l.Name, clientID, o.Name)
+		}
+	}
+	return nil
+}
+
+// checkLogins checks the sign-in providers against each other: with
+// several, each says whether e-mail addresses name users, and no two
+// share a button name.
+func checkLogins(logins []users.OIDCConfig) error {
+	names := map[string]string{}
+	for _, c := range logins {
+		if c.TrustedEmail == nil && len(logins) > 1 {
+			return fmt.Errorf("login oidc %s: with several providers, each must say whether its verified e-mail addresses name users (trusted_email on|off)", c.Issuer)
+		}
+		name := c.Name
+		if name == "" {
+			if u, err := url.Parse(c.Issuer); err == nil {
+				name = u.Host
+			}
+		}
+		if other, dup := names[name]; dup {
+			return fmt.Errorf("login oidc %s: the provider %s is named %q too; give one a different name", c.Issuer, other, name)
+		}
+		names[name] = c.Issuer
 	}
 	return nil
 }
@@ -175,7 +268,7 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 		return c, d.ArgErr()
 	}
 	if d.Val() != "oidc" {
-		return c, d.Errf("login %s: the only sign-in method besides local users is oidc", d.Val())
+		return c, d.Errf("login %s: the only sign-in method besides local users is oidc%s", d.Val(), nearest.Suggest(d.Val(), []string{"oidc"}))
 	}
 	if !d.NextArg() {
 		return c, d.Err("login oidc needs the provider's issuer URL")
@@ -211,6 +304,9 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 			if len(args) != 2 {
 				return c, d.ArgErr()
 			}
+			if _, err := scope.Parse(args[1]); err != nil {
+				return c, d.Errf("role %s: %w", args[0], err)
+			}
 			if c.Roles == nil {
 				c.Roles = map[string]string{}
 			}
@@ -218,6 +314,11 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 		case "default_role":
 			if err := singleArg(d, &c.DefaultRole); err != nil {
 				return c, err
+			}
+			if c.DefaultRole != "NONE" {
+				if _, err := scope.Parse(c.DefaultRole); err != nil {
+					return c, d.Errf("default_role: %w (or NONE)", err)
+				}
 			}
 		case "allowed_domains":
 			if err := appendArgs(d, &c.AllowedDomains); err != nil {
@@ -234,7 +335,7 @@ func parseLogin(d *caddyfile.Dispenser) (users.OIDCConfig, error) {
 			trusted := v == "on"
 			c.TrustedEmail = &trusted
 		default:
-			return c, d.Errf("unrecognized subdirective %q", sub)
+			return c, unrecognized(d, "name", "client_id", "client_secret", "scopes", "role_claim", "role", "default_role", "allowed_domains", "trusted_email")
 		}
 	}
 	return c, nil
@@ -252,6 +353,9 @@ func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 				return l, d.ArgErr()
 			}
 			name := d.Val()
+			if err := knownModule(d, "provider", "applinks.providers", name); err != nil {
+				return l, err
+			}
 			mod, err := caddyfile.UnmarshalModule(d, "applinks.providers."+name)
 			if err != nil {
 				return l, err
@@ -273,8 +377,11 @@ func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 			if err := singleArg(d, &l.Mode); err != nil {
 				return l, err
 			}
+			if l.Mode != outgoing.ModePerUser && l.Mode != outgoing.ModeShared {
+				return l, d.Errf("mode %q: want per_user or shared%s", l.Mode, nearest.Suggest(l.Mode, []string{outgoing.ModePerUser, outgoing.ModeShared}))
+			}
 		default:
-			return l, d.Errf("unrecognized subdirective %q", sub)
+			return l, unrecognized(d, "provider", "client_id", "client_secret", "scopes", "mode")
 		}
 	}
 	return l, nil
@@ -305,7 +412,7 @@ func parseOutgoingToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, er
 			}
 			handler.AllowAnonymous = true
 		default:
-			return nil, h.Errf("unrecognized subdirective %q", sub)
+			return nil, unrecognized(h.Dispenser, "allow_anonymous")
 		}
 	}
 	return handler, nil
@@ -328,6 +435,9 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 			if err := singleArg(d, &l.Scope); err != nil {
 				return l, err
 			}
+			if _, err := scope.Parse(l.Scope); err != nil {
+				return l, d.WrapErr(err)
+			}
 		case "client_id":
 			if err := singleArg(d, &l.ClientID); err != nil {
 				return l, err
@@ -342,7 +452,7 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 			}
 			l.RequirePKCE = true
 		default:
-			return l, d.Errf("unrecognized subdirective %q", sub)
+			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce")
 		}
 	}
 	return l, nil
@@ -393,7 +503,7 @@ func parseRequireToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 				return nil, err
 			}
 		default:
-			return nil, h.Errf("unrecognized subdirective %q", sub)
+			return nil, unrecognized(h.Dispenser, "session", "realm")
 		}
 	}
 	return g, nil

@@ -132,7 +132,11 @@ func TestOIDCKeyRotation(t *testing.T) {
 	g := startGateway(t, gatewayOptions{dir: dir})
 	ctx := context.Background()
 	_, before := oidcFlow(t, []string{"openid"}, "")
-	if err := g.app().Keyring().Rotate(ctx); err != nil {
+	keyring, err := g.app().Keyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyring.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, after := oidcFlow(t, []string{"openid"}, "")

@@ -89,7 +89,7 @@ type App struct {
 	AllowPrivateEndpoints bool `json:"allow_private_endpoints,omitempty"`
 
 	backend  store.Backend
-	store    store.Store
+	store    store.Store // a lazyStore until opened; see open
 	keys     *secret.Keys
 	links    *links.Registry
 	users    *users.Directory
@@ -109,6 +109,8 @@ type App struct {
 	ctx      caddy.Context
 	// usersMu makes SaveUser's read and write of a user one step.
 	usersMu sync.Mutex
+	// opening is what open does once; see opening.go.
+	opening opening
 }
 
 // Limits are the rate limiters of sign-in and the token endpoint.
@@ -158,7 +160,10 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens the store and builds the services.
+// Provision checks the configuration and builds the services. It opens no
+// database and writes no file, so that `caddy validate` works while the
+// gateway runs: the store is opened and a new key file written by Start,
+// or by a request that comes first.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
@@ -181,11 +186,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("storage module %T is not a store.Backend", mod)
 	}
 	a.backend = backend
-	// The storage module is cleaned up (releasing the store) by Caddy with
-	// the other modules of this config.
-	if a.store, err = backend.OpenStore(ctx); err != nil {
-		return fmt.Errorf("opening store: %w", err)
-	}
+	// The storage module is cleaned up (releasing the store it opened) by
+	// Caddy with the other modules of this config.
+	a.store = &lazyStore{open: a.open}
 
 	if a.keys, err = a.loadKeys(repl); err != nil {
 		return err
@@ -230,9 +233,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.grants.SetObserver(a.metrics)
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
-	if a.keyring, err = signing.New(ctx, a.store, a.keys, a.IDTokenAlgorithm, time.Duration(a.AccessTokenTTL), time.Now); err != nil {
-		return fmt.Errorf("loading signing keys: %w", err)
-	}
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -289,9 +289,18 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start begins background upkeep: sweeping idle rate-limit buckets and
+// Start opens the store (see open), checks that the outgoing links the
+// handlers name exist, fetches the sign-in providers' discovery documents
+// and begins background upkeep: sweeping idle rate-limit buckets and
 // refreshing outgoing tokens before they expire.
 func (a *App) Start() error {
+	if _, err := a.open(); err != nil {
+		return err
+	}
+	if err := a.checkRequiredLinks(); err != nil {
+		return err
+	}
+	a.oidc.Prefetch()
 	go a.sweep()
 	go a.refreshOutgoing()
 	return nil
@@ -346,8 +355,14 @@ func (a *App) Grants() *grants.Service { return a.grants }
 // Tokens returns the cached access-token validator used by the guard.
 func (a *App) Tokens() *grants.Validator { return a.tokens }
 
-// Keyring returns the keys that sign ID tokens.
-func (a *App) Keyring() *signing.Keyring { return a.keyring }
+// Keyring returns the keys that sign ID tokens, opening the store if
+// needed (they are kept there).
+func (a *App) Keyring() (*signing.Keyring, error) {
+	if _, err := a.open(); err != nil {
+		return nil, err
+	}
+	return a.keyring, nil
+}
 
 // Epoch returns the revocation counter; bump it after revoking access by
 // other means than the token service and the link registry (e.g. demoting
@@ -412,9 +427,13 @@ func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
 	if path == "" {
 		return nil, errors.New("secret_key is required with this storage backend")
 	}
-	keys, err := secret.FromKeyFile(path)
+	// A missing key file is written when the store is opened, not here.
+	keys, missing, err := secret.ReadKeyFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading at-rest key: %w", err)
+	}
+	if missing {
+		a.opening.keyFile = path
 	}
 	return keys, nil
 }

@@ -377,22 +377,12 @@ func IsLoopback(host string) bool {
 }
 
 func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
-	if err := validateName(c.Name); err != nil {
-		return Link{}, err
-	}
-	if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
+	if err := c.Check(); err != nil {
 		return Link{}, err
 	}
 	ceiling := scope.Read
 	if c.Scope != "" {
-		s, err := scope.Parse(c.Scope)
-		if err != nil {
-			return Link{}, err
-		}
-		ceiling = s
-	}
-	if c.ClientSecret == "" {
-		return Link{}, errors.New("client_secret is required")
+		ceiling, _ = scope.Parse(c.Scope) // checked
 	}
 	clientID := c.ClientID
 	if clientID == "" {

@@ -65,7 +65,11 @@ func (s *Server) idToken(r *http.Request, t grants.Tokens) (string, error) {
 	if slices.Contains(t.OIDCScopes, "profile") {
 		c.PreferredUsername, c.Name = t.UserID, t.UserID
 	}
-	return s.app.Keyring().Sign(c)
+	keyring, err := s.app.Keyring()
+	if err != nil {
+		return "", err
+	}
+	return keyring.Sign(c)
 }
 
 // providerMetadata is the OpenID Connect Discovery document.
@@ -86,7 +90,7 @@ func (s *Server) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 		UserinfoEndpoint:                 issuer + UserInfoPath,
 		JWKSURI:                          issuer + JWKSPath,
 		SubjectTypesSupported:            []string{"public"},
-		IDTokenSigningAlgValuesSupported: []string{s.app.Keyring().Algorithm()},
+		IDTokenSigningAlgValuesSupported: []string{s.app.IDTokenAlgorithm},
 		ClaimsSupported:                  []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "name"},
 	}
 	md.ScopesSupported = append(slices.Clone(oidcScopes), md.ScopesSupported...)
@@ -97,12 +101,16 @@ func (s *Server) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Request
 
 // ServeJWKS publishes the public signing keys.
 func (s *Server) ServeJWKS(w http.ResponseWriter, _ *http.Request) error {
+	keyring, err := s.app.Keyring()
+	if err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Content-Type", "application/json")
 	// Short, so that clients see a rotated key soon.
 	h.Set("Cache-Control", "public, max-age=60")
-	return json.NewEncoder(w).Encode(s.app.Keyring().JWKS())
+	return json.NewEncoder(w).Encode(keyring.JWKS())
 }
 
 // userInfo is the UserInfo response (OpenID Connect Core §5.3).

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/applinks/caddy-applinks/internal/nearest"
 )
 
 // Modes of an outgoing link.
@@ -31,6 +33,9 @@ type ConfigLink struct {
 	Mode string `json:"mode,omitempty"`
 }
 
+// errProviderRequired means an outgoing link names no provider.
+var errProviderRequired = errors.New("a provider is required: provider google, microsoft [<tenant>], oidc <issuer> or oauth2 <authorize-url> <token-url>")
+
 // Link is a provisioned outgoing link.
 type Link struct {
 	Name         string
@@ -50,7 +55,7 @@ func NewLink(c ConfigLink, p Provider) (*Link, error) {
 		return nil, fmt.Errorf("outgoing link %q: %w", c.Name, err)
 	}
 	if p == nil {
-		return nil, fmt.Errorf("outgoing link %q: a provider is required", c.Name)
+		return nil, fmt.Errorf("outgoing link %q: %w", c.Name, errProviderRequired)
 	}
 	mode, err := checkClient(c)
 	if err != nil {
@@ -71,7 +76,7 @@ func checkClient(c ConfigLink) (mode string, err error) {
 	case ModePerUser, ModeShared:
 		return c.Mode, nil
 	}
-	return "", fmt.Errorf("outgoing link %q: mode %q: want per_user or shared", c.Name, c.Mode)
+	return "", fmt.Errorf("outgoing link %q: mode %q: want per_user or shared%s", c.Name, c.Mode, nearest.Suggest(c.Mode, []string{ModePerUser, ModeShared}))
 }
 
 // ValidateName checks an outgoing link's name: 1 to 100 letters, digits,

@@ -5,6 +5,8 @@ package scope
 import (
 	"fmt"
 	"strings"
+
+	"github.com/applinks/caddy-applinks/internal/nearest"
 )
 
 // Scope is one rung of the permission ladder; a higher value includes every
@@ -33,14 +35,22 @@ func (s Scope) String() string {
 // Includes reports whether s grants at least need.
 func (s Scope) Includes(need Scope) bool { return s >= need }
 
-// Parse returns the scope with the given case-sensitive wire name.
+// Parse returns the scope with the given case-sensitive wire name; the
+// error for an unknown one suggests the nearest name.
 func Parse(name string) (Scope, error) {
+	if s, ok := lookup(name); ok {
+		return s, nil
+	}
+	return None, fmt.Errorf("unknown scope %q: want READ, WRITE, ADMIN or SYSTEM_ADMIN%s", name, nearest.Suggest(name, names[Read:SystemAdmin+1]))
+}
+
+func lookup(name string) (Scope, bool) {
 	for s := Read; s <= SystemAdmin; s++ {
 		if names[s] == name {
-			return s, nil
+			return s, true
 		}
 	}
-	return None, fmt.Errorf("unknown scope %q: want READ, WRITE, ADMIN or SYSTEM_ADMIN", name)
+	return None, false
 }
 
 // ParseList parses a space-separated scope parameter (RFC 6749 §3.3) and
@@ -48,8 +58,8 @@ func Parse(name string) (Scope, error) {
 // (such as OpenID Connect scopes) in order. An empty list gives None.
 func ParseList(list string) (highest Scope, other []string) {
 	for _, f := range strings.Fields(list) {
-		s, err := Parse(f)
-		if err != nil {
+		s, ok := lookup(f)
+		if !ok {
 			other = append(other, f)
 			continue
 		}

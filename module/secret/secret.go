@@ -52,26 +52,69 @@ func FromToken(tok string) (*Keys, error) {
 // private key, it refuses a file that its group or others may read or
 // write (see ErrKeyFileMode).
 func FromKeyFile(path string) (*Keys, error) {
+	k, missing, err := ReadKeyFile(path)
+	if err != nil || !missing {
+		return k, err
+	}
+	if err := writeNew(path, k.master); err != nil {
+		if !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		// Another process created it first: use theirs.
+		k, missing, err = ReadKeyFile(path)
+		if err == nil && missing {
+			err = fmt.Errorf("reading key file %s: removed right after it was created", path)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// ReadKeyFile reads the master key from path as FromKeyFile does, but
+// writes nothing: when the file does not exist it returns a random key and
+// missing, and the caller stores that key with WriteKeyFile before
+// anything sealed with it is kept.
+func ReadKeyFile(path string) (k *Keys, missing bool, err error) {
 	key, err := readKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		key = make([]byte, keyLen)
 		_, _ = rand.Read(key)
-		if err := writeNew(path, key); err != nil {
-			if !errors.Is(err, os.ErrExist) {
-				return nil, err
-			}
-			// Another process created it first: use theirs.
-			if key, err = readKeyFile(path); err != nil {
-				return nil, err
-			}
-		}
-	} else if err != nil {
-		return nil, err
+		k, err = newKeys(key)
+		return k, true, err
+	}
+	if err != nil {
+		return nil, false, err
 	}
 	if len(key) != keyLen {
-		return nil, fmt.Errorf("key file %s holds %d bytes, want %d", path, len(key), keyLen)
+		return nil, false, fmt.Errorf("key file %s holds %d bytes, want %d", path, len(key), keyLen)
 	}
-	return newKeys(key)
+	k, err = newKeys(key)
+	return k, false, err
+}
+
+// ErrKeyFileChanged means the key file was created by someone else, with
+// another key, after ReadKeyFile found none.
+var ErrKeyFileChanged = errors.New("key file was created meanwhile with another key")
+
+// WriteKeyFile creates the key file at path holding k's master key, mode
+// 0600 in a folder made 0700 if needed. A file that exists already is
+// kept: it is fine when it holds the same key, else the error wraps
+// ErrKeyFileChanged.
+func (k *Keys) WriteKeyFile(path string) error {
+	err := writeNew(path, k.master)
+	if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	theirs, missing, err := ReadKeyFile(path)
+	if err != nil {
+		return err
+	}
+	if missing || !hmac.Equal(theirs.master, k.master) {
+		return fmt.Errorf("creating key file %s: %w", path, ErrKeyFileChanged)
+	}
+	return nil
 }
 
 // Seal encrypts plaintext; additional data binds the ciphertext to its

@@ -20,7 +20,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -145,16 +144,10 @@ type oidcProvider struct {
 func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, client func(issuer string) *http.Client, now func() time.Time) (*OIDCLogin, error) {
 	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx, observe: func(string, string) {}}
 	for _, c := range cfgs {
-		u, err := url.Parse(c.Issuer)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return nil, fmt.Errorf("login oidc: issuer %q is not an absolute http(s) URL", c.Issuer)
+		if err := c.Check(); err != nil {
+			return nil, err
 		}
-		if u.Scheme == "http" && !links.IsLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("login oidc: issuer %q must use https (http only on loopback)", c.Issuer)
-		}
-		if c.ClientID == "" {
-			return nil, fmt.Errorf("login oidc %s: client_id is required", c.Issuer)
-		}
+		u, _ := url.Parse(c.Issuer) // checked
 		if c.TrustedEmail == nil && len(cfgs) > 1 {
 			return nil, fmt.Errorf("login oidc %s: with several providers, each must say whether its verified e-mail addresses name users (trusted_email on|off)", c.Issuer)
 		}
@@ -171,22 +164,14 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 			p.cfg.AllowedDomains[i] = strings.ToLower(d)
 		}
 		for v, r := range c.Roles {
-			s, err := scope.Parse(r)
-			if err != nil {
-				return nil, fmt.Errorf("login oidc %s: role for %q: %w", c.Issuer, v, err)
-			}
-			p.roles[v] = s
+			p.roles[v], _ = scope.Parse(r) // checked
 		}
 		switch c.DefaultRole {
 		case "":
 		case "NONE":
 			p.defaultRole = scope.None
 		default:
-			s, err := scope.Parse(c.DefaultRole)
-			if err != nil {
-				return nil, fmt.Errorf("login oidc %s: default_role: %w", c.Issuer, err)
-			}
-			p.defaultRole = s
+			p.defaultRole, _ = scope.Parse(c.DefaultRole) // checked
 		}
 		for _, other := range l.providers {
 			if other.cfg.Name == p.cfg.Name {
@@ -195,10 +180,17 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 		}
 		l.providers = append(l.providers, p)
 	}
+	return l, nil
+}
+
+// Prefetch fetches every provider's discovery document in the background,
+// so that the first sign-in does not wait for it. It is for a running
+// configuration (the app's Start): a configuration only being checked
+// (caddy validate) fetches nothing.
+func (l *OIDCLogin) Prefetch() {
 	for _, p := range l.providers {
 		go func() { _, _ = l.discover(p) }()
 	}
-	return l, nil
 }
 
 // Buttons returns a sign-in button per provider that comes back to

@@ -15,8 +15,8 @@ import (
 	"github.com/applinks/caddy-applinks/module/scope"
 )
 
-// deadIssuer is a loopback URL nothing answers on: the background
-// discovery NewOIDCLogin starts fails at once.
+// deadIssuer is a loopback URL nothing answers on: a discovery fails at
+// once.
 const deadIssuer = "http://127.0.0.1:1"
 
 // newTestOIDCLogin builds an OIDCLogin with no directory, store, sessions,

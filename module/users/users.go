@@ -83,21 +83,19 @@ type Directory struct {
 func NewDirectory(st DirectoryStore, declared []ConfigUser, checks *ratelimit.Gate) (*Directory, error) {
 	d := &Directory{config: map[string]User{}, store: st, checks: checks}
 	for _, c := range declared {
-		if c.Name == "" {
-			return nil, errors.New("user: a name is required")
+		if err := c.Check(); err != nil {
+			return nil, err
 		}
 		if _, dup := d.config[c.Name]; dup {
 			return nil, fmt.Errorf("user %q declared twice", c.Name)
 		}
 		cost, err := bcrypt.Cost([]byte(c.Password))
 		if err != nil {
-			return nil, fmt.Errorf("user %q: password must be a bcrypt hash (see caddy hash-password): %w", c.Name, err)
+			return nil, fmt.Errorf("user %q: the password must be a bcrypt hash, as `caddy hash-password` prints it: %w", c.Name, err)
 		}
 		role := scope.Read
 		if c.Role != "" {
-			if role, err = scope.Parse(c.Role); err != nil {
-				return nil, fmt.Errorf("user %q: %w", c.Name, err)
-			}
+			role, _ = scope.Parse(c.Role) // checked
 		}
 		d.config[c.Name] = User{Name: c.Name, Role: role, Source: "config", hash: []byte(c.Password), stamp: configStamp(c.Password, role)}
 		if d.dummy == nil {

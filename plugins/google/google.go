@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/applinks/caddy-applinks/internal/nearest"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 )
 
@@ -93,7 +94,7 @@ func (g *Google) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if handled, err := g.UnmarshalSubdirective(d); err != nil {
 			return err
 		} else if !handled {
-			return d.Errf("unrecognized subdirective %q", d.Val())
+			return d.Errf("unrecognized subdirective %q%s", d.Val(), nearest.Suggest(d.Val(), []string{"authorization_endpoint", "token_endpoint"}))
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/applinks/caddy-applinks/internal/nearest"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 )
 
@@ -120,7 +121,7 @@ func (m *Microsoft) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if handled, err := m.UnmarshalSubdirective(d); err != nil {
 				return err
 			} else if !handled {
-				return d.Errf("unrecognized subdirective %q", d.Val())
+				return d.Errf("unrecognized subdirective %q%s", d.Val(), nearest.Suggest(d.Val(), []string{"tenant", "authorization_endpoint", "token_endpoint"}))
 			}
 		}
 	}

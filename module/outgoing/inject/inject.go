@@ -17,7 +17,6 @@ import (
 	"github.com/applinks/caddy-applinks/module/guard"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/outgoing"
-	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -60,18 +59,19 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision checks that the link exists, declared or created at runtime.
+// Provision connects the handler to the applinks app, which checks when
+// it starts that the link exists, declared or created at runtime (the
+// store is not open while provisioning).
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if h.Link == "" {
+		return errors.New("outgoing_token: the name of an outgoing link is required")
+	}
 	app, err := ctx.App("applinks")
 	if err != nil {
 		return err
 	}
 	h.app = app.(*applinks.App)
-	if _, err := h.app.Outgoing().Link(ctx, h.Link); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("outgoing_token: no outgoing link named %q", h.Link)
-	} else if err != nil {
-		return fmt.Errorf("outgoing_token: %w", err)
-	}
+	h.app.RequireOutgoingLink(h.Link)
 	return nil
 }
 

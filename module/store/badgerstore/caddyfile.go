@@ -2,6 +2,8 @@ package badgerstore
 
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/applinks/caddy-applinks/internal/nearest"
 )
 
 // UnmarshalCaddyfile sets up the storage from Caddyfile tokens.
@@ -27,7 +29,7 @@ func (s *Storage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			s.SyncWrites = true
 		default:
-			return d.Errf("unrecognized subdirective %q", d.Val())
+			return d.Errf("unrecognized subdirective %q%s", d.Val(), nearest.Suggest(d.Val(), []string{"sync_writes"}))
 		}
 	}
 	return nil

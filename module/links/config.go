@@ -1,0 +1,33 @@
+package links
+
+import (
+	"errors"
+
+	"github.com/applinks/caddy-applinks/module/scope"
+)
+
+// ErrClientSecretRequired means a declared incoming link has no
+// client_secret.
+var ErrClientSecretRequired = errors.New("client_secret is required (a long random string, or a placeholder such as {env.APP_SECRET})")
+
+// Check reports the first problem that keeps the declared link from
+// loading: its name, its redirect URIs, its scope, a missing
+// client_secret. The Caddyfile adapter calls it so that the error names
+// the line; the registry calls it again when provisioning JSON.
+func (c ConfigLink) Check() error {
+	if err := validateName(c.Name); err != nil {
+		return err
+	}
+	if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
+		return err
+	}
+	if c.Scope != "" {
+		if _, err := scope.Parse(c.Scope); err != nil {
+			return err
+		}
+	}
+	if c.ClientSecret == "" {
+		return ErrClientSecretRequired
+	}
+	return nil
+}
