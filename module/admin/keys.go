@@ -37,7 +37,11 @@ func (a *API) serveKeyAction(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, "POST")
 	}
-	if err := app.Keyring().Rotate(r.Context()); err != nil {
+	keyring, err := app.Keyring()
+	if err != nil {
+		return internal(err)
+	}
+	if err := keyring.Rotate(r.Context()); err != nil {
 		return internal(err)
 	}
 	app.Audit().Info("signing key rotated", zap.String("by", actor))
@@ -45,7 +49,11 @@ func (a *API) serveKeyAction(w http.ResponseWriter, r *http.Request) error {
 }
 
 func writeKeys(w http.ResponseWriter, r *http.Request, app *applinks.App, status int) error {
-	keys, err := app.Keyring().Keys(r.Context())
+	keyring, err := app.Keyring()
+	if err != nil {
+		return internal(err)
+	}
+	keys, err := keyring.Keys(r.Context())
 	if err != nil {
 		return internal(err)
 	}
