@@ -8,7 +8,6 @@ package adminui
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
@@ -47,7 +46,7 @@ func New(app *applinks.App) *UI {
 		Path + "/new/gateway":                        u.serveNewGateway,
 		Path + "/incoming/{id}":                      u.serveEditIncoming,
 		"GET " + Path + "/incoming/{id}/credentials": u.serveCredentials,
-		"POST " + Path + "/incoming/{id}/rotate":     u.serveRotate,
+		Path + "/incoming/{id}/rotate":               u.serveRotate,
 		Path + "/outgoing/{name}":                    u.serveEditOutgoing,
 		Path + "/delete":                             u.serveDelete,
 		Path + "/users":                              u.serveUsers,
@@ -145,7 +144,7 @@ func (u *UI) finishEdit(w http.ResponseWriter, r *http.Request, s users.Session,
 		page.Error = sentence(err.Error())
 		u.refused(w, s, page, "")
 	default:
-		redirect(w, r, Path, name+" saved.")
+		u.redirect(w, r, s, Path, name+" saved.")
 	}
 }
 
@@ -163,11 +162,11 @@ func (u *UI) page(s users.Session, title string, wide bool, data any) web.Page {
 	return web.Page{Title: title, User: s.User.Name, Admin: true, Wide: wide, Data: data}
 }
 
-// redirect sends the browser to the links list (or to), with a notice.
-func redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
-	if notice != "" {
-		to += "?notice=" + url.QueryEscape(notice)
-	}
+// redirect sends the browser to the page to, which shows notice once.
+// The notice travels in the session's flash cookie, never in the URL, so
+// a link cannot make the UI show its text as a message of the gateway.
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, s users.Session, to, notice string) {
+	u.app.Sessions().SetFlash(w, r, s, notice)
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 

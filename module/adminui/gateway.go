@@ -244,7 +244,7 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 			case err != nil:
 				page.Error = sentence(err.Error())
 			default:
-				redirect(w, r, Path, "Two-way link "+in.Name+" created with "+iss+".")
+				u.redirect(w, r, s, Path, "Two-way link "+in.Name+" created with "+iss+".")
 				return nil
 			}
 		}

@@ -62,7 +62,7 @@ func (u *UI) serveLinks(w http.ResponseWriter, r *http.Request, s users.Session)
 	if err != nil {
 		return err
 	}
-	page := linksPage{CSRF: u.app.Sessions().CSRFToken(s), Notice: r.URL.Query().Get("notice"), Rows: rows}
+	page := linksPage{CSRF: u.app.Sessions().CSRFToken(s), Notice: u.app.Sessions().TakeFlash(w, r, s), Rows: rows}
 	u.app.Pages().Render(w, http.StatusOK, "admin_links.html", u.page(s, "Application links", true, page))
 	return nil
 }
@@ -213,35 +213,67 @@ func (u *UI) credentials(w http.ResponseWriter, r *http.Request, s users.Session
 	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, heading, false, page))
 }
 
-// serveRotate gives an incoming link a new secret; the previous one keeps
-// working for the form's overlap (0: revoked at once), by default the
-// configured one.
+// serveRotate asks for confirmation (GET, or a POST without a choice)
+// and gives an incoming link a new secret (POST action=keep: the previous
+// one keeps working for the configured overlap; action=revoke: revoked at
+// once). A submitted overlap (a duration) replaces the configured one.
 func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	l, ok, err := u.incoming(w, r, s)
 	if !ok {
 		return err
 	}
+	if l.Source == links.SourceConfig {
+		u.redirect(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		return nil
+	}
 	overlap := time.Duration(u.app.SecretOverlap)
 	if v := r.PostFormValue("overlap"); v != "" {
 		if overlap, err = caddy.ParseDuration(v); err != nil || overlap < 0 {
-			redirect(w, r, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
+			u.redirect(w, r, s, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
 			return nil
 		}
 	}
+	action := r.PostFormValue("action")
+	if r.Method != http.MethodPost || (action != "keep" && action != "revoke") {
+		u.confirmRotate(w, s, l, overlap)
+		return nil
+	}
+	if action == "revoke" {
+		overlap = 0
+	}
 	sec, err := u.app.Links().RotateSecret(r.Context(), l.ID, overlap, s.User.Name)
 	if errors.Is(err, links.ErrReadOnly) {
-		redirect(w, r, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		u.redirect(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	intro := fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", overlap, l.Name)
+	intro := fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", humanDuration(overlap), l.Name)
 	if overlap == 0 {
 		intro = "The previous secret no longer works: " + l.Name + " needs the new one now."
 	}
 	u.credentials(w, r, s, l, sec, "New secret of "+l.Name, []string{intro})
 	return nil
+}
+
+// confirmRotate asks whether to rotate l's secret, keeping the old one
+// for overlap or revoking it at once.
+func (u *UI) confirmRotate(w http.ResponseWriter, s users.Session, l links.Link, overlap time.Duration) {
+	form := &Form{Action: Path + "/incoming/" + l.ID + "/rotate", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+		Buttons: []Button{{Value: "revoke", Label: overlapChoice(0), Class: "danger"}}}
+	intro := []string{
+		"A new client secret is made and shown once, for you to copy into " + l.Name + ".",
+	}
+	if overlap > 0 {
+		form.Hidden = []Hidden{{"overlap", overlap.String()}}
+		form.Buttons = append([]Button{{Value: "keep", Label: overlapChoice(overlap)}}, form.Buttons...)
+		intro = append(intro, fmt.Sprintf("Keeping the old secret for %s lets %s switch without downtime. Revoking it now stops %s until it has the new one.", humanDuration(overlap), l.Name, l.Name))
+	} else {
+		intro = append(intro, "The old secret stops working at once: "+l.Name+" fails until it has the new one.")
+	}
+	page := formPage{Tab: "links", Heading: "Rotate the secret of " + l.Name + "?", Intro: intro, Form: form}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, "Rotate the secret of "+l.Name, false, page))
 }
 
 // serveDelete asks for confirmation (GET) and deletes (POST) an
@@ -300,7 +332,7 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 	// Both halves are checked before either is deleted, so a Two-way row
 	// is never half deleted.
 	if in.Source == links.SourceConfig || (outName != "" && u.app.Outgoing().Declared(outName)) {
-		redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
+		u.redirect(w, r, s, Path, name+" is declared in the Caddyfile: remove it there.")
 		return nil
 	}
 	if inID != "" {
@@ -313,6 +345,6 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 			return err
 		}
 	}
-	redirect(w, r, Path, name+" deleted.")
+	u.redirect(w, r, s, Path, name+" deleted.")
 	return nil
 }

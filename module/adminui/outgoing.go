@@ -143,7 +143,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 				case err != nil:
 					page.Error = sentence(err.Error())
 				default:
-					redirect(w, r, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
+					u.redirect(w, r, s, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
 					return nil
 				}
 			}

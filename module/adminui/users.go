@@ -45,7 +45,7 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 		return u.signOutUser(w, r, s, r.PostFormValue("name"))
 	}
 	f := u.addUserForm(s)
-	page := usersPage{Notice: r.URL.Query().Get("notice"), Form: f}
+	page := usersPage{Notice: u.app.Sessions().TakeFlash(w, r, s), Form: f}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		f.fill(r)
@@ -59,7 +59,7 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role, Create: true}, s.User.Name)
 			switch {
 			case err == nil:
-				redirect(w, r, Path+"/users", "User "+name+" added.")
+				u.redirect(w, r, s, Path+"/users", "User "+name+" added.")
 				return nil
 			case !applinks.IsUserInputError(err):
 				return err
@@ -139,7 +139,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				}
 				_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: pw, Role: role, Disabled: edit.field("disabled").Checked}, s.User.Name)
 				if err == nil {
-					redirect(w, r, Path+"/users", "User "+name+" saved.")
+					u.redirect(w, r, s, Path+"/users", "User "+name+" saved.")
 					return nil
 				}
 				if !applinks.IsUserInputError(err) {
@@ -160,7 +160,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			if err != nil {
 				return err
 			}
-			redirect(w, r, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
+			u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
 			return nil
 		case "delete":
 			if r.PostFormValue("confirm") != "yes" {
@@ -176,7 +176,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			if err := u.app.DeleteUser(r.Context(), name, s.User.Name); err != nil {
 				return err
 			}
-			redirect(w, r, Path+"/users", "User "+name+" deleted.")
+			u.redirect(w, r, s, Path+"/users", "User "+name+" deleted.")
 			return nil
 		default:
 			page.Error = "Unknown action."
@@ -200,7 +200,7 @@ func (u *UI) signOutUser(w http.ResponseWriter, r *http.Request, s users.Session
 	if err != nil {
 		return err
 	}
-	redirect(w, r, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
+	u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
 	return nil
 }
 

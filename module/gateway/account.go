@@ -70,13 +70,14 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 			h.app.Pages().Error(w, http.StatusNotFound, "Not found", "That application or connection is not yours, or is already gone.")
 			return nil
 		}
-		http.Redirect(w, r, AccountPath+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+		h.app.Sessions().SetFlash(w, r, sess, notice)
+		http.Redirect(w, r, AccountPath, http.StatusSeeOther)
 		return nil
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
 	}
-	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: r.URL.Query().Get("notice")}
+	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: h.app.Sessions().TakeFlash(w, r, sess)}
 	gs, err := h.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: user})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
