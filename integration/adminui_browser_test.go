@@ -145,7 +145,7 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 	if got := browsertest.Location(t, ctx); got != base+"/applinks/admin" {
 		t.Fatalf("after connecting, at %s", got)
 	}
-	if row := browsertest.Text(t, ctx, "table.links"); !strings.Contains(row, "VALID") {
+	if row := browsertest.Text(t, ctx, "table.links"); !strings.Contains(row, "Outgoing: Connected") {
 		t.Fatalf("the connected link should show VALID:\n%s", row)
 	}
 

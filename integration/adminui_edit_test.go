@@ -147,7 +147,7 @@ func TestAdminUIEditIncoming(t *testing.T) {
 	if after.Ceiling.String() != "READ" || !after.RequirePKCE || after.ClientID != l.ClientID || after.Name != "Editor" {
 		t.Fatalf("after the edit: ceiling %s, PKCE %v, client %q, name %q", after.Ceiling, after.RequirePKCE, after.ClientID, after.Name)
 	}
-	if row := linkRowOf(page, "Editor"); !strings.Contains(row, "Permission READ") {
+	if row := linkRowOf(page, "Editor"); !strings.Contains(row, "Permission: Read") {
 		t.Fatalf("list row after the edit:\n%s", row)
 	}
 	if resp, _, body := call(t, http.MethodPost, "/api/pages", bearer(tok.AccessToken)); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {

@@ -86,7 +86,7 @@ func (u *UI) admin(h handler) http.Handler {
 			return
 		}
 		if !sess.User.Role.Includes(scope.SystemAdmin) {
-			u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Administrators only", User: sess.User.Name, Data: web.ErrorPage{Heading: "Administrators only", Message: "Managing application links needs the SYSTEM_ADMIN role."}})
+			u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Administrators only", User: sess.User.Name, Data: web.ErrorPage{Heading: "Administrators only", Message: "Managing application links needs the System admin role (SYSTEM_ADMIN in the configuration)."}})
 			return
 		}
 		switch r.Method {
@@ -296,9 +296,7 @@ func permissionField(name, label, value string) Field {
 	return f
 }
 
-func permissionLabel(s scope.Scope) string {
-	return map[scope.Scope]string{scope.Read: "Read", scope.Write: "Write", scope.Admin: "Admin", scope.SystemAdmin: "System admin"}[s]
-}
+func permissionLabel(s scope.Scope) string { return s.Label() }
 
 // lines splits a textarea into its non-empty trimmed lines.
 func lines(s string) []string {

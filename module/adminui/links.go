@@ -52,8 +52,9 @@ type outgoingRow struct {
 	ReadOnly, Shared, Connected bool
 }
 
-// status is a status label with its colour class (ok, warn, bad or none).
-type status struct{ Text, Class string }
+// status is a status label with its colour class (ok, warn, bad or none);
+// Direction names the half of a Two-way row it is about.
+type status struct{ Direction, Text, Class string }
 
 // serveLinks lists the application links, pairing an incoming and an
 // outgoing link of the same name as one Two-way row.
@@ -80,10 +81,10 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	byName := map[string]int{}
 	for _, l := range in {
 		row := linkRow{
-			Name: l.Name, Direction: "Incoming", Provider: "Permission " + l.Ceiling.String(),
+			Name: l.Name, Direction: "Incoming", Provider: "Permission: " + l.Ceiling.Label(),
 			FromConfig: l.Source == links.SourceConfig,
 			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
-			Statuses:   []status{{Text: "Active", Class: "ok"}},
+			Statuses:   []status{{Direction: "Incoming", Text: "Active", Class: "ok"}},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })
@@ -102,14 +103,17 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		}
 		out := &outgoingRow{Name: n, EditLabel: "Edit", ReadOnly: declared, Shared: l.Mode == outgoing.ModeShared, Connected: connected,
 			ConnectURL: outgoing.ConnectPrefix + n + "?return_to=" + url.QueryEscape(Path)}
-		provider := providerName(l.Provider) + " · " + strings.ReplaceAll(l.Mode, "_", "-")
+		provider := providerName(l.Provider) + " · " + modeLabel(l.Mode)
 		if i, ok := byName[n]; ok && rows[i].Outgoing == nil {
 			row := &rows[i]
 			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider
 			row.FromConfig = row.FromConfig || declared
 			row.Incoming.EditLabel, out.EditLabel = "Edit incoming", "Edit outgoing"
-			row.Statuses = append(st, row.Statuses...)
+			row.Statuses = append(row.Statuses, st...)
 			continue
+		}
+		for i := range st {
+			st[i].Direction = ""
 		}
 		byName[n] = len(rows)
 		rows = append(rows, linkRow{Name: n, Direction: "Outgoing", Provider: provider, FromConfig: declared, Outgoing: out, Statuses: st})
@@ -139,33 +143,47 @@ func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bo
 		return nil, false, err
 	}
 	if len(conns) == 0 {
-		return []status{{Text: "Not connected", Class: "none"}}, false, nil
+		return []status{{Direction: "Outgoing", Text: outgoing.StatusLabel(""), Class: "none"}}, false, nil
 	}
 	count := map[string]int{}
 	for _, c := range conns {
 		count[c.Status]++
 	}
 	var out []status
-	for _, sc := range []status{{outgoing.StatusValid, "ok"}, {outgoing.StatusRecoverable, "warn"}, {outgoing.StatusUnrecoverable, "bad"}} {
-		st := sc.Text
-		if count[st] == 0 {
+	for _, sc := range []struct{ status, class string }{{outgoing.StatusValid, "ok"}, {outgoing.StatusRecoverable, "warn"}, {outgoing.StatusUnrecoverable, "bad"}} {
+		if count[sc.status] == 0 {
 			continue
 		}
+		st := status{Direction: "Outgoing", Text: outgoing.StatusLabel(sc.status), Class: sc.class}
 		if l.Mode == outgoing.ModePerUser {
-			sc.Text = fmt.Sprintf("%s: %s", st, plural(count[st], "user"))
+			st.Text = fmt.Sprintf("%s: %s", st.Text, plural(count[sc.status], "user"))
 		}
-		out = append(out, sc)
+		out = append(out, st)
 	}
 	return out, true, nil
 }
 
-// providerName is the short name of a provider module, e.g. "google".
+// providerLabels name the provider modules as every page shows them; the
+// create form's "custom" kind is the oauth2 module.
+var providerLabels = map[string]string{"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect", "oauth2": "Custom OAuth 2.0"}
+
+// providerName is the label of a link's provider module, e.g. "Google".
 func providerName(p outgoing.Provider) string {
 	if m, ok := p.(caddy.Module); ok {
-		id := m.CaddyModule().ID
-		return map[string]string{"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect", "oauth2": "OAuth 2.0"}[id.Name()]
+		if label, ok := providerLabels[m.CaddyModule().ID.Name()]; ok {
+			return label
+		}
+		return m.CaddyModule().ID.Name()
 	}
-	return "Custom"
+	return providerLabels["oauth2"]
+}
+
+// modeLabel says whose account an outgoing link uses.
+func modeLabel(mode string) string {
+	if mode == outgoing.ModeShared {
+		return "Shared account"
+	}
+	return "Each user's account"
 }
 
 func plural(n int, what string) string {

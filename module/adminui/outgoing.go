@@ -15,7 +15,7 @@ import (
 )
 
 // providers are the kinds of outgoing link the create form offers.
-var providers = map[string]string{"google": "Google", "microsoft": "Microsoft", "custom": "Custom"}
+var providers = map[string]string{"google": providerLabels["google"], "microsoft": providerLabels["microsoft"], "custom": providerLabels["oauth2"]}
 
 // redirectURL is this gateway's redirect URI for an outgoing link.
 func (u *UI) redirectURL(r *http.Request, name string) string {
@@ -92,7 +92,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 	provider := r.FormValue("provider")
 	label, ok := providers[provider]
 	if !ok {
-		u.notFound(w, s, "Choose Google, Microsoft or Custom from Create link.")
+		u.notFound(w, s, "Choose Google, Microsoft or Custom OAuth 2.0 from Create link.")
 		return nil
 	}
 	f := u.newOutgoingForm(s, provider)

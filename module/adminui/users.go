@@ -24,6 +24,8 @@ type userRow struct {
 	applinks.UserEntry
 	// EditURL is the user's page, the name escaped.
 	EditURL string
+	// RoleLabel is the role as pages name it, e.g. "System admin".
+	RoleLabel string
 }
 
 // addUserForm is the form that adds a local user.
@@ -86,10 +88,8 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 	}
 	rows := make([]userRow, len(entries))
 	for i, e := range entries {
-		if e.Role == "" {
-			e.Role = "none"
-		}
-		rows[i] = userRow{UserEntry: e, EditURL: userURL(e.Name)}
+		role, _ := scope.Parse(e.Role)
+		rows[i] = userRow{UserEntry: e, EditURL: userURL(e.Name), RoleLabel: role.Label()}
 	}
 	return rows, nil
 }

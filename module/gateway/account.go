@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -87,7 +88,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		if l, err := h.app.Links().Get(r.Context(), g.LinkID); err == nil {
 			name = l.Name
 		}
-		page.Grants = append(page.Grants, accountGrant{ID: g.ID, Link: name, Scope: g.Scope, Authorized: g.CreatedAt})
+		page.Grants = append(page.Grants, accountGrant{ID: g.ID, Link: name, Scope: scopeLabel(g.Scope), Authorized: g.CreatedAt})
 	}
 	names, err := h.app.Outgoing().Names(r.Context())
 	if err != nil {
@@ -102,10 +103,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
-		c := accountConnection{Link: l.Name, Status: status, Connected: status != "", ConnectURL: outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(AccountPath)}
-		if status == "" {
-			c.Status = "not connected"
-		}
+		c := accountConnection{Link: l.Name, Status: outgoing.StatusLabel(status), Connected: status != "", ConnectURL: outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(AccountPath)}
 		page.Connections = append(page.Connections, c)
 	}
 	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Admin: sess.User.Role.Includes(scope.SystemAdmin), Data: page})
@@ -155,4 +153,11 @@ func (h *Handler) accountAction(r *http.Request, user string) (string, error) {
 		return name + " disconnected.", nil
 	}
 	return "", nil
+}
+
+// scopeLabel is a stored grant's scope (its highest permission first, then
+// OpenID scopes) as people read it.
+func scopeLabel(granted string) string {
+	highest, other := scope.ParseList(granted)
+	return strings.Join(append([]string{highest.Label()}, other...), ", ")
 }
