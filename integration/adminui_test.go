@@ -58,9 +58,12 @@ func fieldError(page, name string) string {
 	return html.UnescapeString(m[1])
 }
 
-// fieldValue returns the value attribute of the input named name, or the
-// text of the textarea.
+// fieldValue returns the value attribute of the input named name, the
+// text of the textarea, or the text a read-only field shows.
 func fieldValue(page, name string) string {
+	if m := regexp.MustCompile(`data-field="` + regexp.QuoteMeta(name) + `"[^>]*>([^<]*)<`).FindStringSubmatch(page); m != nil {
+		return html.UnescapeString(m[1])
+	}
 	if m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" type="[a-z]+" value="([^"]*)"`).FindStringSubmatch(page); m != nil {
 		return html.UnescapeString(m[1])
 	}

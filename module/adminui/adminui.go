@@ -182,6 +182,22 @@ type Field struct {
 	Checked  bool
 }
 
+// Shown is what a read-only field shows as text: the chosen option's
+// label of a select, else the value ("—" when empty). A read-only field is
+// never an input, so nothing looks editable that a save would ignore.
+func (f Field) Shown() string {
+	v := f.Value
+	for _, o := range f.Options {
+		if o.Selected {
+			v = o.Label
+		}
+	}
+	if v == "" {
+		return "—"
+	}
+	return v
+}
+
 // Option is one choice of a select field.
 type Option struct {
 	Value, Label string
