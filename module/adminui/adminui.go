@@ -20,7 +20,7 @@ import (
 )
 
 // Path is the administration UI's root; every page is under it.
-const Path = "/applinks/admin"
+const Path = users.AdminHome
 
 // maxForm bounds a form's body.
 const maxForm = 64 << 10

@@ -39,12 +39,18 @@ func (u *UI) addUserForm(s users.Session) *Form {
 		Buttons: []Button{{Value: "add", Label: "Add user"}}}
 }
 
-// serveUsers lists the users (GET), adds a local user (POST) and signs a
-// user out everywhere (POST action=signout; the only change there is to a
-// user declared in the Caddyfile).
+// serveUsers lists the users (GET), adds a local user (POST), signs a
+// user out everywhere (POST action=signout) and revokes all of a user's
+// authorizations (POST action=revoke). The last two are the changes a
+// user declared in the Caddyfile can have here.
 func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session) error {
-	if r.Method == http.MethodPost && r.PostFormValue("action") == "signout" {
-		return u.signOutUser(w, r, s, r.PostFormValue("name"))
+	if r.Method == http.MethodPost {
+		switch r.PostFormValue("action") {
+		case "signout":
+			return u.signOutUser(w, r, s, r.PostFormValue("name"))
+		case "revoke":
+			return u.revokeUserGrants(w, r, s, r.PostFormValue("name"))
+		}
 	}
 	f := u.addUserForm(s)
 	page := usersPage{Notice: u.app.Sessions().TakeFlash(w, r, s), Form: f}
@@ -156,12 +162,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		case "signout":
 			return u.signOutUser(w, r, s, name)
 		case "revoke":
-			n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
-			if err != nil {
-				return err
-			}
-			u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
-			return nil
+			return u.revokeUserGrants(w, r, s, name)
 		case "delete":
 			if r.PostFormValue("confirm") != "yes" {
 				confirm := &Form{Action: userURL(name), CSRF: csrf, Cancel: userURL(name),
@@ -201,6 +202,23 @@ func (u *UI) signOutUser(w http.ResponseWriter, r *http.Request, s users.Session
 		return err
 	}
 	u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
+	return nil
+}
+
+// revokeUserGrants revokes every grant of the user name, declared or
+// stored, with its tokens, and goes back to the list.
+func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Session, name string) error {
+	if _, err := u.app.Users().Get(r.Context(), name); errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, s, "There is no user of that name.")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
+	if err != nil {
+		return err
+	}
+	u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
 	return nil
 }
 
