@@ -237,7 +237,7 @@ func TestAdminUITwoWayWizard(t *testing.T) {
 	noMetadata := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(noMetadata.Close)
 	for _, bad := range []struct{ url, msg string }{
-		{noMetadata.URL, "No usable OAuth 2.0 metadata"},
+		{noMetadata.URL, "No OAuth 2.0 metadata could be read from"},
 		{"http://169.254.169.254", "169.254.169.254"},
 		{"ftp://example.com", "Enter the other gateway's URL"},
 	} {

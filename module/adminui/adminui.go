@@ -141,7 +141,7 @@ func (u *UI) finishEdit(w http.ResponseWriter, r *http.Request, s users.Session,
 	case errors.Is(err, store.ErrNotFound):
 		u.notFound(w, s, "This "+direction+" link was deleted meanwhile.")
 	case err != nil:
-		page.Error = sentence(err.Error())
+		page.Error = forPerson(err)
 		u.refused(w, s, page, "")
 	default:
 		u.redirect(w, r, s, Path, name+" saved.")
@@ -260,7 +260,7 @@ func (f *Form) check(name string, err error) bool {
 		return true
 	}
 	if fl := f.field(name); fl != nil && fl.Error == "" {
-		fl.Error = sentence(err.Error())
+		fl.Error = forPerson(err)
 	}
 	return false
 }

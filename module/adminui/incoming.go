@@ -68,7 +68,7 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 			case errors.Is(err, store.ErrAlreadyExists):
 				f.check("name", nameTaken(name))
 			case err != nil:
-				page.Error = sentence(err.Error())
+				page.Error = forPerson(err)
 			default:
 				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the client ID and secret into " + l.Name + " to complete the link. You can see them again later with View credentials."})
 				return nil

@@ -152,7 +152,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 					return err
 				}
 				if edit.check(userErrorField(err), err); !edit.invalid() {
-					page.Error = sentence(err.Error())
+					page.Error = forPerson(err)
 				}
 			}
 			if f := edit.field("password"); f != nil {
