@@ -285,7 +285,9 @@ type formPage struct {
 	Intro   []string
 	Error   string
 	Copies  []Copy
-	Form    *Form
+	// Activity is a link's summary of the last day, on its page.
+	Activity *activity
+	Form     *Form
 	// Actions is a second form of buttons under ActionsHeading.
 	ActionsHeading string
 	Actions        *Form

@@ -90,7 +90,11 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		return err
 	}
 	f := u.incomingForm(s, Path+"/incoming/"+l.ID, l, false)
-	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f,
+	act, err := u.activity(r, l.ID)
+	if err != nil {
+		return err
+	}
+	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Activity: act,
 		Intro: []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."}}
 	if l.Source == links.SourceConfig {
 		for i := range f.Fields {

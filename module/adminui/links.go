@@ -109,6 +109,9 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider
 			row.FromConfig = row.FromConfig || declared
 			row.Incoming.EditLabel, out.EditLabel = "Edit incoming", "Edit outgoing"
+			if row.Incoming.ReadOnly {
+				row.Incoming.EditLabel = "View incoming"
+			}
 			row.Statuses = append(row.Statuses, st...)
 			continue
 		}
@@ -128,6 +131,9 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			q.Set("outgoing", row.Outgoing.Name)
 		}
 		row.DeleteURL = Path + "/delete?" + q.Encode()
+		if row.Incoming != nil && row.Incoming.ReadOnly && row.Outgoing == nil {
+			row.Incoming.EditLabel = "View"
+		}
 		if row.Completable = row.Completable && row.Outgoing == nil; row.Completable {
 			row.CompleteURL = Path + "/new/gateway?" + url.Values{"incoming": {row.Incoming.ID}}.Encode()
 		}
@@ -357,6 +363,7 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 		if err := u.app.Links().Delete(ctx, in.ID, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		u.app.Activity().Forget(in.ID)
 	}
 	if outName != "" {
 		if err := u.app.Outgoing().Delete(ctx, outName, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
