@@ -268,7 +268,7 @@ func TestAdminUIRotateSecret(t *testing.T) {
 		t.Fatalf("config link offers Rotate secret:\n%s", row)
 	}
 	cfgRotate := "/applinks/admin/incoming/" + links.ConfigID("app") + "/rotate"
-	status, final, page := adminPost(t, sam, "/applinks/admin", cfgRotate, url.Values{})
+	status, final, page := adminPost(t, sam, "/applinks/admin/new/incoming", cfgRotate, url.Values{"action": {"keep"}})
 	if status != http.StatusOK || final != base+"/applinks/admin" || !strings.Contains(page, "app is declared in the Caddyfile") {
 		t.Fatalf("rotating the config link: %d at %s\n%s", status, final, page)
 	}

@@ -182,7 +182,7 @@ func TestAdminUIBadInput(t *testing.T) {
 		{"placeholders (they would read the server's environment)", "/applinks/admin/new/outgoing", "/applinks/admin/new/outgoing?provider=microsoft",
 			url.Values{"provider": {"microsoft"}, "name": {"ms"}, "tenant": {"{env.HOME}"}, "client_id": {"c"}, "client_secret": {"s"}, "action": {"preview"}},
 			map[string]string{"tenant": "placeholders such as {env.NAME} work only in the Caddyfile"},
-			map[string]string{"tenant": "{env.HOME}", "authorization_endpoint": ""}},
+			map[string]string{"tenant": "{env.HOME}", "authorization_endpoint": "—"}}, // not resolved
 		{"placeholder in a custom endpoint", "/applinks/admin/new/outgoing", "/applinks/admin/new/outgoing?provider=custom",
 			url.Values{"provider": {"custom"}, "name": {"crm"}, "authorization_endpoint": {"https://crm.example.com/a?k={env.HOME}"}, "token_endpoint": {"https://crm.example.com/t"}, "client_id": {"c"}, "client_secret": {"s"}, "action": {"save"}},
 			map[string]string{"authorization_endpoint": "not allowed here"},
