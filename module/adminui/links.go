@@ -115,14 +115,17 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			row.Statuses = append(row.Statuses, st...)
 			continue
 		}
-		for i := range st {
-			st[i].Direction = ""
-		}
 		byName[n] = len(rows)
 		rows = append(rows, linkRow{Name: n, Direction: "Outgoing", Provider: provider, FromConfig: declared, Outgoing: out, Statuses: st})
 	}
 	for i := range rows {
 		row := &rows[i]
+		if row.Incoming == nil || row.Outgoing == nil {
+			// One direction: the Direction column says which.
+			for j := range row.Statuses {
+				row.Statuses[j].Direction = ""
+			}
+		}
 		q := url.Values{}
 		if row.Incoming != nil {
 			q.Set("incoming", row.Incoming.ID)
