@@ -200,7 +200,8 @@ func TestAdminSignInLandsOnTheAdminUI(t *testing.T) {
 
 // TestAdminRevokesCaddyfileUsersAuthorizations: a user declared in the
 // Caddyfile whose device or token leaked can have every authorization
-// revoked from the users list, not only be signed out.
+// revoked from the users list, not only be signed out; one stray click
+// only asks.
 func TestAdminRevokesCaddyfileUsersAuthorizations(t *testing.T) {
 	startGateway(t, gatewayOptions{})
 	tok, err := flow.Run(base, "bob", password, clientID, secretValue, redirectURI, "")
@@ -214,7 +215,15 @@ func TestAdminRevokesCaddyfileUsersAuthorizations(t *testing.T) {
 	if !regexp.MustCompile(`value="bob">.*value="revoke"`).MatchString(list) {
 		t.Fatalf("the users list offers no revocation for bob:\n%s", list)
 	}
+	// One click only asks; the confirmed form revokes.
 	status, _, page := adminPost(t, sam, users, users, url.Values{"action": {"revoke"}, "name": {"bob"}})
+	if status != http.StatusOK || !strings.Contains(page, "Revoke every authorization of bob?") || !strings.Contains(page, `name="confirm" value="yes"`) {
+		t.Fatalf("revoke without confirmation: %d\n%s", status, page)
+	}
+	if m := introspect(t, tok.AccessToken); m["active"] != true {
+		t.Fatalf("asking revoked bob's token: %v", m)
+	}
+	status, _, page = adminPost(t, sam, users, users, url.Values{"action": {"revoke"}, "name": {"bob"}, "confirm": {"yes"}})
 	if status != http.StatusOK || !strings.Contains(page, "Revoked 1 authorization of bob.") {
 		t.Fatalf("revoke: %d\n%s", status, page)
 	}

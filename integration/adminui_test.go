@@ -380,7 +380,7 @@ func TestAdminUIUsers(t *testing.T) {
 	if status != http.StatusUnprocessableEntity || !strings.Contains(fieldError(page, "password"), "at least 8") {
 		t.Fatalf("short password: %d %q", status, fieldError(page, "password"))
 	}
-	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"revoke"}})
+	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"revoke"}, "confirm": {"yes"}})
 	if status != http.StatusOK || !strings.Contains(page, "Revoked 1 authorization of carol.") {
 		t.Fatalf("revoke all: %d\n%s", status, page)
 	}

@@ -205,14 +205,32 @@ func (u *UI) signOutUser(w http.ResponseWriter, r *http.Request, s users.Session
 	return nil
 }
 
-// revokeUserGrants revokes every grant of the user name, declared or
-// stored, with its tokens, and goes back to the list.
+// revokeUserGrants asks for confirmation, then (with confirm=yes)
+// revokes every grant of the user name, declared or stored, with its
+// tokens, and goes back to the list.
 func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Session, name string) error {
 	if _, err := u.app.Users().Get(r.Context(), name); errors.Is(err, store.ErrNotFound) {
 		u.notFound(w, s, "There is no user of that name.")
 		return nil
 	} else if err != nil {
 		return err
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: name})
+		if err != nil {
+			return err
+		}
+		back := Path + "/users"
+		if r.PathValue("name") != "" {
+			back = userURL(name)
+		}
+		confirm := &Form{Action: back, CSRF: u.app.Sessions().CSRFToken(s), Cancel: back,
+			Hidden:  []Hidden{{"name", name}, {"confirm", "yes"}},
+			Buttons: []Button{{Value: "revoke", Label: "Revoke " + plural(len(gs), "authorization"), Class: "danger"}}}
+		u.render(w, s, http.StatusOK, formPage{Tab: "users", Heading: "Revoke every authorization of " + name + "?", Form: confirm, Intro: []string{
+			fmt.Sprintf("The %s %s gave to applications end, with every token issued from them: each application must ask %s again.", plural(len(gs), "authorization"), name, name),
+		}})
+		return nil
 	}
 	n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
 	if err != nil {
