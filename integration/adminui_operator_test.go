@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/applinks/caddy-applinks/internal/flow"
+	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -118,7 +119,7 @@ func TestAdminLinkNameIsNotAnInputThatIgnoresRenames(t *testing.T) {
 // TestAdminRotateSecretNeedsConfirmation: one click on the list cannot
 // rotate a secret (and perhaps revoke the one in use): a GET, or a POST
 // without a choice, only asks, and the overlap reads "24 hours", never
-// Go's "24h0m0s".
+// Go's "24h0m0s"; a refused rotation is not announced as a success.
 func TestAdminRotateSecretNeedsConfirmation(t *testing.T) {
 	g := startGateway(t, gatewayOptions{})
 	sam := browser(t)
@@ -146,6 +147,13 @@ func TestAdminRotateSecretNeedsConfirmation(t *testing.T) {
 	}
 	if copied(t, page, "client_secret") == secret {
 		t.Fatal("rotation shows the old secret")
+	}
+	// A refused rotation (the Caddyfile's link) says so as a warning, not
+	// in the green banner of a success.
+	cfgRotate := "/applinks/admin/incoming/" + links.ConfigID("app") + "/rotate"
+	_, _, page = adminPost(t, sam, "/applinks/admin/new/incoming", cfgRotate, url.Values{"action": {"keep"}})
+	if !strings.Contains(page, `class="error banner" role="alert">app is declared in the Caddyfile`) || strings.Contains(page, `class="notice"`) {
+		t.Fatalf("a refused rotation is not shown as a warning:\n%s", page)
 	}
 }
 

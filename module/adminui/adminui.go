@@ -166,7 +166,14 @@ func (u *UI) page(s users.Session, title string, wide bool, data any) web.Page {
 // The notice travels in the session's flash cookie, never in the URL, so
 // a link cannot make the UI show its text as a message of the gateway.
 func (u *UI) redirect(w http.ResponseWriter, r *http.Request, s users.Session, to, notice string) {
-	u.app.Sessions().SetFlash(w, r, s, notice)
+	u.app.Sessions().SetFlash(w, r, s, users.Flash{Text: notice})
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// redirectRefused sends the browser to the page to, which shows once why
+// nothing was done (as a warning, not as a notice of success).
+func (u *UI) redirectRefused(w http.ResponseWriter, r *http.Request, s users.Session, to, why string) {
+	u.app.Sessions().SetFlash(w, r, s, users.Flash{Text: why, Warning: true})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 

@@ -22,7 +22,7 @@ import (
 // linksPage is the application links list.
 type linksPage struct {
 	CSRF   string
-	Notice string
+	Notice users.Flash
 	Rows   []linkRow
 }
 
@@ -250,13 +250,13 @@ func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session
 		return err
 	}
 	if l.Source == links.SourceConfig {
-		u.redirect(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		u.redirectRefused(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
 		return nil
 	}
 	overlap := time.Duration(u.app.SecretOverlap)
 	if v := r.PostFormValue("overlap"); v != "" {
 		if overlap, err = caddy.ParseDuration(v); err != nil || overlap < 0 {
-			u.redirect(w, r, s, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
+			u.redirectRefused(w, r, s, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
 			return nil
 		}
 	}
@@ -270,7 +270,7 @@ func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session
 	}
 	sec, err := u.app.Links().RotateSecret(r.Context(), l.ID, overlap, s.User.Name)
 	if errors.Is(err, links.ErrReadOnly) {
-		u.redirect(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		u.redirectRefused(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
 		return nil
 	}
 	if err != nil {
@@ -359,7 +359,7 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 	// Both halves are checked before either is deleted, so a Two-way row
 	// is never half deleted.
 	if in.Source == links.SourceConfig || (outName != "" && u.app.Outgoing().Declared(outName)) {
-		u.redirect(w, r, s, Path, name+" is declared in the Caddyfile: remove it there.")
+		u.redirectRefused(w, r, s, Path, name+" is declared in the Caddyfile: remove it there.")
 		return nil
 	}
 	if inID != "" {

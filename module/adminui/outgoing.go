@@ -1,12 +1,14 @@
 package adminui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -176,13 +178,20 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 	return nil
 }
 
+// endpointWait bounds resolving a link's endpoints for its edit page.
+const endpointWait = 5 * time.Second
+
 // outgoingEndpoints are what the edit page shows of the endpoints l uses:
 // its provider, its authorization and token endpoints (or why they could
 // not be resolved) and the redirect URL registered at the provider.
 func (u *UI) outgoingEndpoints(r *http.Request, l *outgoing.Link) []Copy {
 	provider := providerName(l.Provider)
 	copies := []Copy{{Name: "provider", Label: "Provider", Value: provider}}
-	if ep, err := u.app.Outgoing().Endpoint(r.Context(), l); err != nil {
+	// A slow provider does not hold the page for the client's whole
+	// timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), endpointWait)
+	defer cancel()
+	if ep, err := u.app.Outgoing().Endpoint(ctx, l); err != nil {
 		u.logCause("outgoing link's endpoints not resolved", err)
 		copies = append(copies, Copy{Name: "endpoints_error", Label: "Endpoints", Value: "Not resolved now: " + unreachable(err) + "."})
 	} else {

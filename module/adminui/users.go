@@ -14,7 +14,7 @@ import (
 
 // usersPage lists users with the form to add one.
 type usersPage struct {
-	Notice string
+	Notice users.Flash
 	Users  []userRow
 	Form   *Form
 }

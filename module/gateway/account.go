@@ -26,7 +26,7 @@ type accountPage struct {
 	CSRF        string
 	Grants      []accountGrant
 	Connections []accountConnection
-	Notice      string
+	Notice      users.Flash
 }
 
 type accountGrant struct {
@@ -71,7 +71,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 			h.app.Pages().Error(w, http.StatusNotFound, "Not found", "That application or connection is not yours, or is already gone.")
 			return nil
 		}
-		h.app.Sessions().SetFlash(w, r, sess, notice)
+		h.app.Sessions().SetFlash(w, r, sess, users.Flash{Text: notice})
 		http.Redirect(w, r, AccountPath, http.StatusSeeOther)
 		return nil
 	default:

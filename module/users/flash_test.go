@@ -55,22 +55,22 @@ func TestFlashIsShownOnlyToItsSessionOnce(t *testing.T) {
 	}
 	mine, theirs := start(), start()
 	w := httptest.NewRecorder()
-	sessions.SetFlash(w, request(mine...), session(mine), "carol added.")
+	sessions.SetFlash(w, request(mine...), session(mine), users.Flash{Text: "carol added."})
 	flash := w.Result().Cookies()
 	if len(flash) != 1 || strings.Contains(flash[0].Value, "carol added.") {
 		t.Fatalf("flash cookie %v", flash)
 	}
 
-	if got := sessions.TakeFlash(httptest.NewRecorder(), request(append(theirs, flash[0])...), session(theirs)); got != "" {
-		t.Fatalf("another session reads %q", got)
+	if got := sessions.TakeFlash(httptest.NewRecorder(), request(append(theirs, flash[0])...), session(theirs)); got.Text != "" {
+		t.Fatalf("another session reads %+v", got)
 	}
 	forged := &http.Cookie{Name: flash[0].Name, Value: "U3Bvb2Y" + flash[0].Value[strings.Index(flash[0].Value, "."):]}
-	if got := sessions.TakeFlash(httptest.NewRecorder(), request(append(mine, forged)...), session(mine)); got != "" {
-		t.Fatalf("a cookie with other text reads %q", got)
+	if got := sessions.TakeFlash(httptest.NewRecorder(), request(append(mine, forged)...), session(mine)); got.Text != "" {
+		t.Fatalf("a cookie with other text reads %+v", got)
 	}
 	w = httptest.NewRecorder()
-	if got := sessions.TakeFlash(w, request(append(mine, flash[0])...), session(mine)); got != "carol added." {
-		t.Fatalf("its session reads %q", got)
+	if got := sessions.TakeFlash(w, request(append(mine, flash[0])...), session(mine)); got != (users.Flash{Text: "carol added."}) {
+		t.Fatalf("its session reads %+v", got)
 	}
 	if c := w.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Fatalf("reading does not clear the cookie: %v", c)
