@@ -40,7 +40,7 @@ func TestAccountPage(t *testing.T) {
 		return page
 	}
 	page := get()
-	if !strings.Contains(page, "<td>app</td>") || !strings.Contains(page, "<td>ms</td><td>VALID</td>") || !strings.Contains(page, "Revoke") {
+	if !strings.Contains(page, "<td>app</td>") || !strings.Contains(page, "<td>ms</td><td>Connected</td>") || !strings.Contains(page, "Revoke") {
 		t.Fatalf("account page lacks the grant or the connection:\n%s", page)
 	}
 	csrf := flow.HiddenFields(page).Get("csrf_token")
@@ -87,7 +87,7 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("status after disconnecting: %q", st)
 	}
 	page = get()
-	if strings.Contains(page, "<td>app</td>") || !strings.Contains(page, "<td>ms</td><td>not connected</td>") {
+	if strings.Contains(page, "<td>app</td>") || !strings.Contains(page, "<td>ms</td><td>Not connected</td>") {
 		t.Fatalf("account page after the changes:\n%s", page)
 	}
 }

@@ -29,8 +29,9 @@ func screenshotDir(t *testing.T) string {
 // headless Chromium: sign in, create an incoming link (a refused form
 // first), read its credentials, use them in a token flow, delete the link
 // and see the token refused by the guard; create a custom outgoing link
-// (to this gateway's own endpoints) and connect it; revoke an application
-// on the account page.
+// (to this gateway's own endpoints) and connect it; see a link's activity
+// and rotate its secret after confirming; revoke an application on the
+// account page.
 func TestAdminJourneyInBrowser(t *testing.T) {
 	g := apiGateway(t)
 	dir := screenshotDir(t)
@@ -145,8 +146,8 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 	if got := browsertest.Location(t, ctx); got != base+"/applinks/admin" {
 		t.Fatalf("after connecting, at %s", got)
 	}
-	if row := browsertest.Text(t, ctx, "table.links"); !strings.Contains(row, "VALID") {
-		t.Fatalf("the connected link should show VALID:\n%s", row)
+	if row := browsertest.Text(t, ctx, "table.links"); !strings.Contains(row, "Connected") {
+		t.Fatalf("the connected link should show Connected:\n%s", row)
 	}
 
 	// Another caddy-applinks gateway (this one, on loopback) through the
@@ -188,6 +189,26 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 		t.Fatalf("the user added in the browser cannot authorize: %v", err)
 	}
 	shot("users")
+
+	// CRM's page: its activity of the day (sam's connection and carol's
+	// flow each issued a token pair); then rotate its secret, confirmed.
+	crm := idOf(t, "CRM")
+	run(chromedp.Navigate(base+"/applinks/admin/incoming/"+crm), chromedp.WaitVisible(chromedp.CSS("ul.stats")))
+	if got := browsertest.Text(t, ctx, `[data-stat="issued"]`); got != "2" {
+		t.Fatalf("CRM's page shows %s tokens issued, want 2", got)
+	}
+	shot("link-activity")
+	run(chromedp.Navigate(base+"/applinks/admin"),
+		chromedp.Click(chromedp.CSS(`a[href="/applinks/admin/incoming/`+crm+`/rotate"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="keep"]`)))
+	if got := browsertest.Text(t, ctx, `button[value="keep"]`); got != "Rotate, keep the old secret for 24 hours" {
+		t.Fatalf("rotation's first choice reads %q", got)
+	}
+	shot("rotate-confirm")
+	run(chromedp.Click(chromedp.CSS(`button[value="keep"]`)), chromedp.WaitVisible(chromedp.CSS(`code[data-name="client_secret"]`)))
+	if got := browsertest.Text(t, ctx, `code[data-name="client_secret"]`); got == crmSecret {
+		t.Fatal("rotation shows the old secret")
+	}
 
 	// The account page: sam authorized CRM while connecting; revoke it.
 	run(chromedp.Navigate(base+"/applinks/account"), chromedp.WaitVisible(chromedp.CSS("table")))

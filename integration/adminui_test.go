@@ -58,9 +58,12 @@ func fieldError(page, name string) string {
 	return html.UnescapeString(m[1])
 }
 
-// fieldValue returns the value attribute of the input named name, or the
-// text of the textarea.
+// fieldValue returns the value attribute of the input named name, the
+// text of the textarea, or the text a read-only field shows.
 func fieldValue(page, name string) string {
+	if m := regexp.MustCompile(`data-field="` + regexp.QuoteMeta(name) + `"[^>]*>([^<]*)<`).FindStringSubmatch(page); m != nil {
+		return html.UnescapeString(m[1])
+	}
 	if m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" type="[a-z]+" value="([^"]*)"`).FindStringSubmatch(page); m != nil {
 		return html.UnescapeString(m[1])
 	}
@@ -179,7 +182,7 @@ func TestAdminUIBadInput(t *testing.T) {
 		{"placeholders (they would read the server's environment)", "/applinks/admin/new/outgoing", "/applinks/admin/new/outgoing?provider=microsoft",
 			url.Values{"provider": {"microsoft"}, "name": {"ms"}, "tenant": {"{env.HOME}"}, "client_id": {"c"}, "client_secret": {"s"}, "action": {"preview"}},
 			map[string]string{"tenant": "placeholders such as {env.NAME} work only in the Caddyfile"},
-			map[string]string{"tenant": "{env.HOME}", "authorization_endpoint": ""}},
+			map[string]string{"tenant": "{env.HOME}", "authorization_endpoint": "—"}}, // not resolved
 		{"placeholder in a custom endpoint", "/applinks/admin/new/outgoing", "/applinks/admin/new/outgoing?provider=custom",
 			url.Values{"provider": {"custom"}, "name": {"crm"}, "authorization_endpoint": {"https://crm.example.com/a?k={env.HOME}"}, "token_endpoint": {"https://crm.example.com/t"}, "client_id": {"c"}, "client_secret": {"s"}, "action": {"save"}},
 			map[string]string{"authorization_endpoint": "not allowed here"},
@@ -234,7 +237,7 @@ func TestAdminUITwoWayWizard(t *testing.T) {
 	noMetadata := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(noMetadata.Close)
 	for _, bad := range []struct{ url, msg string }{
-		{noMetadata.URL, "No usable OAuth 2.0 metadata"},
+		{noMetadata.URL, "No OAuth 2.0 metadata could be read from"},
 		{"http://169.254.169.254", "169.254.169.254"},
 		{"ftp://example.com", "Enter the other gateway's URL"},
 	} {
@@ -377,7 +380,7 @@ func TestAdminUIUsers(t *testing.T) {
 	if status != http.StatusUnprocessableEntity || !strings.Contains(fieldError(page, "password"), "at least 8") {
 		t.Fatalf("short password: %d %q", status, fieldError(page, "password"))
 	}
-	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"revoke"}})
+	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"revoke"}, "confirm": {"yes"}})
 	if status != http.StatusOK || !strings.Contains(page, "Revoked 1 authorization of carol.") {
 		t.Fatalf("revoke all: %d\n%s", status, page)
 	}

@@ -8,7 +8,6 @@ package adminui
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
@@ -21,7 +20,7 @@ import (
 )
 
 // Path is the administration UI's root; every page is under it.
-const Path = "/applinks/admin"
+const Path = users.AdminHome
 
 // maxForm bounds a form's body.
 const maxForm = 64 << 10
@@ -47,7 +46,7 @@ func New(app *applinks.App) *UI {
 		Path + "/new/gateway":                        u.serveNewGateway,
 		Path + "/incoming/{id}":                      u.serveEditIncoming,
 		"GET " + Path + "/incoming/{id}/credentials": u.serveCredentials,
-		"POST " + Path + "/incoming/{id}/rotate":     u.serveRotate,
+		Path + "/incoming/{id}/rotate":               u.serveRotate,
 		Path + "/outgoing/{name}":                    u.serveEditOutgoing,
 		Path + "/delete":                             u.serveDelete,
 		Path + "/users":                              u.serveUsers,
@@ -87,7 +86,7 @@ func (u *UI) admin(h handler) http.Handler {
 			return
 		}
 		if !sess.User.Role.Includes(scope.SystemAdmin) {
-			u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Administrators only", User: sess.User.Name, Data: web.ErrorPage{Heading: "Administrators only", Message: "Managing application links needs the SYSTEM_ADMIN role."}})
+			u.app.Pages().Render(w, http.StatusForbidden, "error.html", web.Page{Title: "Administrators only", User: sess.User.Name, Data: web.ErrorPage{Heading: "Administrators only", Message: "Managing application links needs the System admin role (SYSTEM_ADMIN in the configuration)."}})
 			return
 		}
 		switch r.Method {
@@ -142,10 +141,10 @@ func (u *UI) finishEdit(w http.ResponseWriter, r *http.Request, s users.Session,
 	case errors.Is(err, store.ErrNotFound):
 		u.notFound(w, s, "This "+direction+" link was deleted meanwhile.")
 	case err != nil:
-		page.Error = sentence(err.Error())
+		page.Error = forPerson(err)
 		u.refused(w, s, page, "")
 	default:
-		redirect(w, r, Path, name+" saved.")
+		u.redirect(w, r, s, Path, name+" saved.")
 	}
 }
 
@@ -163,11 +162,18 @@ func (u *UI) page(s users.Session, title string, wide bool, data any) web.Page {
 	return web.Page{Title: title, User: s.User.Name, Admin: true, Wide: wide, Data: data}
 }
 
-// redirect sends the browser to the links list (or to), with a notice.
-func redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
-	if notice != "" {
-		to += "?notice=" + url.QueryEscape(notice)
-	}
+// redirect sends the browser to the page to, which shows notice once.
+// The notice travels in the session's flash cookie, never in the URL, so
+// a link cannot make the UI show its text as a message of the gateway.
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, s users.Session, to, notice string) {
+	u.app.Sessions().SetFlash(w, r, s, users.Flash{Text: notice})
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// redirectRefused sends the browser to the page to, which shows once why
+// nothing was done (as a warning, not as a notice of success).
+func (u *UI) redirectRefused(w http.ResponseWriter, r *http.Request, s users.Session, to, why string) {
+	u.app.Sessions().SetFlash(w, r, s, users.Flash{Text: why, Warning: true})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
@@ -181,6 +187,22 @@ type Field struct {
 	Required bool
 	ReadOnly bool
 	Checked  bool
+}
+
+// Shown is what a read-only field shows as text: the chosen option's
+// label of a select, else the value ("—" when empty). A read-only field is
+// never an input, so nothing looks editable that a save would ignore.
+func (f Field) Shown() string {
+	v := f.Value
+	for _, o := range f.Options {
+		if o.Selected {
+			v = o.Label
+		}
+	}
+	if v == "" {
+		return "—"
+	}
+	return v
 }
 
 // Option is one choice of a select field.
@@ -245,7 +267,7 @@ func (f *Form) check(name string, err error) bool {
 		return true
 	}
 	if fl := f.field(name); fl != nil && fl.Error == "" {
-		fl.Error = sentence(err.Error())
+		fl.Error = forPerson(err)
 	}
 	return false
 }
@@ -270,7 +292,9 @@ type formPage struct {
 	Intro   []string
 	Error   string
 	Copies  []Copy
-	Form    *Form
+	// Activity is a link's summary of the last day, on its page.
+	Activity *activity
+	Form     *Form
 	// Actions is a second form of buttons under ActionsHeading.
 	ActionsHeading string
 	Actions        *Form
@@ -297,9 +321,7 @@ func permissionField(name, label, value string) Field {
 	return f
 }
 
-func permissionLabel(s scope.Scope) string {
-	return map[scope.Scope]string{scope.Read: "Read", scope.Write: "Write", scope.Admin: "Admin", scope.SystemAdmin: "System admin"}[s]
-}
+func permissionLabel(s scope.Scope) string { return s.Label() }
 
 // lines splits a textarea into its non-empty trimmed lines.
 func lines(s string) []string {

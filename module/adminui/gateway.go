@@ -65,7 +65,8 @@ func gatewayProvider(issuer string) json.RawMessage {
 func (u *UI) discoverGateway(r *http.Request, issuer string) ([]Copy, error) {
 	ep, err := u.app.Outgoing().Probe(r.Context(), gatewayProvider(issuer))
 	if err != nil {
-		return nil, fmt.Errorf("no usable OAuth 2.0 metadata at this URL: %w", err)
+		u.logCause("two-way wizard: no metadata at the other gateway", err)
+		return nil, &personError{msg: "No OAuth 2.0 metadata could be read from " + issuer + ": " + unreachable(err) + ". Check the address, and that this server can reach it.", cause: err}
 	}
 	return []Copy{
 		{Name: "remote_authorization_endpoint", Label: "Its authorization endpoint", Value: ep.AuthURL},
@@ -136,7 +137,7 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 			return render(http.StatusConflict)
 		}
 		if err != nil {
-			page.Error = sentence(err.Error())
+			page.Error = forPerson(err)
 			return render(http.StatusUnprocessableEntity)
 		}
 		return u.gatewayOutgoingStep(w, r, s, l.ID, issuer, nil)
@@ -242,9 +243,9 @@ func (u *UI) gatewayOutgoingStep(w http.ResponseWriter, r *http.Request, s users
 			case errors.Is(err, store.ErrAlreadyExists):
 				page.Error = "An outgoing link named " + in.Name + " exists already."
 			case err != nil:
-				page.Error = sentence(err.Error())
+				page.Error = forPerson(err)
 			default:
-				redirect(w, r, Path, "Two-way link "+in.Name+" created with "+iss+".")
+				u.redirect(w, r, s, Path, "Two-way link "+in.Name+" created with "+iss+".")
 				return nil
 			}
 		}

@@ -68,7 +68,7 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 			case errors.Is(err, store.ErrAlreadyExists):
 				f.check("name", nameTaken(name))
 			case err != nil:
-				page.Error = sentence(err.Error())
+				page.Error = forPerson(err)
 			default:
 				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the client ID and secret into " + l.Name + " to complete the link. You can see them again later with View credentials."})
 				return nil
@@ -90,7 +90,11 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		return err
 	}
 	f := u.incomingForm(s, Path+"/incoming/"+l.ID, l, false)
-	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f,
+	act, err := u.activity(r, l.ID)
+	if err != nil {
+		return err
+	}
+	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Activity: act,
 		Intro: []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."}}
 	if l.Source == links.SourceConfig {
 		for i := range f.Fields {

@@ -22,7 +22,7 @@ import (
 // linksPage is the application links list.
 type linksPage struct {
 	CSRF   string
-	Notice string
+	Notice users.Flash
 	Rows   []linkRow
 }
 
@@ -52,8 +52,9 @@ type outgoingRow struct {
 	ReadOnly, Shared, Connected bool
 }
 
-// status is a status label with its colour class (ok, warn, bad or none).
-type status struct{ Text, Class string }
+// status is a status label with its colour class (ok, warn, bad or none);
+// Direction names the half of a Two-way row it is about.
+type status struct{ Direction, Text, Class string }
 
 // serveLinks lists the application links, pairing an incoming and an
 // outgoing link of the same name as one Two-way row.
@@ -62,7 +63,7 @@ func (u *UI) serveLinks(w http.ResponseWriter, r *http.Request, s users.Session)
 	if err != nil {
 		return err
 	}
-	page := linksPage{CSRF: u.app.Sessions().CSRFToken(s), Notice: r.URL.Query().Get("notice"), Rows: rows}
+	page := linksPage{CSRF: u.app.Sessions().CSRFToken(s), Notice: u.app.Sessions().TakeFlash(w, r, s), Rows: rows}
 	u.app.Pages().Render(w, http.StatusOK, "admin_links.html", u.page(s, "Application links", true, page))
 	return nil
 }
@@ -80,10 +81,10 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	byName := map[string]int{}
 	for _, l := range in {
 		row := linkRow{
-			Name: l.Name, Direction: "Incoming", Provider: "Permission " + l.Ceiling.String(),
+			Name: l.Name, Direction: "Incoming", Provider: "Permission: " + l.Ceiling.Label(),
 			FromConfig: l.Source == links.SourceConfig,
 			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
-			Statuses:   []status{{Text: "Active", Class: "ok"}},
+			Statuses:   []status{{Direction: "Incoming", Text: "Active", Class: "ok"}},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })
@@ -102,13 +103,16 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		}
 		out := &outgoingRow{Name: n, EditLabel: "Edit", ReadOnly: declared, Shared: l.Mode == outgoing.ModeShared, Connected: connected,
 			ConnectURL: outgoing.ConnectPrefix + n + "?return_to=" + url.QueryEscape(Path)}
-		provider := providerName(l.Provider) + " · " + strings.ReplaceAll(l.Mode, "_", "-")
+		provider := providerName(l.Provider) + " · " + modeLabel(l.Mode)
 		if i, ok := byName[n]; ok && rows[i].Outgoing == nil {
 			row := &rows[i]
 			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider
 			row.FromConfig = row.FromConfig || declared
 			row.Incoming.EditLabel, out.EditLabel = "Edit incoming", "Edit outgoing"
-			row.Statuses = append(st, row.Statuses...)
+			if row.Incoming.ReadOnly {
+				row.Incoming.EditLabel = "View incoming"
+			}
+			row.Statuses = append(row.Statuses, st...)
 			continue
 		}
 		byName[n] = len(rows)
@@ -116,6 +120,12 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	}
 	for i := range rows {
 		row := &rows[i]
+		if row.Incoming == nil || row.Outgoing == nil {
+			// One direction: the Direction column says which.
+			for j := range row.Statuses {
+				row.Statuses[j].Direction = ""
+			}
+		}
 		q := url.Values{}
 		if row.Incoming != nil {
 			q.Set("incoming", row.Incoming.ID)
@@ -124,6 +134,9 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			q.Set("outgoing", row.Outgoing.Name)
 		}
 		row.DeleteURL = Path + "/delete?" + q.Encode()
+		if row.Incoming != nil && row.Incoming.ReadOnly && row.Outgoing == nil {
+			row.Incoming.EditLabel = "View"
+		}
 		if row.Completable = row.Completable && row.Outgoing == nil; row.Completable {
 			row.CompleteURL = Path + "/new/gateway?" + url.Values{"incoming": {row.Incoming.ID}}.Encode()
 		}
@@ -139,33 +152,47 @@ func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bo
 		return nil, false, err
 	}
 	if len(conns) == 0 {
-		return []status{{Text: "Not connected", Class: "none"}}, false, nil
+		return []status{{Direction: "Outgoing", Text: outgoing.StatusLabel(""), Class: "none"}}, false, nil
 	}
 	count := map[string]int{}
 	for _, c := range conns {
 		count[c.Status]++
 	}
 	var out []status
-	for _, sc := range []status{{outgoing.StatusValid, "ok"}, {outgoing.StatusRecoverable, "warn"}, {outgoing.StatusUnrecoverable, "bad"}} {
-		st := sc.Text
-		if count[st] == 0 {
+	for _, sc := range []struct{ status, class string }{{outgoing.StatusValid, "ok"}, {outgoing.StatusRecoverable, "warn"}, {outgoing.StatusUnrecoverable, "bad"}} {
+		if count[sc.status] == 0 {
 			continue
 		}
+		st := status{Direction: "Outgoing", Text: outgoing.StatusLabel(sc.status), Class: sc.class}
 		if l.Mode == outgoing.ModePerUser {
-			sc.Text = fmt.Sprintf("%s: %s", st, plural(count[st], "user"))
+			st.Text = fmt.Sprintf("%s: %s", st.Text, plural(count[sc.status], "user"))
 		}
-		out = append(out, sc)
+		out = append(out, st)
 	}
 	return out, true, nil
 }
 
-// providerName is the short name of a provider module, e.g. "google".
+// providerLabels name the provider modules as every page shows them; the
+// create form's "custom" kind is the oauth2 module.
+var providerLabels = map[string]string{"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect", "oauth2": "Custom OAuth 2.0"}
+
+// providerName is the label of a link's provider module, e.g. "Google".
 func providerName(p outgoing.Provider) string {
 	if m, ok := p.(caddy.Module); ok {
-		id := m.CaddyModule().ID
-		return map[string]string{"google": "Google", "microsoft": "Microsoft", "oidc": "OpenID Connect", "oauth2": "OAuth 2.0"}[id.Name()]
+		if label, ok := providerLabels[m.CaddyModule().ID.Name()]; ok {
+			return label
+		}
+		return m.CaddyModule().ID.Name()
 	}
-	return "Custom"
+	return providerLabels["oauth2"]
+}
+
+// modeLabel says whose account an outgoing link uses.
+func modeLabel(mode string) string {
+	if mode == outgoing.ModeShared {
+		return "Shared account"
+	}
+	return "Each user's account"
 }
 
 func plural(n int, what string) string {
@@ -213,35 +240,67 @@ func (u *UI) credentials(w http.ResponseWriter, r *http.Request, s users.Session
 	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, heading, false, page))
 }
 
-// serveRotate gives an incoming link a new secret; the previous one keeps
-// working for the form's overlap (0: revoked at once), by default the
-// configured one.
+// serveRotate asks for confirmation (GET, or a POST without a choice)
+// and gives an incoming link a new secret (POST action=keep: the previous
+// one keeps working for the configured overlap; action=revoke: revoked at
+// once). A submitted overlap (a duration) replaces the configured one.
 func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	l, ok, err := u.incoming(w, r, s)
 	if !ok {
 		return err
 	}
+	if l.Source == links.SourceConfig {
+		u.redirectRefused(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		return nil
+	}
 	overlap := time.Duration(u.app.SecretOverlap)
 	if v := r.PostFormValue("overlap"); v != "" {
 		if overlap, err = caddy.ParseDuration(v); err != nil || overlap < 0 {
-			redirect(w, r, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
+			u.redirectRefused(w, r, s, Path, "The overlap of the old secret must be a duration such as 0 or 24h.")
 			return nil
 		}
 	}
+	action := r.PostFormValue("action")
+	if r.Method != http.MethodPost || (action != "keep" && action != "revoke") {
+		u.confirmRotate(w, s, l, overlap)
+		return nil
+	}
+	if action == "revoke" {
+		overlap = 0
+	}
 	sec, err := u.app.Links().RotateSecret(r.Context(), l.ID, overlap, s.User.Name)
 	if errors.Is(err, links.ErrReadOnly) {
-		redirect(w, r, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		u.redirectRefused(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	intro := fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", overlap, l.Name)
+	intro := fmt.Sprintf("The previous secret keeps working for %s, so %s can switch without downtime.", humanDuration(overlap), l.Name)
 	if overlap == 0 {
 		intro = "The previous secret no longer works: " + l.Name + " needs the new one now."
 	}
 	u.credentials(w, r, s, l, sec, "New secret of "+l.Name, []string{intro})
 	return nil
+}
+
+// confirmRotate asks whether to rotate l's secret, keeping the old one
+// for overlap or revoking it at once.
+func (u *UI) confirmRotate(w http.ResponseWriter, s users.Session, l links.Link, overlap time.Duration) {
+	form := &Form{Action: Path + "/incoming/" + l.ID + "/rotate", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
+		Buttons: []Button{{Value: "revoke", Label: overlapChoice(0), Class: "danger"}}}
+	intro := []string{
+		"A new client secret is made and shown once, for you to copy into " + l.Name + ".",
+	}
+	if overlap > 0 {
+		form.Hidden = []Hidden{{"overlap", overlap.String()}}
+		form.Buttons = append([]Button{{Value: "keep", Label: overlapChoice(overlap)}}, form.Buttons...)
+		intro = append(intro, fmt.Sprintf("Keeping the old secret for %s lets %s switch without downtime. Revoking it now stops %s until it has the new one.", humanDuration(overlap), l.Name, l.Name))
+	} else {
+		intro = append(intro, "The old secret stops working at once: "+l.Name+" fails until it has the new one.")
+	}
+	page := formPage{Tab: "links", Heading: "Rotate the secret of " + l.Name + "?", Intro: intro, Form: form}
+	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, "Rotate the secret of "+l.Name, false, page))
 }
 
 // serveDelete asks for confirmation (GET) and deletes (POST) an
@@ -300,19 +359,20 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 	// Both halves are checked before either is deleted, so a Two-way row
 	// is never half deleted.
 	if in.Source == links.SourceConfig || (outName != "" && u.app.Outgoing().Declared(outName)) {
-		redirect(w, r, Path, name+" is declared in the Caddyfile: remove it there.")
+		u.redirectRefused(w, r, s, Path, name+" is declared in the Caddyfile: remove it there.")
 		return nil
 	}
 	if inID != "" {
 		if err := u.app.Links().Delete(ctx, in.ID, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		u.app.Activity().Forget(in.ID)
 	}
 	if outName != "" {
 		if err := u.app.Outgoing().Delete(ctx, outName, s.User.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}
-	redirect(w, r, Path, name+" deleted.")
+	u.redirect(w, r, s, Path, name+" deleted.")
 	return nil
 }

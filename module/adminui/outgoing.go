@@ -1,12 +1,14 @@
 package adminui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -15,7 +17,7 @@ import (
 )
 
 // providers are the kinds of outgoing link the create form offers.
-var providers = map[string]string{"google": "Google", "microsoft": "Microsoft", "custom": "Custom"}
+var providers = map[string]string{"google": providerLabels["google"], "microsoft": providerLabels["microsoft"], "custom": providerLabels["oauth2"]}
 
 // redirectURL is this gateway's redirect URI for an outgoing link.
 func (u *UI) redirectURL(r *http.Request, name string) string {
@@ -92,7 +94,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 	provider := r.FormValue("provider")
 	label, ok := providers[provider]
 	if !ok {
-		u.notFound(w, s, "Choose Google, Microsoft or Custom from Create link.")
+		u.notFound(w, s, "Choose Google, Microsoft or Custom OAuth 2.0 from Create link.")
 		return nil
 	}
 	f := u.newOutgoingForm(s, provider)
@@ -101,6 +103,16 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 	}}
 	if provider == "custom" {
 		page.Intro = append(page.Intro, "Enter the provider's endpoints and a name, then choose Show redirect URL.")
+	} else if r.Method != http.MethodPost {
+		// As Atlassian does, the redirect URL to register is on the page
+		// at once: the name starts as the provider's, which is free.
+		name, err := u.freeName(r, provider)
+		if err != nil {
+			return err
+		}
+		f.field("name").Value = name
+		page.Copies = []Copy{{Name: "redirect_uri", Label: "Redirect URL to register at " + label, Value: u.redirectURL(r, name),
+			Hint: "For the name " + name + ". Another name gives another redirect URL: choose Show redirect URL after changing it."}}
 	}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
@@ -141,9 +153,9 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 				case errors.Is(err, store.ErrAlreadyExists):
 					f.check("name", nameTaken(name))
 				case err != nil:
-					page.Error = sentence(err.Error())
+					page.Error = forPerson(err)
 				default:
-					redirect(w, r, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
+					u.redirect(w, r, s, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
 					return nil
 				}
 			}
@@ -159,11 +171,50 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 		if ep, err := u.app.Outgoing().Probe(r.Context(), providerJSON(provider, f)); err == nil {
 			f.field("authorization_endpoint").Value, f.field("token_endpoint").Value = ep.AuthURL, ep.TokenURL
 		} else if !f.check("tenant", err) && f.field("tenant") == nil && page.Error == "" {
-			page.Error = sentence(err.Error())
+			page.Error = forPerson(err)
 		}
 	}
 	u.render(w, s, status, page)
 	return nil
+}
+
+// endpointWait bounds resolving a link's endpoints for its edit page.
+const endpointWait = 5 * time.Second
+
+// outgoingEndpoints are what the edit page shows of the endpoints l uses:
+// its provider, its authorization and token endpoints (or why they could
+// not be resolved) and the redirect URL registered at the provider.
+func (u *UI) outgoingEndpoints(r *http.Request, l *outgoing.Link) []Copy {
+	provider := providerName(l.Provider)
+	copies := []Copy{{Name: "provider", Label: "Provider", Value: provider}}
+	// A slow provider does not hold the page for the client's whole
+	// timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), endpointWait)
+	defer cancel()
+	if ep, err := u.app.Outgoing().Endpoint(ctx, l); err != nil {
+		u.logCause("outgoing link's endpoints not resolved", err)
+		copies = append(copies, Copy{Name: "endpoints_error", Label: "Endpoints", Value: "Not resolved now: " + unreachable(err) + "."})
+	} else {
+		copies = append(copies,
+			Copy{Name: "authorization_endpoint", Label: "Authorization endpoint", Value: ep.AuthURL},
+			Copy{Name: "token_endpoint", Label: "Token endpoint", Value: ep.TokenURL})
+	}
+	return append(copies, Copy{Name: "redirect_uri", Label: "Redirect URL registered at " + provider, Value: u.redirectURL(r, l.Name)})
+}
+
+// freeName is base, or base-2, base-3… whichever no link has yet.
+func (u *UI) freeName(r *http.Request, base string) (string, error) {
+	name := base
+	for i := 2; ; i++ {
+		err := u.nameFree(r, name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, errNameTaken) {
+			return "", err
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
 }
 
 // nameFree returns an error when an incoming or outgoing link has name.
@@ -197,7 +248,7 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 	f := &Form{Action: Path + "/outgoing/" + name, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
 		Fields:  outgoingSettings(l.ClientID, strings.Join(l.Scopes, " "), l.Mode, "Leave empty to keep the current secret."),
 		Buttons: []Button{{Value: "save", Label: "Save"}}}
-	page := formPage{Tab: "links", Heading: "Edit " + name, Form: f, Copies: []Copy{{Name: "redirect_uri", Label: "Redirect URL registered at " + providerName(l.Provider), Value: u.redirectURL(r, name)}}}
+	page := formPage{Tab: "links", Heading: "Edit " + name, Form: f, Copies: u.outgoingEndpoints(r, l)}
 	if declared {
 		for i := range f.Fields {
 			f.Fields[i].ReadOnly = true

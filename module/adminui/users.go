@@ -14,7 +14,7 @@ import (
 
 // usersPage lists users with the form to add one.
 type usersPage struct {
-	Notice string
+	Notice users.Flash
 	Users  []userRow
 	Form   *Form
 }
@@ -24,6 +24,8 @@ type userRow struct {
 	applinks.UserEntry
 	// EditURL is the user's page, the name escaped.
 	EditURL string
+	// RoleLabel is the role as pages name it, e.g. "System admin".
+	RoleLabel string
 }
 
 // addUserForm is the form that adds a local user.
@@ -37,15 +39,21 @@ func (u *UI) addUserForm(s users.Session) *Form {
 		Buttons: []Button{{Value: "add", Label: "Add user"}}}
 }
 
-// serveUsers lists the users (GET), adds a local user (POST) and signs a
-// user out everywhere (POST action=signout; the only change there is to a
-// user declared in the Caddyfile).
+// serveUsers lists the users (GET), adds a local user (POST), signs a
+// user out everywhere (POST action=signout) and revokes all of a user's
+// authorizations (POST action=revoke). The last two are the changes a
+// user declared in the Caddyfile can have here.
 func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session) error {
-	if r.Method == http.MethodPost && r.PostFormValue("action") == "signout" {
-		return u.signOutUser(w, r, s, r.PostFormValue("name"))
+	if r.Method == http.MethodPost {
+		switch r.PostFormValue("action") {
+		case "signout":
+			return u.signOutUser(w, r, s, r.PostFormValue("name"))
+		case "revoke":
+			return u.revokeUserGrants(w, r, s, r.PostFormValue("name"))
+		}
 	}
 	f := u.addUserForm(s)
-	page := usersPage{Notice: r.URL.Query().Get("notice"), Form: f}
+	page := usersPage{Notice: u.app.Sessions().TakeFlash(w, r, s), Form: f}
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		f.fill(r)
@@ -59,7 +67,7 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role, Create: true}, s.User.Name)
 			switch {
 			case err == nil:
-				redirect(w, r, Path+"/users", "User "+name+" added.")
+				u.redirect(w, r, s, Path+"/users", "User "+name+" added.")
 				return nil
 			case !applinks.IsUserInputError(err):
 				return err
@@ -86,10 +94,8 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 	}
 	rows := make([]userRow, len(entries))
 	for i, e := range entries {
-		if e.Role == "" {
-			e.Role = "none"
-		}
-		rows[i] = userRow{UserEntry: e, EditURL: userURL(e.Name)}
+		role, _ := scope.Parse(e.Role)
+		rows[i] = userRow{UserEntry: e, EditURL: userURL(e.Name), RoleLabel: role.Label()}
 	}
 	return rows, nil
 }
@@ -139,14 +145,14 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				}
 				_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: pw, Role: role, Disabled: edit.field("disabled").Checked}, s.User.Name)
 				if err == nil {
-					redirect(w, r, Path+"/users", "User "+name+" saved.")
+					u.redirect(w, r, s, Path+"/users", "User "+name+" saved.")
 					return nil
 				}
 				if !applinks.IsUserInputError(err) {
 					return err
 				}
 				if edit.check(userErrorField(err), err); !edit.invalid() {
-					page.Error = sentence(err.Error())
+					page.Error = forPerson(err)
 				}
 			}
 			if f := edit.field("password"); f != nil {
@@ -156,12 +162,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 		case "signout":
 			return u.signOutUser(w, r, s, name)
 		case "revoke":
-			n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
-			if err != nil {
-				return err
-			}
-			redirect(w, r, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
-			return nil
+			return u.revokeUserGrants(w, r, s, name)
 		case "delete":
 			if r.PostFormValue("confirm") != "yes" {
 				confirm := &Form{Action: userURL(name), CSRF: csrf, Cancel: userURL(name),
@@ -176,7 +177,7 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 			if err := u.app.DeleteUser(r.Context(), name, s.User.Name); err != nil {
 				return err
 			}
-			redirect(w, r, Path+"/users", "User "+name+" deleted.")
+			u.redirect(w, r, s, Path+"/users", "User "+name+" deleted.")
 			return nil
 		default:
 			page.Error = "Unknown action."
@@ -200,7 +201,42 @@ func (u *UI) signOutUser(w http.ResponseWriter, r *http.Request, s users.Session
 	if err != nil {
 		return err
 	}
-	redirect(w, r, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
+	u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Ended %s of %s.", plural(n, "session"), name))
+	return nil
+}
+
+// revokeUserGrants asks for confirmation, then (with confirm=yes)
+// revokes every grant of the user name, declared or stored, with its
+// tokens, and goes back to the list.
+func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Session, name string) error {
+	if _, err := u.app.Users().Get(r.Context(), name); errors.Is(err, store.ErrNotFound) {
+		u.notFound(w, s, "There is no user of that name.")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: name})
+		if err != nil {
+			return err
+		}
+		back := Path + "/users"
+		if r.PathValue("name") != "" {
+			back = userURL(name)
+		}
+		confirm := &Form{Action: back, CSRF: u.app.Sessions().CSRFToken(s), Cancel: back,
+			Hidden:  []Hidden{{"name", name}, {"confirm", "yes"}},
+			Buttons: []Button{{Value: "revoke", Label: "Revoke " + plural(len(gs), "authorization"), Class: "danger"}}}
+		u.render(w, s, http.StatusOK, formPage{Tab: "users", Heading: "Revoke every authorization of " + name + "?", Form: confirm, Intro: []string{
+			fmt.Sprintf("The %s %s gave to applications end, with every token issued from them: each application must ask %s again.", plural(len(gs), "authorization"), name, name),
+		}})
+		return nil
+	}
+	n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
+	if err != nil {
+		return err
+	}
+	u.redirect(w, r, s, Path+"/users", fmt.Sprintf("Revoked %s of %s.", plural(n, "authorization"), name))
 	return nil
 }
 

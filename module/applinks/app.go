@@ -98,6 +98,7 @@ type App struct {
 	outgoing *outgoing.Service
 	loadMu   sync.Mutex
 	metrics  *Metrics
+	activity *Activity
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
@@ -231,7 +232,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
-	a.grants.SetObserver(a.metrics)
+	a.activity = NewActivity(time.Now)
+	a.grants.SetObserver(tokenObserver{Metrics: a.metrics, activity: a.activity})
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
@@ -326,6 +328,10 @@ func (a *App) Outgoing() *outgoing.Service { return a.outgoing }
 
 // Metrics returns the gateway's Prometheus counters.
 func (a *App) Metrics() *Metrics { return a.metrics }
+
+// Activity returns the per-link counts of the last day (in memory, per
+// process).
+func (a *App) Activity() *Activity { return a.activity }
 
 // OIDCLogin returns sign-in through OpenID Connect providers.
 func (a *App) OIDCLogin() *users.OIDCLogin { return a.oidc }

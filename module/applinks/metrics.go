@@ -12,6 +12,7 @@ import (
 // metrics registry (served at the admin endpoint's /metrics).
 type Metrics struct {
 	issued      *prometheus.CounterVec
+	refused     prometheus.Counter
 	replays     *prometheus.CounterVec
 	validations *prometheus.CounterVec
 	outgoing    *prometheus.CounterVec
@@ -32,7 +33,8 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		outgoing:    counter("outgoing_refreshes_total", "Refreshes of outgoing provider tokens, by outcome.", "outcome"),
 		signIns:     counter("sign_ins_total", "Sign-in attempts, by method and outcome.", "method", "outcome"),
 	}
-	for _, c := range []prometheus.Collector{m.issued, m.replays, m.validations, m.outgoing, m.signIns} {
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "applinks", Name: "token_requests_refused_total", Help: "Token requests of an authenticated client refused with an OAuth error (invalid, expired or replayed code or refresh token, scope too high)."})
+	for _, c := range []prometheus.Collector{m.issued, m.refused, m.replays, m.validations, m.outgoing, m.signIns} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -41,8 +43,12 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Issued counts a token pair issued for a grant type.
-func (m *Metrics) Issued(grantType string) { m.issued.WithLabelValues(grantType).Inc() }
+// Issued counts a token pair issued for a grant type; the link is not a
+// label (links are created at runtime, labels must stay few).
+func (m *Metrics) Issued(_, grantType string) { m.issued.WithLabelValues(grantType).Inc() }
+
+// Refused counts a token request refused with an OAuth error.
+func (m *Metrics) Refused(string) { m.refused.Inc() }
 
 // Replayed counts a replay (kind "code" or "refresh_token").
 func (m *Metrics) Replayed(kind string) { m.replays.WithLabelValues(kind).Inc() }
@@ -67,3 +73,22 @@ func (m *Metrics) Refreshed(outcome string) { m.outgoing.WithLabelValues(outcome
 // SignedIn counts a sign-in attempt: method password or oidc, outcome
 // success or failure.
 func (m *Metrics) SignedIn(method, outcome string) { m.signIns.WithLabelValues(method, outcome).Inc() }
+
+// tokenObserver tells the metrics and the links' activity what the token
+// service does; both count in memory.
+type tokenObserver struct {
+	*Metrics
+	activity *Activity
+}
+
+// Issued counts a token pair issued to a link.
+func (o tokenObserver) Issued(linkID, grantType string) {
+	o.Metrics.Issued(linkID, grantType)
+	o.activity.Issued(linkID)
+}
+
+// Refused counts a refused token request of a link.
+func (o tokenObserver) Refused(linkID string) {
+	o.Metrics.Refused(linkID)
+	o.activity.Refused(linkID)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -23,7 +24,7 @@ type accountPage struct {
 	CSRF        string
 	Grants      []accountGrant
 	Connections []accountConnection
-	Notice      string
+	Notice      users.Flash
 }
 
 type accountGrant struct {
@@ -68,13 +69,14 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 			h.app.Pages().Error(w, http.StatusNotFound, "Not found", "That application or connection is not yours, or is already gone.")
 			return nil
 		}
-		http.Redirect(w, r, AccountPath+"?notice="+url.QueryEscape(notice), http.StatusSeeOther)
+		h.app.Sessions().SetFlash(w, r, sess, users.Flash{Text: notice})
+		http.Redirect(w, r, AccountPath, http.StatusSeeOther)
 		return nil
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
 	}
-	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: r.URL.Query().Get("notice")}
+	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: h.app.Sessions().TakeFlash(w, r, sess)}
 	gs, err := h.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: user})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -84,7 +86,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		if l, err := h.app.Links().Get(r.Context(), g.LinkID); err == nil {
 			name = l.Name
 		}
-		page.Grants = append(page.Grants, accountGrant{ID: g.ID, Link: name, Scope: g.Scope, Authorized: g.CreatedAt})
+		page.Grants = append(page.Grants, accountGrant{ID: g.ID, Link: name, Scope: scopeLabel(g.Scope), Authorized: g.CreatedAt})
 	}
 	names, err := h.app.Outgoing().Names(r.Context())
 	if err != nil {
@@ -99,10 +101,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
-		c := accountConnection{Link: l.Name, Status: status, Connected: status != "", ConnectURL: outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(AccountPath)}
-		if status == "" {
-			c.Status = "not connected"
-		}
+		c := accountConnection{Link: l.Name, Status: outgoing.StatusLabel(status), Connected: status != "", ConnectURL: outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(AccountPath)}
 		page.Connections = append(page.Connections, c)
 	}
 	h.app.Pages().Render(w, http.StatusOK, "account.html", web.Page{Title: "Your applications", User: user, Admin: sess.User.Role.Includes(scope.SystemAdmin), Data: page})
@@ -148,4 +147,11 @@ func (h *Handler) accountAction(r *http.Request, user string) (string, error) {
 		return name + " disconnected.", nil
 	}
 	return "", nil
+}
+
+// scopeLabel is a stored grant's scope (its highest permission first, then
+// OpenID scopes) as people read it.
+func scopeLabel(granted string) string {
+	highest, other := scope.ParseList(granted)
+	return strings.Join(append([]string{highest.Label()}, other...), ", ")
 }

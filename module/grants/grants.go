@@ -121,10 +121,16 @@ type Access struct {
 // ErrInvalidToken means a token is unknown, malformed, expired or revoked.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Observer is told what the token service does, for metrics.
+// Observer is told what the token service does, for metrics and the
+// links' activity. It is called in memory only, never with a store write.
 type Observer interface {
-	// Issued is called for each token pair issued, by grant type.
-	Issued(grantType string)
+	// Issued is called for each token pair issued to the link linkID, by
+	// grant type.
+	Issued(linkID, grantType string)
+	// Refused is called for each token request of the link linkID that the
+	// token endpoint answers with an OAuth error (an invalid, expired or
+	// replayed code or refresh token, a scope beyond the link's).
+	Refused(linkID string)
 	// Replayed is called when a code ("code") or refresh token
 	// ("refresh_token") is presented again and its grant revoked.
 	Replayed(kind string)
@@ -134,7 +140,8 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) Issued(string)         {}
+func (noObserver) Issued(string, string) {}
+func (noObserver) Refused(string)        {}
 func (noObserver) Replayed(string)       {}
 func (noObserver) Validated(bool, error) {}
 
@@ -199,6 +206,21 @@ func (e replayError) Error() string { return "refresh token replayed" }
 // A code redeemed before fails with invalid_grant and revokes every token
 // issued from it.
 func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, verifier string) (Tokens, error) {
+	out, err := s.exchange(ctx, c, code, redirectURI, verifier)
+	s.observeRefusal(c, err)
+	return out, err
+}
+
+// observeRefusal tells the observer of a request of c refused with an
+// OAuth error; a failure of the store is no refusal.
+func (s *Service) observeRefusal(c Client, err error) {
+	var oe *oautherror.Error
+	if errors.As(err, &oe) {
+		s.observe.Refused(c.LinkID)
+	}
+}
+
+func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, verifier string) (Tokens, error) {
 	if !token.Valid(code, token.Code) {
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code is invalid")
 	}
@@ -266,7 +288,7 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 	case err != nil:
 		return Tokens{}, err
 	}
-	s.observe.Issued("authorization_code")
+	s.observe.Issued(c.LinkID, "authorization_code")
 	s.audit.Info("grant created", zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.String("scope", iss.Grant.Scope))
 	return out, nil
 }
@@ -280,6 +302,12 @@ func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, ver
 // once the family has moved past its child) is a replay and revokes the
 // whole grant.
 func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
+	out, err := s.refresh(ctx, c, refreshToken, requested)
+	s.observeRefusal(c, err)
+	return out, err
+}
+
+func (s *Service) refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
 	if !token.Valid(refreshToken, token.Refresh) {
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
 	}
@@ -380,7 +408,7 @@ func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested
 	for _, h := range iss.Delete {
 		s.superseded(h)
 	}
-	s.observe.Issued("refresh_token")
+	s.observe.Issued(c.LinkID, "refresh_token")
 	if ce := s.audit.Check(zapcore.InfoLevel, "grant refreshed"); ce != nil {
 		ce.Write(zap.String("client_id", c.ClientID), zap.String("user", iss.Grant.UserID), zap.String("grant", iss.Grant.ID), zap.Uint64("generation", iss.Grant.Generation))
 	}

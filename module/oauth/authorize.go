@@ -129,8 +129,8 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 		page := consentPage{
 			SignIn:         slices.Contains(req.oidc, "openid"),
 			LinkName:       req.link.Name,
-			Scope:          req.scope.String(),
-			Granted:        granted.String(),
+			Scope:          req.scope.Label(),
+			Granted:        granted.Label(),
 			RedirectOrigin: origin(req.target),
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}

@@ -181,9 +181,30 @@ func checkURL(u *url.URL) error {
 	return nil
 }
 
+// RefusedError is a URL or address the gateway does not connect to, with
+// the reason written for a person (e.g. "host 10.0.0.1 is a private
+// address"); it is ErrRefused for errors.Is.
+type RefusedError struct {
+	// URL is the refused URL, any password redacted; "" for an address
+	// refused at connect time.
+	URL    string
+	Reason string
+}
+
+// Error says what was refused and why.
+func (e *RefusedError) Error() string {
+	if e.URL == "" {
+		return "refused: " + e.Reason
+	}
+	return "checking endpoint " + e.URL + ": refused: " + e.Reason
+}
+
+// Is makes a RefusedError match ErrRefused.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
 // refuse returns the error of a refused URL, with any password redacted.
 func refuse(u *url.URL, reason string) error {
-	return fmt.Errorf("checking endpoint %s: %w: %s", u.Redacted(), ErrRefused, reason)
+	return &RefusedError{URL: u.Redacted(), Reason: reason}
 }
 
 // refusedAddr returns why ip may not be connected to, or "" if it may. An
@@ -272,7 +293,7 @@ func (p Policy) controlDial(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("%w: cannot parse address %q: %v", ErrRefused, address, err)
 	}
 	if reason := p.refusedAddrPort(ap); reason != "" {
-		return fmt.Errorf("%w: %s is %s", ErrRefused, ap.Addr(), reason)
+		return &RefusedError{Reason: fmt.Sprintf("%s is %s", ap.Addr(), reason)}
 	}
 	return nil
 }

@@ -433,6 +433,18 @@ func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
 	return NewLink(ConfigLink{Name: ol.Name, ClientID: ol.ClientID, ClientSecret: string(sec), Scopes: ol.Scopes, Mode: ol.Mode}, p)
 }
 
+// Endpoint returns the authorization and token endpoints the link uses,
+// resolved (discovered, for an issuer) as connecting it does, through the
+// link's own client. An unreachable provider's error wraps
+// ErrProviderUnavailable.
+func (s *Service) Endpoint(ctx context.Context, l *Link) (oauth2.Endpoint, error) {
+	ep, err := l.Provider.Endpoint(ctx, s.client(l))
+	if err != nil {
+		return oauth2.Endpoint{}, fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+	}
+	return ep, nil
+}
+
 // oauthConfig is the OAuth 2.0 client configuration of a link.
 func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oauth2.Config, error) {
 	ep, err := l.Provider.Endpoint(ctx, s.client(l))

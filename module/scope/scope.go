@@ -32,6 +32,17 @@ func (s Scope) String() string {
 	return names[s]
 }
 
+var labels = [...]string{None: "No access", Read: "Read", Write: "Write", Admin: "Admin", SystemAdmin: "System admin"}
+
+// Label returns the scope as pages show it to people, e.g. "System admin"
+// for SYSTEM_ADMIN; configuration and the API keep String's wire name.
+func (s Scope) Label() string {
+	if s < None || s > SystemAdmin {
+		return s.String()
+	}
+	return labels[s]
+}
+
 // Includes reports whether s grants at least need.
 func (s Scope) Includes(need Scope) bool { return s >= need }
 

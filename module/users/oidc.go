@@ -368,7 +368,7 @@ func (l *OIDCLogin) ServeCallback(w http.ResponseWriter, r *http.Request) error 
 	}
 	l.observe("oidc", "success")
 	l.audit.Info("signed in", zap.String("user", name), zap.String("provider", p.cfg.Name), zap.String("role", role.String()), zap.String("remote_ip", ClientAddress(r)))
-	returnto.Redirect(w, st.ReturnTo)
+	redirectSignedIn(w, u, st.ReturnTo)
 	return nil
 }
 

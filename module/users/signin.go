@@ -120,7 +120,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.observed("success")
 	s.Audit.Info("signed in", zap.String("user", u.Name), zap.String("remote_ip", addr))
-	returnto.Redirect(w, page.ReturnTo)
+	redirectSignedIn(w, u, page.ReturnTo)
 	return nil
 }
 
