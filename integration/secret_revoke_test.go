@@ -53,12 +53,11 @@ func TestLeakedSecretStopsWorkingWhenRotatedWithoutOverlap(t *testing.T) {
 	// The UI offers the same, and says the old secret is gone.
 	sam := browser(t)
 	signIn(t, sam, "sam", password)
-	_, list := adminPage(t, sam, "/applinks/admin")
-	if row := linkRowOf(list, "leaky"); !strings.Contains(row, `name="overlap" value="0"`) {
-		t.Fatalf("the row offers no rotation that revokes the old secret:\n%s", row)
-	}
 	rotate := "/applinks/admin/incoming/" + id + "/rotate"
-	status, _, page := adminPost(t, sam, "/applinks/admin", rotate, url.Values{"overlap": {"0"}})
+	if _, confirm := adminPage(t, sam, rotate); !strings.Contains(confirm, `value="revoke"`) {
+		t.Fatalf("the rotation page offers no rotation that revokes the old secret:\n%s", confirm)
+	}
+	status, _, page := adminPost(t, sam, rotate, rotate, url.Values{"action": {"revoke"}})
 	if status != http.StatusOK || !strings.Contains(page, "previous secret no longer works") {
 		t.Fatalf("UI rotation with overlap 0: %d\n%s", status, page)
 	}
@@ -66,8 +65,8 @@ func TestLeakedSecretStopsWorkingWhenRotatedWithoutOverlap(t *testing.T) {
 	if authenticates(fresh) || !authenticates(newest) {
 		t.Fatalf("after the UI rotation: old works=%v, new works=%v", authenticates(fresh), authenticates(newest))
 	}
-	status, final, _ := adminPost(t, sam, "/applinks/admin", rotate, url.Values{"overlap": {"-5m"}})
-	if status != http.StatusOK || !strings.Contains(final, "notice=") || !authenticates(newest) {
-		t.Fatalf("UI rotation with a negative overlap: %d at %s; current works=%v", status, final, authenticates(newest))
+	status, _, final := adminPost(t, sam, rotate, rotate, url.Values{"overlap": {"-5m"}, "action": {"keep"}})
+	if status != http.StatusOK || !strings.Contains(final, "must be a duration") || !authenticates(newest) {
+		t.Fatalf("UI rotation with a negative overlap: %d; current works=%v\n%s", status, authenticates(newest), final)
 	}
 }
