@@ -375,5 +375,23 @@ func (ls *lazyStore) DeleteOutgoingLink(ctx context.Context, name string) error 
 	return st.DeleteOutgoingLink(ctx, name)
 }
 
+// CreateKeyCheck opens the store if needed and calls its CreateKeyCheck.
+func (ls *lazyStore) CreateKeyCheck(ctx context.Context, c store.KeyCheck) error {
+	st, err := ls.open()
+	if err != nil {
+		return err
+	}
+	return st.CreateKeyCheck(ctx, c)
+}
+
+// GetKeyCheck opens the store if needed and calls its GetKeyCheck.
+func (ls *lazyStore) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
+	st, err := ls.open()
+	if err != nil {
+		return store.KeyCheck{}, err
+	}
+	return st.GetKeyCheck(ctx)
+}
+
 // Interface guards
 var _ store.Store = (*lazyStore)(nil)

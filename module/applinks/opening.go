@@ -29,8 +29,9 @@ type opening struct {
 	required []string
 }
 
-// open opens the store, writes a generated key file and loads the
-// signing keys, once: the first of Start and a request (some may come
+// open opens the store, checks that the at-rest key is the one it was
+// sealed with, writes a generated key file and loads the signing keys,
+// once: the first of Start and a request (some may come
 // before Start, as apps start in no fixed order) does it, and the others
 // wait for it. A failed attempt is made again by the next call. Once the
 // configuration is unloaded, open refuses to start opening.
@@ -51,11 +52,24 @@ func (a *App) open() (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
+	// Before anything is written: a wrong key must not seal new records
+	// or write a new key file over the trace of the right one.
+	unchecked, err := a.checkKey(a.ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	if o.keyFile != "" {
 		if err := a.keys.WriteKeyFile(o.keyFile); err != nil {
 			return nil, fmt.Errorf("saving at-rest key: %w", err)
 		}
 		o.keyFile = ""
+	}
+	// Recorded once the key is kept, so that a key file that could not
+	// be written does not leave a check no key passes.
+	if unchecked {
+		if err := a.recordKeyCheck(a.ctx, st, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	keyring, err := signing.New(a.ctx, st, a.keys, a.IDTokenAlgorithm, time.Duration(a.AccessTokenTTL), time.Now)
 	if err != nil {

@@ -19,13 +19,23 @@ import (
 // function that unloads it (Cleanup of its modules).
 func provision(t *testing.T, dir string) (*applinks.App, context.CancelFunc) {
 	t.Helper()
+	return provisionConfig(t, dir, nil)
+}
+
+// provisionConfig is provision with more app options, e.g. secret_key.
+func provisionConfig(t *testing.T, dir string, options map[string]any) (*applinks.App, context.CancelFunc) {
+	t.Helper()
 	base, err := caddy.ProvisionContext(&caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := caddy.NewContext(base)
 	t.Cleanup(cancel)
-	raw, _ := json.Marshal(map[string]any{"storage": map[string]any{"backend": "badger", "dir": dir}})
+	config := map[string]any{"storage": map[string]any{"backend": "badger", "dir": dir}}
+	for k, v := range options {
+		config[k] = v
+	}
+	raw, _ := json.Marshal(config)
 	mod, err := ctx.LoadModuleByID("applinks", raw)
 	if err != nil {
 		t.Fatalf("provisioning: %v", err)

@@ -23,6 +23,9 @@ type Backend interface {
 	// KeyFile is where a generated at-rest encryption key is kept when no
 	// secret_key is configured; empty when the backend cannot keep one.
 	KeyFile() string
+	// Location names the database for people, e.g. the Badger directory,
+	// in messages; it holds no credentials.
+	Location() string
 }
 
 // Sentinel errors returned by every backend; test them with errors.Is.
@@ -49,6 +52,7 @@ type Store interface {
 	UserStore
 	SubjectStore
 	KeyStore
+	KeyCheckStore
 	OutgoingStore
 }
 
@@ -167,6 +171,34 @@ type KeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// DeleteSigningKey removes a key; a missing one is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// KeyCheckStore keeps the record that tells whether the at-rest key in
+// use is the one the store's sealed values were sealed with.
+type KeyCheckStore interface {
+	// CreateKeyCheck stores the key check; ErrAlreadyExists when one is
+	// stored already, which is never replaced.
+	CreateKeyCheck(ctx context.Context, c KeyCheck) error
+	// GetKeyCheck returns the key check; ErrNotFound when none is stored.
+	GetKeyCheck(ctx context.Context) (KeyCheck, error)
+}
+
+// The kinds of at-rest key a KeyCheck records.
+const (
+	// KeyKindPassphrase is a key derived from the secret_key option.
+	KeyKindPassphrase = "secret_key"
+	// KeyKindFile is a random key kept in the backend's key file.
+	KeyKindFile = "key_file"
+)
+
+// KeyCheck records which at-rest key sealed a store, without the key: a
+// MAC of a fixed text under it, and how the key was given.
+type KeyCheck struct {
+	// Kind is KeyKindPassphrase or KeyKindFile.
+	Kind string `json:"kind"`
+	// MAC is the MAC by which a key is recognised.
+	MAC       []byte    `json:"mac"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OutgoingStore keeps the provider tokens of outgoing links, sealed by the

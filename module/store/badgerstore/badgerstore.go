@@ -32,6 +32,7 @@ import (
 //	u/<name>                user (JSON)
 //	id/<user>               subject of a user (JSON)
 //	k/<id>                  signing key (JSON), TTL ExpiresAt when set
+//	kc/                     the at-rest key check (JSON), one record
 //	op/<state hash>         pending outgoing authorization (JSON), TTL
 //	                        ExpiresAt
 //	o/<link>\x00<user>      outgoing connection (JSON); <user> is empty for
@@ -56,6 +57,7 @@ const (
 	prefixUser       = "u/"
 	prefixSubject    = "id/"
 	prefixSigningKey = "k/"
+	prefixKeyCheck   = "kc/"
 	prefixPending    = "op/"
 	prefixConn       = "o/"
 	prefixConnUser   = "ou/"

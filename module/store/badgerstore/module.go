@@ -112,6 +112,14 @@ func (s *Storage) KeyFile() string {
 	return dir + ".key"
 }
 
+// Location returns the database directory.
+func (s *Storage) Location() string {
+	if s.dir != "" {
+		return s.dir
+	}
+	return s.Dir
+}
+
 // Cleanup releases this module's reference to the database, which is
 // closed when no config generation uses it any more.
 func (s *Storage) Cleanup() error {

@@ -85,6 +85,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"Subjects", testSubjects},
 		{"SigningKeys", testSigningKeys},
+		{"KeyCheck", testKeyCheck},
 		{"Pending", testPending},
 		{"Connections", testConnections},
 		{"UpdateConnectionFnError", testUpdateConnectionFnError},
