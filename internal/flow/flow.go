@@ -32,8 +32,36 @@ func HiddenFields(body string) url.Values {
 
 // Run signs user in at the gateway, consents for the incoming link with the
 // given client credentials and redirect URI, and exchanges the code (PKCE
-// S256) for tokens. scope may be empty for the link's ceiling.
+// S256) for tokens. scope may be empty for the link's ceiling. Each call
+// is a new browser, so each signs in again.
 func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oauth2.Token, error) {
+	c, err := Browser(redirect)
+	if err != nil {
+		return nil, err
+	}
+	return RunIn(c, issuer, user, password, clientID, secret, redirect, scope)
+}
+
+// Browser is an HTTP client with a cookie jar that follows redirects
+// except the one to redirect, the client app's redirect URI.
+func Browser(redirect string) (*http.Client, error) {
+	jar, _ := cookiejar.New(nil)
+	redirectURL, err := url.Parse(redirect)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the redirect URI: %w", err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Host == redirectURL.Host && r.URL.Path == redirectURL.Path {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}, nil
+}
+
+// RunIn is Run in c, a client from Browser: a browser that is still
+// signed in at the gateway goes straight to the consent page, as a
+// person's would.
+func RunIn(c *http.Client, issuer, user, password, clientID, secret, redirect, scope string) (*oauth2.Token, error) {
 	conf := &oauth2.Config{
 		ClientID:     clientID,
 		ClientSecret: secret,
@@ -46,14 +74,6 @@ func Run(issuer, user, password, clientID, secret, redirect, scope string) (*oau
 	if scope != "" {
 		conf.Scopes = strings.Fields(scope)
 	}
-	jar, _ := cookiejar.New(nil)
-	redirectURL, _ := url.Parse(redirect)
-	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-		if r.URL.Host == redirectURL.Host && r.URL.Path == redirectURL.Path {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
 	verifier := oauth2.GenerateVerifier()
 	resp, _, err := Authorize(c, conf.AuthCodeURL("bench", oauth2.S256ChallengeOption(verifier)), user, password)
 	if err != nil {
