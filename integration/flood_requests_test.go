@@ -162,6 +162,9 @@ func floodOnce(ctx context.Context, c *http.Client, base string, n int) (int, er
 	for k, v := range s.header {
 		req.Header.Set(k, v)
 	}
+	if n%2 == 1 {
+		req.Header.Set("X-Forwarded-For", spoofedAddress(n))
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
@@ -169,6 +172,17 @@ func floodOnce(ctx context.Context, c *http.Client, base string, n int) (int, er
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// spoofedAddress is a client address for the flood's n-th request to
+// claim through X-Forwarded-For (the gateway trusts the loopback proxy):
+// a new IPv4 address or IPv6 /64 nearly every time, so the per-address
+// tables fill to their bounds.
+func spoofedAddress(n int) string {
+	if n%4 == 1 {
+		return fmt.Sprintf("10.%d.%d.%d", n>>16&0xff, n>>8&0xff, n&0xff)
+	}
+	return fmt.Sprintf("2001:db8:%x:%x::1", n>>16&0xffff, n&0xffff)
 }
 
 // keyCounts is how many live keys a Badger store holds per key prefix

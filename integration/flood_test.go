@@ -138,6 +138,8 @@ func TestUnauthenticatedFloodNeitherStarvesGoodClientNorWritesStore(t *testing.T
 	var good, bad int
 	var failures []string
 	rssPeak := rssBefore
+	start, nextSample := time.Now(), 10*time.Second
+	var timeline []string
 	for ctx.Err() == nil {
 		if err := goodIteration(browser, floodBase); err != nil {
 			bad++
@@ -147,7 +149,12 @@ func TestUnauthenticatedFloodNeitherStarvesGoodClientNorWritesStore(t *testing.T
 		} else {
 			good++
 		}
-		rssPeak = max(rssPeak, vmRSS(t, pid))
+		rss := vmRSS(t, pid)
+		rssPeak = max(rssPeak, rss)
+		if since := time.Since(start); since >= nextSample {
+			timeline = append(timeline, fmt.Sprintf("%s:%dMiB", since.Truncate(time.Second), rss>>20))
+			nextSample += 10 * time.Second
+		}
 	}
 	wg.Wait()
 	rssAfter := vmRSS(t, pid)
@@ -158,7 +165,7 @@ func TestUnauthenticatedFloodNeitherStarvesGoodClientNorWritesStore(t *testing.T
 	t.Logf("flood: %d requests in %s (%.0f/s) from %d addresses, %d transport errors, %d 5xx answers; statuses %v",
 		min(sent.Load(), floodMaxRequests), duration, float64(min(sent.Load(), floodMaxRequests))/elapsed, floodWorkers, transportErrs.Load(), serverErrs.Load(), statuses)
 	t.Logf("good client: %d flows succeeded, %d failed (%.1f%%)", good, bad, 100*float64(good)/float64(max(good+bad, 1)))
-	t.Logf("caddy VmRSS: %d KiB before, %d KiB peak, %d KiB after", rssBefore>>10, rssPeak>>10, rssAfter>>10)
+	t.Logf("caddy VmRSS: %d KiB before, %d KiB peak, %d KiB after; every 10s %v", rssBefore>>10, rssPeak>>10, rssAfter>>10, timeline)
 	t.Logf("store keys per prefix: after the sign-in %v, before the flood %v, per good flow %v, after the flood %v", signedIn, calibrated, perFlow, flooded)
 
 	if bad > 0 || good == 0 {
@@ -228,14 +235,21 @@ func callGuarded(issuer, token string) error {
 
 // floodCaddyfile is a gateway with every part an attacker can reach: the
 // authorization server, sign-in, the admin UI and account page, a guarded
-// app, an outgoing link and a route that uses it.
+// app, an outgoing link and a route that uses it. It trusts X-Forwarded-For
+// from loopback, so the flood can also claim many client addresses.
 func floodCaddyfile(t *testing.T, dir string) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	http_port %d
 	grace_period 1ns
+	servers {
+		trusted_proxies static 127.0.0.0/8
+	}
 	applinks {
 		storage badger %s
+		# Every record the good client writes must still be there when the
+		# store is counted after the flood: codes live 60s by default.
+		code_ttl 10m
 		user alice %s ADMIN
 		incoming app {
 			redirect_uri %s
