@@ -14,6 +14,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/applinks/caddy-applinks/internal/flow"
+	"github.com/applinks/caddy-applinks/module/token"
+	"github.com/applinks/caddy-applinks/module/users"
 )
 
 // floodShape is one kind of malformed or unauthenticated request.
@@ -83,6 +85,10 @@ var floodShapes = func() []floodShape {
 		{method: "POST", path: "/applinks/login", body: "username=nobody&password=wrong", signIn: true},
 		{method: "GET", path: "/applinks/logout"},
 		{method: "POST", path: "/applinks/logout", contentType: form, body: "csrf=forged"},
+		// A session cookie of the right form (prefix, checksum) that names
+		// no session.
+		{method: "POST", path: "/applinks/logout", contentType: form, body: "csrf=forged", header: map[string]string{"Cookie": users.SessionCookie + "=" + token.New(token.Session)}},
+		{method: "GET", path: "/applinks/account", header: map[string]string{"Cookie": users.SessionCookie + "=" + token.New(token.Session)}},
 		{method: "GET", path: "/applinks/login/oidc?provider=nobody"},
 		{method: "GET", path: "/applinks/login/callback/nobody?state=x&code=y"},
 		{method: "GET", path: "/applinks/login/callback?state=x&code=y"},
@@ -223,8 +229,14 @@ func (c keyCounts) String() string {
 	return "[" + b.String() + "]"
 }
 
+// storeCommits is the key name under which countKeys reports the number
+// of write transactions the store has committed (Badger's latest commit
+// version): a write that leaves no live key behind, such as the tombstone
+// of a delete, still counts.
+const storeCommits = "commits"
+
 // countKeys opens the Badger store in dir (no process may hold it) and
-// counts its live keys per prefix.
+// counts its live keys per prefix, and its commits under storeCommits.
 func countKeys(t *testing.T, dir string) keyCounts {
 	t.Helper()
 	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
@@ -232,7 +244,7 @@ func countKeys(t *testing.T, dir string) keyCounts {
 		t.Fatalf("opening the store to count its keys: %v", err)
 	}
 	defer db.Close()
-	c := keyCounts{}
+	c := keyCounts{storeCommits: int(db.MaxVersion())}
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()

@@ -60,7 +60,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 // DeleteSigningKey removes a key; a missing one is not an error.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete(skey(prefixSigningKey, id))
+		return deletePresent(txn, skey(prefixSigningKey, id))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting signing key %q: %w", id, err)

@@ -194,10 +194,7 @@ func (s *Store) DeleteConnection(ctx context.Context, linkID, userID string) err
 		return fmt.Errorf("deleting connection: %w", err)
 	}
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		if err := txn.Delete(connKey(linkID, userID)); err != nil {
-			return err
-		}
-		return txn.Delete(connUserKey(linkID, userID))
+		return deletePresent(txn, connKey(linkID, userID), connUserKey(linkID, userID))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting connection of link %q for user %q: %w", linkID, userID, err)

@@ -37,7 +37,7 @@ func (s *Store) GetSession(ctx context.Context, hash []byte) (store.Session, err
 // DeleteSession removes a session; a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete(key(prefixSession, hash))
+		return deletePresent(txn, key(prefixSession, hash))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting session: %w", err)
@@ -127,7 +127,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // DeleteUser removes a user; a missing one is not an error.
 func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete(skey(prefixUser, name))
+		return deletePresent(txn, skey(prefixUser, name))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting user %q: %w", name, err)

@@ -64,7 +64,7 @@ func (s *Store) GetSubject(ctx context.Context, userID string) (store.Subject, e
 // error.
 func (s *Store) DeleteSubject(ctx context.Context, userID string) error {
 	err := s.update(ctx, func(txn *badger.Txn) error {
-		return txn.Delete(skey(prefixSubject, userID))
+		return deletePresent(txn, skey(prefixSubject, userID))
 	})
 	if err != nil {
 		return fmt.Errorf("deleting subject of user %q: %w", userID, err)
