@@ -163,6 +163,7 @@ func envOr(name, def string) string {
 }
 
 func (h *crashHarness) violation(format string, args ...any) {
+	h.t.Helper()
 	h.violations.Add(1)
 	h.t.Errorf(format, args...)
 }
