@@ -167,3 +167,41 @@ func TestWrongPasswordFloodDoesNotLockOutUser(t *testing.T) {
 		t.Fatalf("alice from her usual address during the flood: %d, want 303", status)
 	}
 }
+
+// TestWrongPasswordFloodDoesNotLockOutUserInHerBrowser: an attacker
+// flooding wrong passwords for one user name from many addresses cannot
+// lock her out of the browser she signed in with before, even when that
+// browser now comes from an address the gateway has never seen; a browser
+// she never signed in with stays held back, and a device cookie of hers
+// does not exempt sign-ins under another name.
+func TestWrongPasswordFloodDoesNotLockOutUserInHerBrowser(t *testing.T) {
+	startGateway(t, gatewayOptions{globalOption: behindProxy})
+	laptop := browserAt(t, "198.51.100.8")
+	laptop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if resp := signIn(t, laptop, "alice", password); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's first sign-in: %d", resp.StatusCode)
+	}
+	for _, name := range []string{"alice", "wendy"} {
+		limited := false
+		for i := range 40 {
+			status := signInStatus(t, fmt.Sprintf("2001:db8:%x:%x::1", len(name), i), name, "wrong password")
+			if status == http.StatusTooManyRequests {
+				limited = true
+				break
+			}
+		}
+		if !limited {
+			t.Fatalf("40 wrong passwords for %s were all checked: no per-user limit", name)
+		}
+	}
+	if status := signInStatus(t, "203.0.113.50", "alice", password); status != http.StatusTooManyRequests {
+		t.Fatalf("alice in a new browser during the flood: %d, want 429", status)
+	}
+	laptop.Transport = forwardedFor{"203.0.113.51"} // the laptop moved to another network
+	if resp := signIn(t, laptop, "alice", password); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice in her own browser, from a new address, during the flood: %d, want 303", resp.StatusCode)
+	}
+	if resp := signIn(t, laptop, "wendy", password); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("wendy in alice's browser during the flood of wendy's name: %d, want 429", resp.StatusCode)
+	}
+}

@@ -31,9 +31,9 @@ type SignIn struct {
 	ByAddress *ratelimit.Limiter
 	ByUser    *ratelimit.Limiter
 	// Known, when set, remembers user and address of each sign-in; a user
-	// signing in from such an address again is not held back by ByUser,
-	// so a flood of wrong passwords for their name from elsewhere cannot
-	// lock them out.
+	// signing in from such an address again, or from a browser they signed
+	// in with before (DeviceCookie), is not held back by ByUser, so a flood
+	// of wrong passwords for their name from elsewhere cannot lock them out.
 	Known *ratelimit.Limiter
 	Audit *zap.Logger
 	Now   func() time.Time
@@ -84,7 +84,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	addr := ClientAddress(r)
 	addrKey := ratelimit.AddressKey(addr)
 	knownKey := page.Username + "\x00" + addrKey
-	known := s.Known != nil && s.Known.Known(knownKey)
+	known := s.Sessions.KnownDevice(r, page.Username) || s.Known != nil && s.Known.Known(knownKey)
 	if !s.ByAddress.Allow(addrKey, now) || (!known && !s.ByUser.Allow(page.Username, now)) {
 		s.Audit.Warn("sign-in rate limited", zap.String("user", page.Username), zap.String("remote_ip", addr))
 		w.Header().Set("Retry-After", "60")
@@ -115,6 +115,7 @@ func (s *SignIn) ServeLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Sessions.Start(r.Context(), w, r, u); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	s.Sessions.RememberDevice(w, r, u.Name)
 	if s.Known != nil {
 		s.Known.Remember(knownKey, now)
 	}
