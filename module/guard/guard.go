@@ -250,8 +250,11 @@ func bearerToken(r *http.Request) (tok string, present bool, err error) {
 	case strings.EqualFold(scheme, "Bearer"):
 		tok = rest
 	case strings.EqualFold(scheme, "Basic"):
-		raw, derr := base64.StdEncoding.DecodeString(rest)
-		if derr != nil {
+		// Strict decoding and the re-encoding check refuse the spellings the
+		// lenient decoder lets through (CR/LF inside, non-zero padding bits),
+		// so one token has one Basic header and nothing can hide in it.
+		raw, derr := base64.StdEncoding.Strict().DecodeString(rest)
+		if derr != nil || base64.StdEncoding.EncodeToString(raw) != rest {
 			return "", true, &refusal{code: oautherror.InvalidToken, description: "the Basic credentials are not valid base64"}
 		}
 		_, tok, _ = strings.Cut(string(raw), ":")
