@@ -25,7 +25,7 @@ func FuzzBearerToken(f *testing.F) {
 		"", "Bearer " + acc, "bearer " + acc, "BEARER    " + acc, "Bearer\t" + acc,
 		"Bearer " + acc + " ", " Bearer " + acc, "Bearer " + acc + "\r\n",
 		"Basic " + b64("u:"+acc), "basic " + b64(":"+acc), "Basic " + b64(acc+":"),
-		"Basic " + b64("u:"+acc)[:20] + "\r\n" + b64("u:"+acc)[20:],
+		"Basic " + b64("u:" + acc)[:20] + "\r\n" + b64("u:" + acc)[20:],
 		"Basic " + strings.TrimRight(b64("u:"+acc), "="),
 		"Token " + acc, "Bearer " + token.New(token.Refresh), "Bearer", "Basic ",
 	} {
