@@ -28,6 +28,7 @@ func FuzzBearerToken(f *testing.F) {
 		"Basic " + b64("u:" + acc)[:20] + "\r\n" + b64("u:" + acc)[20:],
 		"Basic " + strings.TrimRight(b64("u:"+acc), "="),
 		"Token " + acc, "Bearer " + token.New(token.Refresh), "Bearer", "Basic ",
+		"baſic " + b64("u:"+acc),
 	} {
 		f.Add(h, "", false)
 	}
@@ -89,9 +90,9 @@ func canonicalAuthorization(h, tok string) bool {
 	}
 	rest = strings.TrimLeft(rest, " ")
 	switch {
-	case strings.EqualFold(scheme, "Bearer"):
+	case scheme == "Bearer" || scheme == "bearer" || scheme == "BEARER" || strings.ToLower(scheme) == "bearer" && isASCII(scheme):
 		return rest == tok
-	case strings.EqualFold(scheme, "Basic"):
+	case scheme == "Basic" || scheme == "basic" || scheme == "BASIC" || strings.ToLower(scheme) == "basic" && isASCII(scheme):
 		raw, err := base64.StdEncoding.Strict().DecodeString(rest)
 		if err != nil || base64.StdEncoding.EncodeToString(raw) != rest {
 			return false
@@ -100,4 +101,13 @@ func canonicalAuthorization(h, tok string) bool {
 		return ok && password == tok && !strings.Contains(user, ":")
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -174,3 +174,21 @@ func TestBasicCredentialsInNonCanonicalBase64AreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizationSchemeSpelledWithUnicodeFoldingIsRefused: a client
+// cannot get a token accepted under a scheme such as "Baſic" (U+017F),
+// which Unicode case folding equates with "Basic" but no other reader of
+// the header does.
+func TestAuthorizationSchemeSpelledWithUnicodeFoldingIsRefused(t *testing.T) {
+	acc := token.New(token.Access)
+	for _, h := range []string{
+		"Baſic " + base64.StdEncoding.EncodeToString([]byte("u:"+acc)),
+		"baſic " + base64.StdEncoding.EncodeToString([]byte("u:"+acc)),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		if tok, _, err := bearerToken(r); err == nil || tok != "" {
+			t.Errorf("header %q: accepted %q", h, tok)
+		}
+	}
+}
