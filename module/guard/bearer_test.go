@@ -140,3 +140,55 @@ func TestBearerTokenSeveralHeaders(t *testing.T) {
 		t.Fatalf("present=%v err=%v, want a refusal", present, err)
 	}
 }
+
+// TestBasicCredentialsInNonCanonicalBase64AreRefused: a client cannot make
+// the guard accept a token through a Basic header whose base64 hides line
+// breaks or non-zero padding bits, spellings other readers of the header
+// decode differently or refuse.
+func TestBasicCredentialsInNonCanonicalBase64AreRefused(t *testing.T) {
+	acc := token.New(token.Access)
+	enc := base64.StdEncoding.EncodeToString([]byte("us:" + acc))
+	// "us:" + 52 bytes is 55 bytes: one byte left over, so the encoding
+	// ends in "==" after a character carrying 4 padding bits.
+	if !strings.HasSuffix(enc, "==") {
+		t.Fatalf("test setup: %q does not end in ==", enc)
+	}
+	tail := enc[len(enc)-3]
+	alphabet := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	padBits := enc[:len(enc)-3] + string(alphabet[strings.IndexByte(alphabet, tail)|1]) + "=="
+	for name, h := range map[string]string{
+		"CRLF inside":          "Basic " + enc[:20] + "\r\n" + enc[20:],
+		"LF inside":            "Basic " + enc[:20] + "\n" + enc[20:],
+		"non-zero padding bit": "Basic " + padBits,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if raw, err := base64.StdEncoding.DecodeString(h[len("Basic "):]); err != nil || !strings.HasSuffix(string(raw), acc) {
+				t.Fatalf("test setup: the lenient decoder reads %q, %v", raw, err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Authorization", h)
+			tok, present, err := bearerToken(r)
+			if !present || err == nil || tok != "" {
+				t.Fatalf("token %q, present %v, error %v; want a refusal", tok, present, err)
+			}
+		})
+	}
+}
+
+// TestAuthorizationSchemeSpelledWithUnicodeFoldingIsRefused: a client
+// cannot get a token accepted under a scheme such as "Baſic" (U+017F),
+// which Unicode case folding equates with "Basic" but no other reader of
+// the header does.
+func TestAuthorizationSchemeSpelledWithUnicodeFoldingIsRefused(t *testing.T) {
+	acc := token.New(token.Access)
+	for _, h := range []string{
+		"Baſic " + base64.StdEncoding.EncodeToString([]byte("u:"+acc)),
+		"baſic " + base64.StdEncoding.EncodeToString([]byte("u:"+acc)),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", h)
+		if tok, _, err := bearerToken(r); err == nil || tok != "" {
+			t.Errorf("header %q: accepted %q", h, tok)
+		}
+	}
+}

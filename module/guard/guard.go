@@ -247,11 +247,14 @@ func bearerToken(r *http.Request) (tok string, present bool, err error) {
 	scheme, rest, _ := strings.Cut(h, " ")
 	rest = strings.TrimLeft(rest, " ")
 	switch {
-	case strings.EqualFold(scheme, "Bearer"):
+	case isScheme(scheme, "bearer"):
 		tok = rest
-	case strings.EqualFold(scheme, "Basic"):
-		raw, derr := base64.StdEncoding.DecodeString(rest)
-		if derr != nil {
+	case isScheme(scheme, "basic"):
+		// Strict decoding and the re-encoding check refuse the spellings the
+		// lenient decoder lets through (CR/LF inside, non-zero padding bits),
+		// so one token has one Basic header and nothing can hide in it.
+		raw, derr := base64.StdEncoding.Strict().DecodeString(rest)
+		if derr != nil || base64.StdEncoding.EncodeToString(raw) != rest {
 			return "", true, &refusal{code: oautherror.InvalidToken, description: "the Basic credentials are not valid base64"}
 		}
 		_, tok, _ = strings.Cut(string(raw), ":")
@@ -265,6 +268,22 @@ func bearerToken(r *http.Request) (tok string, present bool, err error) {
 		return "", true, &refusal{code: oautherror.InvalidToken, description: "not an access token of this gateway (wrong prefix or checksum)"}
 	}
 	return tok, true, nil
+}
+
+// isScheme reports whether scheme is name (lower-case ASCII letters) in
+// any ASCII case.
+// strings.EqualFold would also take "baſic" (with U+017F, which folds to
+// s), a scheme no other reader of the header recognises.
+func isScheme(scheme, name string) bool {
+	if len(scheme) != len(name) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := scheme[i]; c|0x20 != name[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // refuse answers 401 per RFC 6750 §3 (with no error attributes in the

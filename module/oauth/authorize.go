@@ -194,10 +194,8 @@ func (s *Server) validRequest(w http.ResponseWriter, r *http.Request, values url
 // client or redirect URI give a pageError; the rest give an OAuth error to
 // send to the (then trusted) redirect URI.
 func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequest, *pageError, *oautherror.Error) {
-	for _, k := range []string{"client_id", "redirect_uri"} {
-		if len(in[k]) > 1 {
-			return nil, &pageError{http.StatusBadRequest, "Invalid request", fmt.Sprintf("The parameter %s appears more than once.", k)}, nil
-		}
+	if len(in["client_id"]) > 1 {
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The parameter client_id appears more than once."}, nil
 	}
 	clientID := in.Get("client_id")
 	if clientID == "" {
@@ -209,6 +207,15 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 	}
 	if err != nil {
 		return nil, &pageError{http.StatusInternalServerError, "Server error", "The gateway could not look up the application. Try again later."}, nil
+	}
+	return parseAuthParams(link, in)
+}
+
+// parseAuthParams validates an authorization request for the link its
+// client_id names; it does no I/O. Errors are as parseAuthRequest's.
+func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, *oautherror.Error) {
+	if len(in["redirect_uri"]) > 1 {
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The parameter redirect_uri appears more than once."}, nil
 	}
 	req := &authRequest{link: link, redirectURI: in.Get("redirect_uri"), params: url.Values{}}
 	switch {

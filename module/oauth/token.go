@@ -183,32 +183,11 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 		return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the body is not a valid form")
 	}
 	form := r.PostForm
-	for k, vs := range form {
-		if len(vs) > 1 {
-			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "the parameter "+k+" appears more than once")
-		}
+	if e := singleValued(form); e != nil {
+		return nil, grants.Client{}, e
 	}
-	clientID, secret, basic := r.BasicAuth()
-	if basic {
-		// RFC 6749 §2.3.1: both parts are form-encoded before Basic encoding.
-		id, err1 := url.QueryUnescape(clientID)
-		sec, err2 := url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			return nil, grants.Client{}, clientFailed(basic, "the Basic credentials are not form-encoded")
-		}
-		clientID, secret = id, sec
-		if form.Get("client_secret") != "" {
-			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "use one client authentication method, not both Basic and client_secret")
-		}
-		if fid := form.Get("client_id"); fid != "" && fid != clientID {
-			return nil, grants.Client{}, oautherror.New(oautherror.InvalidRequest, "client_id does not match the Basic credentials")
-		}
-	} else {
-		clientID, secret = form.Get("client_id"), form.Get("client_secret")
-	}
-	if clientID == "" || secret == "" {
-		e := oautherror.New(oautherror.InvalidClient, "client authentication is required (client_secret_basic or client_secret_post)").WithStatus(http.StatusUnauthorized)
-		e.Challenge = basicChallenge
+	clientID, secret, basic, e := clientCredentials(r.Header.Values("Authorization"), form)
+	if e != nil {
 		return nil, grants.Client{}, e
 	}
 	addr := users.ClientAddress(r)
@@ -236,7 +215,9 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 	return form, client(link), nil
 }
 
-func clientFailed(basic bool, msg string) error {
+// clientFailed is the invalid_client answer, with the Basic challenge when
+// the client used Basic (RFC 6749 §5.2).
+func clientFailed(basic bool, msg string) *oautherror.Error {
 	e := oautherror.New(oautherror.InvalidClient, msg).WithStatus(http.StatusUnauthorized)
 	if basic {
 		e.Challenge = basicChallenge

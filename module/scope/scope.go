@@ -67,8 +67,14 @@ func lookup(name string) (Scope, bool) {
 // ParseList parses a space-separated scope parameter (RFC 6749 §3.3) and
 // returns the highest scope it names, with the tokens it did not recognise
 // (such as OpenID Connect scopes) in order. An empty list gives None.
+// Only the ASCII space separates tokens, as in the RFC: "READ\tADMIN" or
+// one with a no-break space is one unknown token, not two scopes that a
+// client, a log or another server would read differently.
 func ParseList(list string) (highest Scope, other []string) {
-	for _, f := range strings.Fields(list) {
+	for _, f := range strings.Split(list, " ") {
+		if f == "" {
+			continue
+		}
 		s, ok := lookup(f)
 		if !ok {
 			other = append(other, f)

@@ -161,7 +161,7 @@ func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st sto
 			p.cfg.Scopes = append([]string{oidc.ScopeOpenID}, p.cfg.Scopes...)
 		}
 		for i, d := range p.cfg.AllowedDomains {
-			p.cfg.AllowedDomains[i] = strings.ToLower(d)
+			p.cfg.AllowedDomains[i] = asciiLower(d)
 		}
 		for v, r := range c.Roles {
 			p.roles[v], _ = scope.Parse(r) // checked
@@ -489,18 +489,24 @@ func (p *oidcProvider) userName(sub string, claims map[string]any) (string, erro
 	email, _ := claims["email"].(string)
 	verified, _ := claims["email_verified"].(bool)
 	if len(p.cfg.AllowedDomains) > 0 {
-		_, domain, _ := strings.Cut(strings.ToLower(email), "@")
+		_, domain, _ := strings.Cut(asciiLower(email), "@")
 		if email == "" || !verified || !slices.Contains(p.cfg.AllowedDomains, domain) {
 			return "", refusal{"Your account's e-mail address is not in a domain allowed to sign in here."}
 		}
 	}
 	if email != "" && verified && p.trustedEmail {
-		return strings.ToLower(email), nil
+		if name := asciiLower(email); plainClaimName(name) {
+			return name, nil
+		}
+		return "", refusal{"Your account's e-mail address cannot name a user here."}
 	}
 	if sub == "" {
 		return "", refusal{"The ID token has no subject."}
 	}
-	return sub + "@" + p.host, nil
+	if name := sub + "@" + p.host; plainClaimName(name) {
+		return name, nil
+	}
+	return "", refusal{"The ID token's subject cannot name a user here."}
 }
 
 // role maps the role claim: the highest mapped value, else the default.

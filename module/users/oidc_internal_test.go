@@ -21,7 +21,7 @@ const deadIssuer = "http://127.0.0.1:1"
 
 // newTestOIDCLogin builds an OIDCLogin with no directory, store, sessions,
 // keys or pages: enough for configuration checks and claim mapping.
-func newTestOIDCLogin(t *testing.T, cfgs ...OIDCConfig) (*OIDCLogin, error) {
+func newTestOIDCLogin(t testing.TB, cfgs ...OIDCConfig) (*OIDCLogin, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -29,7 +29,7 @@ func newTestOIDCLogin(t *testing.T, cfgs ...OIDCConfig) (*OIDCLogin, error) {
 }
 
 // testProvider returns the single provider of a valid configuration.
-func testProvider(t *testing.T, c OIDCConfig) *oidcProvider {
+func testProvider(t testing.TB, c OIDCConfig) *oidcProvider {
 	t.Helper()
 	if c.Issuer == "" {
 		c.Issuer = deadIssuer

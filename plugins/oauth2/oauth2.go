@@ -5,7 +5,6 @@ package oauth2
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,15 +150,6 @@ func (o *OAuth2) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// metadata is the part of an RFC 8414 authorization server metadata
-// document the gateway uses.
-type metadata struct {
-	Issuer                string   `json:"issuer"`
-	AuthorizationEndpoint string   `json:"authorization_endpoint"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
-}
-
 // discover fetches and checks the RFC 8414 metadata of issuer.
 func discover(ctx context.Context, client *http.Client, issuer string) (oauth2.Endpoint, error) {
 	mdURL, err := metadataURL(issuer)
@@ -186,21 +176,7 @@ func discover(ctx context.Context, client *http.Client, issuer string) (oauth2.E
 	if len(body) > maxMetadata {
 		return oauth2.Endpoint{}, fmt.Errorf("reading metadata: larger than %d bytes", maxMetadata)
 	}
-	var md metadata
-	if err := json.Unmarshal(body, &md); err != nil {
-		return oauth2.Endpoint{}, fmt.Errorf("decoding metadata: %w", err)
-	}
-	if md.Issuer != issuer {
-		return oauth2.Endpoint{}, fmt.Errorf("checking metadata: issuer %q differs from the configured %q", md.Issuer, issuer)
-	}
-	if md.AuthorizationEndpoint == "" || md.TokenEndpoint == "" {
-		return oauth2.Endpoint{}, errors.New("checking metadata: authorization_endpoint and token_endpoint are required")
-	}
-	return oauth2.Endpoint{
-		AuthURL:   md.AuthorizationEndpoint,
-		TokenURL:  md.TokenEndpoint,
-		AuthStyle: authStyle(md.TokenAuthMethods),
-	}, nil
+	return parseMetadata(body, issuer)
 }
 
 // metadataURL returns where the RFC 8414 metadata of issuer is: the
@@ -220,19 +196,6 @@ func metadataURL(issuer string) (string, error) {
 		u.RawPath = wellKnown + strings.TrimSuffix(u.RawPath, "/")
 	}
 	return u.String(), nil
-}
-
-// authStyle is how the token endpoint takes client credentials, from the
-// metadata's token_endpoint_auth_methods_supported (client_secret_basic
-// when absent, RFC 8414 §2).
-func authStyle(methods []string) oauth2.AuthStyle {
-	switch {
-	case len(methods) == 0, slices.Contains(methods, "client_secret_basic"):
-		return oauth2.AuthStyleInHeader
-	case slices.Contains(methods, "client_secret_post"):
-		return oauth2.AuthStyleInParams
-	}
-	return oauth2.AuthStyleAutoDetect
 }
 
 // Interface guards
