@@ -220,6 +220,13 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		}
 		seconds = n
 	}
+	// APPLINKS_RELOAD_KEEPALIVE=off opens a connection per request, to
+	// tell the closing of idle keep-alive connections from other causes.
+	if os.Getenv("APPLINKS_RELOAD_KEEPALIVE") == "off" {
+		tr := http.DefaultTransport.(*http.Transport)
+		tr.DisableKeepAlives = true
+		t.Cleanup(func() { tr.DisableKeepAlives = false })
+	}
 	bin := caddyBinary(t)
 	dir := t.TempDir()
 	startProcessOn(t, bin, reloadHarnessConfig(t, dir, 0), reloadHTTPPort)
