@@ -10,6 +10,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,10 +187,14 @@ func reloadFlow(c *http.Client, gw string) (*oauth2.Token, error) {
 	return conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 }
 
-// loadConfig replaces the running configuration through the admin API's
-// /load, as `caddy reload` does.
-func loadConfig(caddyfile string) error {
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/load", reloadAdminPort), bytes.NewBufferString(caddyfile))
+// loadConfig replaces the harness gateway's configuration through the
+// admin API's /load, as `caddy reload` does.
+func loadConfig(caddyfile string) error { return loadConfigAt(reloadAdminPort, caddyfile) }
+
+// loadConfigAt replaces the configuration of the Caddy whose admin
+// endpoint listens on adminPort.
+func loadConfigAt(adminPort int, caddyfile string) error {
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/load", adminPort), bytes.NewBufferString(caddyfile))
 	if err != nil {
 		return fmt.Errorf("building the load request: %w", err)
 	}
@@ -385,4 +391,87 @@ func postFormAt(gw, id, secret string) (int, map[string]any) {
 	var m map[string]any
 	_ = decodeJSON(resp, &m)
 	return resp.StatusCode, m
+}
+
+// The control run's loopback ports.
+const (
+	plainHTTPPort  = 9613
+	plainAdminPort = 2613
+)
+
+// TestReloadCutsConnectionsInPlainCaddyToo is the control for
+// TestReloadUnderLoadLosesNothing: the same reloads of a Caddy without the
+// gateway, whose only route answers a static body, while clients POST to
+// it as fast as they can. It counts the requests whose connection the
+// reload closed before an answer, so the harness's cut requests can be told
+// apart from anything the gateway does; it fails only if a request gets a
+// wrong answer or a reload fails.
+func TestReloadCutsConnectionsInPlainCaddyToo(t *testing.T) {
+	requireReloadHarness(t)
+	seconds := 15
+	config := func(gen int) string {
+		return fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\thttp_port %d\n\tgrace_period 10s\n}\n:%d {\n\trespond \"static %d\" 200\n}\n", plainAdminPort, plainHTTPPort, plainHTTPPort, gen)
+	}
+	bin := caddyBinary(t)
+	startPlainCaddy(t, bin, config(0))
+	var tally reloadTally
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/", plainHTTPPort), "text/plain", nil)
+				if err != nil {
+					tally.record(false, true, err.Error())
+					continue
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				good := err == nil && resp.StatusCode == http.StatusOK && strings.HasPrefix(string(b), "static ")
+				tally.record(good, err != nil, fmt.Sprintf("%d %q %v", resp.StatusCode, b, err))
+			}
+		})
+	}
+	start := time.Now()
+	for gen := 1; gen <= seconds; gen++ {
+		time.Sleep(time.Until(start.Add(time.Duration(gen) * time.Second)))
+		if err := loadConfigAt(plainAdminPort, config(gen)); err != nil {
+			t.Errorf("reload %d: %v", gen, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("plain caddy: %d reloads, %d POSTs, %d cut, %d failed", seconds, tally.requests.Load(), tally.cut.Load(), tally.failures.Load())
+	for _, f := range tally.first {
+		t.Errorf("answered wrongly during reloads: %s", f)
+	}
+}
+
+// startPlainCaddy runs Caddy with a Caddyfile that has no gateway and
+// waits until its admin endpoint answers.
+func startPlainCaddy(t *testing.T, bin, caddyfile string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	for range 100 {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", plainHTTPPort)); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("caddy process did not start")
 }
