@@ -156,11 +156,26 @@ func guardGet(hc *http.Client, url, access string) (good, cut bool, why string) 
 	return true, false, ""
 }
 
+// signInCounter is a transport that counts the sign-in forms a browser
+// posts.
+type signInCounter struct {
+	n *atomic.Int64
+}
+
+// RoundTrip counts a POST to the sign-in page and sends the request.
+func (s signInCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && r.URL.Path == "/applinks/login" {
+		s.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 // reloadBrowser returns a browser with a cookie jar that stops at the
-// redirect to the incoming link's redirect URI.
-func reloadBrowser() *http.Client {
+// redirect to the incoming link's redirect URI and counts its sign-ins in
+// signIns.
+func reloadBrowser(signIns *atomic.Int64) *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+	return &http.Client{Jar: jar, Transport: signInCounter{signIns}, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(r.URL.String(), redirectURI) {
 			return http.ErrUseLastResponse
 		}
@@ -289,9 +304,11 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	// Signed-in users whose app runs the whole flow (authorize, consent,
 	// code exchange with PKCE) and then uses the token it got. Each signs
 	// in once and keeps its session across the reloads, as a browser does.
-	for range 2 {
+	const browsers = 2
+	var signIns atomic.Int64
+	for range browsers {
 		wg.Go(func() {
-			c := reloadBrowser()
+			c := reloadBrowser(&signIns)
 			for !stopped() {
 				tok, err := reloadFlow(c, gw)
 				// A cut flow is started again from the beginning.
@@ -339,6 +356,16 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 
+	// The last generation's TTL applies to the tokens issued now, on a
+	// new connection (one kept alive may still end at the old generation).
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	// The guard's grant has not rotated yet, so this is no retry.
+	status, m := refreshWith(fresh, gw, held[0].rt)
+	if status != http.StatusOK || m["expires_in"] != float64(600+seconds) {
+		t.Errorf("a refresh after the last reload: %d, expires_in %v, want %d", status, m["expires_in"], 600+seconds)
+	} else {
+		held[0].rt = m["refresh_token"].(string)
+	}
 	// Every grant a client holds still works: its newest refresh token
 	// rotates.
 	lost := 0
@@ -349,6 +376,10 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 				t.Errorf("grant %d lost: its newest refresh token gives %d %v", i, status, m)
 			}
 		}
+	}
+	// Sessions live in the store: no reload signs a browser out.
+	if n := signIns.Load(); n != browsers {
+		t.Errorf("%d sign-ins by %d browsers: a reload signed users out", n, browsers)
 	}
 	// The last generation's link is live: its client authenticates.
 	if status, m := postFormAt(gw, "extra-client-"+fmt.Sprintf("%03d", seconds), fmt.Sprintf("extra-secret-%03d-0123456789abcdef", seconds)); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
@@ -377,6 +408,18 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 			t.Errorf("APPLINKS_RELOAD_STRICT: %d requests lost their connection during reloads", n)
 		}
 	}
+}
+
+// refreshWith rotates a refresh token at a gateway through hc.
+func refreshWith(hc *http.Client, gw, rt string) (int, map[string]any) {
+	resp, err := hc.PostForm(gw+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {secretValue}})
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = decodeJSON(resp, &m)
+	return resp.StatusCode, m
 }
 
 // postFormAt sends a refresh-token grant with a made-up token for a
