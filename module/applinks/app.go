@@ -105,9 +105,11 @@ type App struct {
 	keyring  *signing.Keyring
 	pages    *web.Pages
 	limits   Limits
-	logger   *zap.Logger
-	audit    *zap.Logger
-	ctx      caddy.Context
+	// holdsLimits is whether this config counts as a user of limitsPool.
+	holdsLimits bool
+	logger      *zap.Logger
+	audit       *zap.Logger
+	ctx         caddy.Context
 	// usersMu makes SaveUser's read and write of a user one step.
 	usersMu sync.Mutex
 	// opening is what open does once; see opening.go.
@@ -206,7 +208,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		declaredUsers[i] = u
 	}
-	a.limits = newLimits()
+	if a.limits, err = acquireLimits(); err != nil {
+		return err
+	}
+	a.holdsLimits = true
 	if a.users, err = users.NewDirectory(a.store, declaredUsers, a.limits.PasswordChecks); err != nil {
 		return err
 	}
@@ -551,7 +556,9 @@ func (a *App) sweep() {
 
 // Interface guards
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+	_ caddy.Destructor   = pooledLimits{}
 )
