@@ -56,6 +56,13 @@ func startProcess(t *testing.T, bin, caddyfile string) *exec.Cmd {
 // 127.0.0.1 at port.
 func startProcessOn(t *testing.T, bin, caddyfile string, port int) *exec.Cmd {
 	t.Helper()
+	return startProcessReady(t, bin, caddyfile, port, "/.well-known/oauth-authorization-server")
+}
+
+// startProcessReady is startProcessOn for any Caddyfile, gateway or not:
+// it waits until path answers on 127.0.0.1 at port.
+func startProcessReady(t *testing.T, bin, caddyfile string, port int, path string) *exec.Cmd {
+	t.Helper()
 	// A process left over on the port would answer in place of this one.
 	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		conn.Close()
@@ -72,7 +79,7 @@ func startProcessOn(t *testing.T, bin, caddyfile string, port int) *exec.Cmd {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	for range 100 {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/.well-known/oauth-authorization-server", port)); err == nil {
+		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path)); err == nil {
 			resp.Body.Close()
 			return cmd
 		}

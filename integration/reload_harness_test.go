@@ -10,8 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -496,25 +494,8 @@ func TestReloadCutsConnectionsInPlainCaddyToo(t *testing.T) {
 }
 
 // startPlainCaddy runs Caddy with a Caddyfile that has no gateway and
-// waits until its admin endpoint answers.
+// waits until it answers.
 func startPlainCaddy(t *testing.T, bin, caddyfile string) {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	for range 100 {
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", plainHTTPPort)); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("caddy process did not start")
+	startProcessReady(t, bin, caddyfile, plainHTTPPort, "/")
 }
