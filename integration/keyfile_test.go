@@ -2,15 +2,11 @@ package integration
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestWorldReadableKeyFileStopsStart: with a key file that other local
@@ -29,24 +25,7 @@ func TestWorldReadableKeyFileStopsStart(t *testing.T) {
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`{
-	admin localhost:2999
-	http_port %d
-	https_port 9443
-	grace_period 1ns
-	applinks {
-		storage badger %s
-	}
-}
-:%d {
-	applinks
-}
-`, httpPort, dir, httpPort)
-	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = caddy.Load(adapted, true)
+	err := loadBare(t, dir, "")
 	if err == nil {
 		t.Fatal("the gateway started with a key file readable by everyone")
 	}
