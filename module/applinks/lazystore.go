@@ -2,6 +2,7 @@ package applinks
 
 import (
 	"context"
+	"time"
 
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -391,6 +392,15 @@ func (ls *lazyStore) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
 		return store.KeyCheck{}, err
 	}
 	return st.GetKeyCheck(ctx)
+}
+
+// GarbageCollect opens the store if needed and calls its GarbageCollect.
+func (ls *lazyStore) GarbageCollect(ctx context.Context, now time.Time) (int, error) {
+	st, err := ls.open()
+	if err != nil {
+		return 0, err
+	}
+	return st.GarbageCollect(ctx, now)
 }
 
 // Interface guards

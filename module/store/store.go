@@ -54,6 +54,12 @@ type Store interface {
 	KeyStore
 	KeyCheckStore
 	OutgoingStore
+	// GarbageCollect deletes the records whose expiry is before now and
+	// returns how many it deleted (a backend that drops expired records
+	// by itself, like Badger's TTLs, may report 0). The app runs it
+	// periodically; reads never return an expired record, collected or
+	// not.
+	GarbageCollect(ctx context.Context, now time.Time) (int, error)
 }
 
 // LinkStore keeps runtime-created incoming links. Names and client ids are
