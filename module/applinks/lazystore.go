@@ -394,6 +394,15 @@ func (ls *lazyStore) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
 	return st.GetKeyCheck(ctx)
 }
 
+// UpdateUser opens the store if needed and calls its UpdateUser.
+func (ls *lazyStore) UpdateUser(ctx context.Context, name string, fn func(*store.User, bool) error) (store.User, error) {
+	st, err := ls.open()
+	if err != nil {
+		return store.User{}, err
+	}
+	return st.UpdateUser(ctx, name, fn)
+}
+
 // GarbageCollect opens the store if needed and calls its GarbageCollect.
 func (ls *lazyStore) GarbageCollect(ctx context.Context, now time.Time) (int, error) {
 	st, err := ls.open()

@@ -144,6 +144,11 @@ type UserStore interface {
 	PutUser(ctx context.Context, u User) error
 	// GetUser returns the user with the given name.
 	GetUser(ctx context.Context, name string) (User, error)
+	// UpdateUser runs fn on the stored user and saves the result
+	// atomically; when there is none, fn gets a User with only Name set
+	// and exists false, and the result is created. An error from fn
+	// aborts without a write. fn must not change the name.
+	UpdateUser(ctx context.Context, name string, fn func(u *User, exists bool) error) (User, error)
 	// ListUsers returns all stored users ordered by name.
 	ListUsers(ctx context.Context) ([]User, error)
 	// DeleteUser removes a user; a missing one is not an error.

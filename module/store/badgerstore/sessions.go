@@ -108,6 +108,37 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
+// UpdateUser runs fn on the stored user, or on a new one, and saves the
+// result in one transaction.
+func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*store.User, bool) error) (store.User, error) {
+	if name == "" {
+		return store.User{}, errors.New("updating user: empty name")
+	}
+	var u store.User
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		u = store.User{}
+		err := getJSON(txn, skey(prefixUser, name), &u)
+		exists := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !exists {
+			u = store.User{Name: name}
+		}
+		if err := fn(&u, exists); err != nil {
+			return err
+		}
+		if u.Name != name {
+			return fmt.Errorf("updater changed the name to %q", u.Name)
+		}
+		return setJSON(txn, skey(prefixUser, name), u, time.Time{})
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("updating user %q: %w", name, err)
+	}
+	return u, nil
+}
+
 // ListUsers returns all stored users ordered by name (byte-wise, the
 // order of their keys).
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
