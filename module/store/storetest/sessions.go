@@ -14,18 +14,6 @@ func newSession(user string, ttl time.Duration) store.Session {
 	return store.Session{Hash: newHash(), UserID: user, CreatedAt: n, ExpiresAt: n.Add(ttl)}
 }
 
-// newUser returns a user with every field set.
-func newUser(name string) store.User {
-	n := now()
-	return store.User{
-		Name:         name,
-		PasswordHash: "$2a$10$" + name,
-		Role:         "user",
-		CreatedAt:    n.Add(-time.Hour),
-		UpdatedAt:    n,
-	}
-}
-
 func testSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.GetSession(ctx, newHash())
@@ -50,52 +38,6 @@ func testSessions(t *testing.T, s store.Store) {
 
 	must(t, "DeleteSession of a deleted session", s.DeleteSession(ctx, sess.Hash))
 	must(t, "DeleteSession of a missing session", s.DeleteSession(ctx, newHash()))
-}
-
-func testUsers(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	users, err := s.ListUsers(ctx)
-	must(t, "ListUsers", err)
-	if len(users) != 0 {
-		t.Fatalf("ListUsers of an empty store returned %d users", len(users))
-	}
-	_, err = s.GetUser(ctx, "nobody")
-	wantErr(t, "GetUser of a missing user", err, store.ErrNotFound)
-
-	carol, alice, bob := newUser("carol"), newUser("alice"), newUser("bob")
-	for _, u := range []store.User{carol, alice, bob} {
-		must(t, "PutUser", s.PutUser(ctx, u))
-	}
-	for _, want := range []store.User{alice, bob, carol} {
-		got, err := s.GetUser(ctx, want.Name)
-		must(t, "GetUser", err)
-		checkEqual(t, "user", got, want)
-	}
-	users, err = s.ListUsers(ctx)
-	must(t, "ListUsers", err)
-	checkEqual(t, "ListUsers", users, []store.User{alice, bob, carol})
-
-	// PutUser replaces.
-	bob.PasswordHash = "$2a$10$other"
-	bob.Role = "admin"
-	bob.Disabled = true
-	bob.UpdatedAt = bob.UpdatedAt.Add(time.Minute)
-	must(t, "PutUser replacing", s.PutUser(ctx, bob))
-	got, err := s.GetUser(ctx, "bob")
-	must(t, "GetUser", err)
-	checkEqual(t, "replaced user", got, bob)
-	users, err = s.ListUsers(ctx)
-	must(t, "ListUsers", err)
-	checkEqual(t, "ListUsers after replacing", users, []store.User{alice, bob, carol})
-
-	must(t, "DeleteUser", s.DeleteUser(ctx, "bob"))
-	_, err = s.GetUser(ctx, "bob")
-	wantErr(t, "GetUser of a deleted user", err, store.ErrNotFound)
-	users, err = s.ListUsers(ctx)
-	must(t, "ListUsers", err)
-	checkEqual(t, "ListUsers after DeleteUser", users, []store.User{alice, carol})
-	must(t, "DeleteUser of a deleted user", s.DeleteUser(ctx, "bob"))
-	must(t, "DeleteUser of a missing user", s.DeleteUser(ctx, "nobody"))
 }
 
 func testDeleteUserSessions(t *testing.T, s store.Store) {

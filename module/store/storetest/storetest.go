@@ -34,7 +34,11 @@
 //   - ListSigningKeys leaves out keys written with an ExpiresAt in the
 //     past, and a key replaced by such a record;
 //   - of concurrent updates of one record, the losers fail with their
-//     updater's error or with store.ErrConflict.
+//     updater's error or with store.ErrConflict;
+//   - UpdateUser refuses an updater that changes the name, with an error
+//     and without a write;
+//   - GarbageCollect deletes no live record, and succeeds (with a count
+//     of 0 or more) whatever has expired.
 package storetest
 
 import (
@@ -83,6 +87,10 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"Users", testUsers},
+		{"UpdateUserCreate", testUpdateUserCreate},
+		{"UpdateUserUpdate", testUpdateUserUpdate},
+		{"UpdateUserFnError", testUpdateUserFnError},
+		{"UpdateUserRename", testUpdateUserRename},
 		{"Subjects", testSubjects},
 		{"SigningKeys", testSigningKeys},
 		{"KeyCheck", testKeyCheck},
@@ -95,6 +103,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateOutgoingLink", testUpdateOutgoingLink},
 		{"UpdateOutgoingLinkFnError", testUpdateOutgoingLinkFnError},
 		{"WrittenExpired", testWrittenExpired},
+		{"GarbageCollectEmpty", testGarbageCollectEmpty},
+		{"GarbageCollectWrittenExpired", testGarbageCollectWrittenExpired},
 	})
 	t.Run("Expiry", func(t *testing.T) {
 		runExpiryTests(t, newStore, []expiryTest{
@@ -105,6 +115,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"Session", expirySession},
 			{"SigningKey", expirySigningKey},
 			{"Pending", expiryPending},
+			{"GarbageCollect", expiryGarbageCollect},
 		})
 	})
 }
@@ -121,6 +132,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"UpdateConnection", testConcurrentUpdateConnection},
 		{"UpdateOutgoingLink", testConcurrentUpdateOutgoingLink},
 		{"CreateSubject", testConcurrentCreateSubject},
+		{"UpdateUser", testConcurrentUpdateUser},
 	})
 }
 
