@@ -44,6 +44,9 @@ const (
 	DefaultSessionTTL      = 12 * time.Hour
 )
 
+// gcInterval is how often the store deletes expired records.
+const gcInterval = 5 * time.Minute
+
 // App is the applinks app: one per Caddy instance.
 type App struct {
 	// StorageRaw selects the storage backend. Default: badger in Caddy's
@@ -298,8 +301,9 @@ func (a *App) Validate() error {
 
 // Start opens the store (see open), checks that the outgoing links the
 // handlers name exist, fetches the sign-in providers' discovery documents
-// and begins background upkeep: sweeping idle rate-limit buckets and
-// refreshing outgoing tokens before they expire.
+// and begins background upkeep: sweeping idle rate-limit buckets,
+// refreshing outgoing tokens before they expire and having the store
+// delete expired records.
 func (a *App) Start() error {
 	if _, err := a.open(); err != nil {
 		return err
@@ -310,6 +314,7 @@ func (a *App) Start() error {
 	a.oidc.Prefetch()
 	go a.sweep()
 	go a.refreshOutgoing()
+	go a.collectGarbage()
 	return nil
 }
 
@@ -532,6 +537,30 @@ func (a *App) refreshOutgoing() {
 			return
 		case <-t.C:
 			a.outgoing.RefreshDue(a.ctx, 2*time.Minute)
+		}
+	}
+}
+
+// collectGarbage has the store delete expired records (Badger reclaims
+// value-log space) every gcInterval, until the config is unloaded.
+func (a *App) collectGarbage() {
+	t := time.NewTicker(gcInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := a.store.GarbageCollect(a.ctx, now)
+			if err != nil {
+				if a.ctx.Err() == nil {
+					a.logger.Warn("deleting expired records", zap.Error(err))
+				}
+				continue
+			}
+			if ce := a.logger.Check(zapcore.DebugLevel, "deleted expired records"); ce != nil && n > 0 {
+				ce.Write(zap.Int("records", n))
+			}
 		}
 	}
 }

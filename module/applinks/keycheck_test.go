@@ -144,7 +144,7 @@ func TestReplacedKeyFileStopsStartWithoutWriting(t *testing.T) {
 // that the wrong key is then named precisely.
 func TestUpgradedStoreWithWrongKeyStopsStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
+	st, err := badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

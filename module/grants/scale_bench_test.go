@@ -38,7 +38,7 @@ func BenchmarkLiveGrants(b *testing.B) {
 	c := grants.Client{LinkID: "l", ClientID: "c", Ceiling: scope.Write}
 
 	// Fill.
-	st, err := badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
+	st, err := badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func BenchmarkLiveGrants(b *testing.B) {
 	// Reopen: this is the gateway's start-up cost.
 	b.ResetTimer()
 	start = time.Now()
-	st, err = badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
+	st, err = badgerstore.Open(dir, badgerstore.Options{Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -68,8 +68,6 @@ const (
 	// maxAttempts bounds how often a read-modify-write is run when Badger
 	// reports a conflict with a concurrent transaction.
 	maxAttempts = 16
-	// defaultGCInterval is how often value-log GC runs by default.
-	defaultGCInterval = 5 * time.Minute
 	// gcDiscardRatio is the share of stale data that makes a value-log file
 	// worth rewriting.
 	gcDiscardRatio = 0.5
@@ -85,11 +83,13 @@ type Options struct {
 	// goes down before the kernel writes the pages back.
 	SyncWrites bool
 	// Logger receives Badger's warnings and errors (informational messages
-	// are dropped) and the store's own; nil discards them.
+	// are dropped); nil discards them.
 	Logger *zap.Logger
-	// GCInterval is how often value-log garbage collection runs: zero means
-	// every 5 minutes, a negative value disables it.
-	GCInterval time.Duration
+	// Now is the clock by which reads judge expiry: a record whose expiry
+	// is not after Now() is not returned, even while its TTL (rounded up
+	// to the second, and run by the system clock) keeps it. Nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // Store is a store.Store kept in a Badger database. Every operation is one
@@ -98,14 +98,14 @@ type Options struct {
 // with a concurrent transaction, and fail with store.ErrConflict after a
 // bounded number of attempts. Expiring records and their index entries
 // carry Badger TTLs rounded up to the next whole second, so a record may
-// outlive its ExpiresAt by less than one second. Errors returned by updater
-// closures are returned unchanged.
+// outlive its ExpiresAt by less than one second, but reads do not return
+// it once its expiry has passed by the store's clock (Options.Now). Errors
+// returned by updater closures are returned unchanged. Value-log space is
+// reclaimed by GarbageCollect, which the caller runs periodically.
 type Store struct {
-	db     *badger.DB
-	logger *zap.Logger
+	db  *badger.DB
+	now func() time.Time
 
-	stop      chan struct{}
-	gcDone    chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -138,65 +138,22 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening badger database in %s: %w", dir, err)
 	}
-	s := &Store{
-		db:     db,
-		logger: logger,
-		stop:   make(chan struct{}),
-		gcDone: make(chan struct{}),
+	now := opts.Now
+	if now == nil {
+		now = time.Now
 	}
-	interval := opts.GCInterval
-	if interval == 0 {
-		interval = defaultGCInterval
-	}
-	if interval > 0 {
-		go s.runGC(interval)
-	} else {
-		close(s.gcDone)
-	}
-	return s, nil
+	return &Store{db: db, now: now}, nil
 }
 
-// Close stops garbage collection and closes the database. It is safe to
-// call more than once; later calls return the first call's result.
+// Close closes the database. It is safe to call more than once; later
+// calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.stop)
-		<-s.gcDone
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("closing badger database: %w", err)
 		}
 	})
 	return s.closeErr
-}
-
-// runGC runs value-log garbage collection every interval until Close.
-func (s *Store) runGC(interval time.Duration) {
-	defer close(s.gcDone)
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-ticker.C:
-		}
-		for {
-			err := s.db.RunValueLogGC(gcDiscardRatio)
-			if err == nil {
-				// A file was rewritten; there may be more to reclaim.
-				select {
-				case <-s.stop:
-					return
-				default:
-					continue
-				}
-			}
-			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
-				s.logger.Warn("running badger value-log GC", zap.Error(err))
-			}
-			break
-		}
-	}
 }
 
 // update runs fn in a read-write transaction and commits it, starting over
@@ -269,6 +226,12 @@ func expiresAt(t time.Time) uint64 {
 		sec = 1
 	}
 	return uint64(sec)
+}
+
+// expired reports whether a record with expiry exp (zero: never) is past
+// it at now.
+func expired(exp, now time.Time) bool {
+	return !exp.IsZero() && !exp.After(now)
 }
 
 // getJSON reads the record at k into v; store.ErrNotFound when absent or

@@ -38,11 +38,13 @@ func TestConcurrency(t *testing.T) {
 }
 
 func TestCloseTwice(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{GCInterval: time.Millisecond})
+	s, err := Open(t.TempDir(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond) // let GC run
+	if _, err := s.GarbageCollect(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // do not exist, as a forged session cookie at sign-out does, cannot make
 // the store commit a write (a tombstone) for each request.
 func TestDeletingWhatDoesNotExistWritesNothing(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{GCInterval: -1})
+	s, err := Open(t.TempDir(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

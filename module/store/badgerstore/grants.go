@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -22,7 +23,7 @@ func (s *Store) CreateCode(ctx context.Context, c store.Code) error {
 	return nil
 }
 
-// RedeemCode loads the code with the given hash and calls fn with it. The
+// RedeemCode loads the live code with the given hash and calls fn with it. The
 // code (its GrantID set to the new grant's id, its expiry unchanged), the
 // grant with its index entries, the tokens and the deletions of the Issue
 // are committed in one transaction; nothing is written when fn fails, and
@@ -34,12 +35,16 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, fn func(store.C
 		issue store.Issue
 		fnErr error
 	)
+	now := s.now()
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		fnErr = nil
 		k := key(prefixCode, codeHash)
 		var c store.Code
 		if err := getJSON(txn, k, &c); err != nil {
 			return err
+		}
+		if expired(c.ExpiresAt, now) {
+			return store.ErrNotFound
 		}
 		iss, err := fn(c)
 		if err != nil {
@@ -81,15 +86,15 @@ func (s *Store) RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*
 		issue store.Issue
 		fnErr error
 	)
+	now := s.now()
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		fnErr = nil
 		k := key(prefixToken, refreshHash)
-		var tok store.Token
-		if err := getJSON(txn, k, &tok); err != nil {
-			return err
-		}
-		var g store.Grant
-		if err := getJSON(txn, skey(prefixGrant, tok.GrantID), &g); err != nil {
+		var (
+			tok store.Token
+			g   store.Grant
+		)
+		if err := getTokenGrant(txn, k, now, &tok, &g); err != nil {
 			return err
 		}
 		old := g
@@ -120,17 +125,15 @@ func (s *Store) RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*
 }
 
 // LookupToken returns the token with the given hash and its grant;
-// store.ErrNotFound when either is gone.
+// store.ErrNotFound when either is gone or expired.
 func (s *Store) LookupToken(ctx context.Context, hash []byte) (store.Token, store.Grant, error) {
 	var (
 		tok store.Token
 		g   store.Grant
 	)
+	now := s.now()
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		if err := getJSON(txn, key(prefixToken, hash), &tok); err != nil {
-			return err
-		}
-		return getJSON(txn, skey(prefixGrant, tok.GrantID), &g)
+		return getTokenGrant(txn, key(prefixToken, hash), now, &tok, &g)
 	})
 	if err != nil {
 		return store.Token{}, store.Grant{}, fmt.Errorf("looking up token: %w", err)
@@ -138,11 +141,18 @@ func (s *Store) LookupToken(ctx context.Context, hash []byte) (store.Token, stor
 	return tok, g, nil
 }
 
-// GetGrant returns the grant with the given id.
+// GetGrant returns the live grant with the given id.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	var g store.Grant
+	now := s.now()
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		return getJSON(txn, skey(prefixGrant, id), &g)
+		if err := getJSON(txn, skey(prefixGrant, id), &g); err != nil {
+			return err
+		}
+		if expired(g.ExpiresAt, now) {
+			return store.ErrNotFound
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("getting grant %q: %w", id, err)
@@ -156,6 +166,7 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 // read an index; listing all grants scans them.
 func (s *Store) ListGrants(ctx context.Context, filter store.GrantFilter) ([]store.Grant, error) {
 	grants := []store.Grant{}
+	now := s.now()
 	err := s.view(ctx, func(txn *badger.Txn) error {
 		var ids []string
 		switch {
@@ -186,9 +197,10 @@ func (s *Store) ListGrants(ctx context.Context, filter store.GrantFilter) ([]sto
 	if err != nil {
 		return nil, fmt.Errorf("listing grants: %w", err)
 	}
-	if filter.UserID != "" && filter.LinkID != "" {
-		grants = slices.DeleteFunc(grants, func(g store.Grant) bool { return g.LinkID != filter.LinkID })
-	}
+	both := filter.UserID != "" && filter.LinkID != ""
+	grants = slices.DeleteFunc(grants, func(g store.Grant) bool {
+		return expired(g.ExpiresAt, now) || (both && g.LinkID != filter.LinkID)
+	})
 	return grants, nil
 }
 
@@ -201,6 +213,24 @@ func (s *Store) DeleteGrant(ctx context.Context, id string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("deleting grant %q: %w", id, err)
+	}
+	return nil
+}
+
+// getTokenGrant reads the token at k and its grant; store.ErrNotFound when
+// either is gone or expired at now.
+func getTokenGrant(txn *badger.Txn, k []byte, now time.Time, tok *store.Token, g *store.Grant) error {
+	if err := getJSON(txn, k, tok); err != nil {
+		return err
+	}
+	if expired(tok.Expiry(), now) {
+		return store.ErrNotFound
+	}
+	if err := getJSON(txn, skey(prefixGrant, tok.GrantID), g); err != nil {
+		return err
+	}
+	if expired(g.ExpiresAt, now) {
+		return store.ErrNotFound
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -44,10 +43,8 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	if err != nil {
 		return nil, fmt.Errorf("listing signing keys: %w", err)
 	}
-	now := time.Now()
-	keys = slices.DeleteFunc(keys, func(k store.SigningKey) bool {
-		return !k.ExpiresAt.IsZero() && !k.ExpiresAt.After(now)
-	})
+	now := s.now()
+	keys = slices.DeleteFunc(keys, func(k store.SigningKey) bool { return expired(k.ExpiresAt, now) })
 	slices.SortFunc(keys, func(a, b store.SigningKey) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
 			return c

@@ -37,6 +37,7 @@ func (s *Store) CreatePending(ctx context.Context, p store.Pending) error {
 // it; store.ErrNotFound when it is missing, taken or past its ExpiresAt.
 func (s *Store) TakePending(ctx context.Context, stateHash []byte) (store.Pending, error) {
 	var p store.Pending
+	now := s.now()
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		k := key(prefixPending, stateHash)
 		var r pendingRecord
@@ -44,7 +45,7 @@ func (s *Store) TakePending(ctx context.Context, stateHash []byte) (store.Pendin
 			return err
 		}
 		p = r.pending()
-		if !p.ExpiresAt.After(time.Now()) {
+		if !p.ExpiresAt.After(now) {
 			// Its TTL, rounded up to the second, has not run out yet.
 			return store.ErrNotFound
 		}

@@ -25,8 +25,15 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 // GetSession returns the live session with the given hash.
 func (s *Store) GetSession(ctx context.Context, hash []byte) (store.Session, error) {
 	var sess store.Session
+	now := s.now()
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		return getJSON(txn, key(prefixSession, hash), &sess)
+		if err := getJSON(txn, key(prefixSession, hash), &sess); err != nil {
+			return err
+		}
+		if expired(sess.ExpiresAt, now) {
+			return store.ErrNotFound
+		}
+		return nil
 	})
 	if err != nil {
 		return store.Session{}, fmt.Errorf("getting session: %w", err)
@@ -46,13 +53,15 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 }
 
 // DeleteUserSessions removes every session of one user and returns how
-// many there were. Sessions have no per-user index: it scans them all,
+// many live ones there were. Sessions have no per-user index: it scans them all,
 // which is cheap for the number of browsers signed in to one gateway and
 // keeps sign-in to one write.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
 	var n int
+	now := s.now()
 	err := s.update(ctx, func(txn *badger.Txn) error {
 		var doomed [][]byte
+		live := 0
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte(prefixSession)
 		it := txn.NewIterator(opts)
@@ -65,6 +74,9 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, err
 			}
 			if sess.UserID == userID {
 				doomed = append(doomed, item.KeyCopy(nil))
+				if !expired(sess.ExpiresAt, now) {
+					live++
+				}
 			}
 		}
 		it.Close()
@@ -73,7 +85,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, err
 				return err
 			}
 		}
-		n = len(doomed)
+		n = live
 		return nil
 	})
 	if err != nil {

@@ -10,11 +10,10 @@ import (
 	"github.com/applinks/caddy-applinks/module/store/badgerstore"
 )
 
-// Open returns a store in a fresh t.TempDir(), without value-log GC, closed
-// when the test ends.
+// Open returns a store in a fresh t.TempDir(), closed when the test ends.
 func Open(t testing.TB) *badgerstore.Store {
 	t.Helper()
-	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: zap.NewNop(), GCInterval: -1})
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
