@@ -175,6 +175,68 @@ func (s *Store) update(ctx context.Context, fn func(txn *badger.Txn) error) erro
 	}
 }
 
+// updateJSON is the read-modify-write of the store's Update methods, for
+// a record that does not expire: in one transaction (retried on conflicts,
+// see update) it reads the record at k, calls fn with it and writes back
+// what fn left. When nothing is stored at k, fn gets missing() and exists
+// false, or without missing the update fails with store.ErrNotFound and fn
+// is not called. An error from fn aborts the update and is returned
+// unchanged. after, when set, runs between fn and the write, in the same
+// transaction, with the record as it was read (or missing()) and as fn
+// left it: it checks what fn did and writes what goes with the record,
+// such as index entries. Its errors and the store's are returned as
+// "updating <what>: <cause>".
+func updateJSON[T any](ctx context.Context, s *Store, what string, k []byte, missing func() T, fn func(v *T, exists bool) error, after func(txn *badger.Txn, old T, v *T) error) (T, error) {
+	var (
+		updated T
+		fnErr   error
+	)
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		fnErr = nil
+		var v T
+		err := getJSON(txn, k, &v)
+		exists := err == nil
+		switch {
+		case errors.Is(err, store.ErrNotFound) && missing != nil:
+			v = missing()
+		case err != nil:
+			return err
+		}
+		old := v
+		if err := fn(&v, exists); err != nil {
+			fnErr = err
+			return err
+		}
+		if after != nil {
+			if err := after(txn, old, &v); err != nil {
+				return err
+			}
+		}
+		if err := setJSON(txn, k, v, time.Time{}); err != nil {
+			return err
+		}
+		updated = v
+		return nil
+	})
+	var zero T
+	if fnErr != nil {
+		return zero, fnErr
+	}
+	if err != nil {
+		return zero, fmt.Errorf("updating %s: %w", what, err)
+	}
+	return updated, nil
+}
+
+// sameKey refuses an updater that changed the field (named for people)
+// that a record is stored under: from want to got.
+func sameKey(field, want, got string) error {
+	if got != want {
+		return fmt.Errorf("the %s cannot change (to %q)", field, got)
+	}
+	return nil
+}
+
 // view runs fn in a read-only transaction.
 func (s *Store) view(ctx context.Context, fn func(txn *badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {

@@ -112,43 +112,17 @@ func (s *Store) ListLinks(ctx context.Context) ([]store.Link, error) {
 // more than once. Renaming to a taken name or client id gives
 // store.ErrAlreadyExists; changing the id is an error.
 func (s *Store) UpdateLink(ctx context.Context, id string, fn func(*store.Link) error) (store.Link, error) {
-	var (
-		updated store.Link
-		fnErr   error
-	)
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		fnErr = nil
-		var l store.Link
-		if err := getJSON(txn, skey(prefixLink, id), &l); err != nil {
-			return err
-		}
-		oldName, oldClientID := l.Name, l.ClientID
-		if err := fn(&l); err != nil {
-			fnErr = err
-			return err
-		}
-		if l.ID != id {
-			return fmt.Errorf("the id cannot change (to %q)", l.ID)
-		}
-		if err := moveIndex(txn, prefixLinkName, oldName, l.Name, id); err != nil {
-			return err
-		}
-		if err := moveIndex(txn, prefixLinkClient, oldClientID, l.ClientID, id); err != nil {
-			return err
-		}
-		if err := setJSON(txn, skey(prefixLink, id), l, time.Time{}); err != nil {
-			return err
-		}
-		updated = l
-		return nil
-	})
-	if fnErr != nil {
-		return store.Link{}, fnErr
-	}
-	if err != nil {
-		return store.Link{}, fmt.Errorf("updating link %q: %w", id, err)
-	}
-	return updated, nil
+	return updateJSON(ctx, s, fmt.Sprintf("link %q", id), skey(prefixLink, id), nil,
+		func(l *store.Link, _ bool) error { return fn(l) },
+		func(txn *badger.Txn, old store.Link, l *store.Link) error {
+			if err := sameKey("id", id, l.ID); err != nil {
+				return err
+			}
+			if err := moveIndex(txn, prefixLinkName, old.Name, l.Name, id); err != nil {
+				return err
+			}
+			return moveIndex(txn, prefixLinkClient, old.ClientID, l.ClientID, id)
+		})
 }
 
 // DeleteLink removes the link, its name and client id, and every grant

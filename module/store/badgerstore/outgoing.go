@@ -101,36 +101,26 @@ func (s *Store) UpdateConnection(ctx context.Context, linkID, userID string, fn 
 	if err := checkConnIDs(linkID, userID); err != nil {
 		return store.Connection{}, fmt.Errorf("updating connection: %w", err)
 	}
-	var (
-		updated store.Connection
-		fnErr   error
-	)
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		fnErr = nil
-		c, err := getConn(txn, linkID, userID)
-		if err != nil {
-			return err
-		}
-		if err := fn(&c); err != nil {
-			fnErr = err
-			return err
-		}
-		if c.LinkID != linkID || c.UserID != userID {
-			return fmt.Errorf("the link and user ids cannot change (to %q and %q)", c.LinkID, c.UserID)
-		}
-		if err := setJSON(txn, connKey(linkID, userID), newConnRecord(c), time.Time{}); err != nil {
-			return err
-		}
-		updated = c
-		return nil
-	})
-	if fnErr != nil {
-		return store.Connection{}, fnErr
-	}
+	r, err := updateJSON(ctx, s, fmt.Sprintf("connection of link %q for user %q", linkID, userID), connKey(linkID, userID), nil,
+		func(r *connRecord, _ bool) error {
+			c := r.connection()
+			if err := fn(&c); err != nil {
+				return err
+			}
+			*r = newConnRecord(c)
+			return nil
+		},
+		func(_ *badger.Txn, _ connRecord, r *connRecord) error {
+			c := r.connection()
+			if err := sameKey("link id", linkID, c.LinkID); err != nil {
+				return err
+			}
+			return sameKey("user id", userID, c.UserID)
+		})
 	if err != nil {
-		return store.Connection{}, fmt.Errorf("updating connection of link %q for user %q: %w", linkID, userID, err)
+		return store.Connection{}, err
 	}
-	return updated, nil
+	return r.connection(), nil
 }
 
 // ListConnections returns the connections of one link (filter.LinkID set),
@@ -343,37 +333,11 @@ func (s *Store) ListOutgoingLinks(ctx context.Context) ([]store.OutgoingLink, er
 // left. Changing the name is an error. store.ErrNotFound, without calling
 // fn, when there is no such link.
 func (s *Store) UpdateOutgoingLink(ctx context.Context, name string, fn func(*store.OutgoingLink) error) (store.OutgoingLink, error) {
-	var (
-		updated store.OutgoingLink
-		fnErr   error
-	)
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		fnErr = nil
-		k := skey(prefixOutLink, name)
-		var l store.OutgoingLink
-		if err := getJSON(txn, k, &l); err != nil {
-			return err
-		}
-		if err := fn(&l); err != nil {
-			fnErr = err
-			return err
-		}
-		if l.Name != name {
-			return fmt.Errorf("the name cannot change (to %q)", l.Name)
-		}
-		if err := setJSON(txn, k, l, time.Time{}); err != nil {
-			return err
-		}
-		updated = l
-		return nil
-	})
-	if fnErr != nil {
-		return store.OutgoingLink{}, fnErr
-	}
-	if err != nil {
-		return store.OutgoingLink{}, fmt.Errorf("updating outgoing link %q: %w", name, err)
-	}
-	return updated, nil
+	return updateJSON(ctx, s, fmt.Sprintf("outgoing link %q", name), skey(prefixOutLink, name), nil,
+		func(l *store.OutgoingLink, _ bool) error { return fn(l) },
+		func(_ *badger.Txn, _ store.OutgoingLink, l *store.OutgoingLink) error {
+			return sameKey("name", name, l.Name)
+		})
 }
 
 // DeleteOutgoingLink removes an outgoing link and its connections.

@@ -120,35 +120,21 @@ func (s *Store) GetUser(ctx context.Context, name string) (store.User, error) {
 	return u, nil
 }
 
-// UpdateUser runs fn on the stored user, or on a new one, and saves the
-// result in one transaction.
+// UpdateUser runs fn on the stored user, or on a new one with only its
+// name set, and saves the result in one transaction; nothing is written
+// when fn fails, and fn's error is returned unchanged. fn may run more
+// than once: when a concurrent update commits first, fn runs again with
+// what that update left. Changing the name is an error.
 func (s *Store) UpdateUser(ctx context.Context, name string, fn func(*store.User, bool) error) (store.User, error) {
 	if name == "" {
 		return store.User{}, errors.New("updating user: empty name")
 	}
-	var u store.User
-	err := s.update(ctx, func(txn *badger.Txn) error {
-		u = store.User{}
-		err := getJSON(txn, skey(prefixUser, name), &u)
-		exists := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if !exists {
-			u = store.User{Name: name}
-		}
-		if err := fn(&u, exists); err != nil {
-			return err
-		}
-		if u.Name != name {
-			return fmt.Errorf("updater changed the name to %q", u.Name)
-		}
-		return setJSON(txn, skey(prefixUser, name), u, time.Time{})
-	})
-	if err != nil {
-		return store.User{}, fmt.Errorf("updating user %q: %w", name, err)
-	}
-	return u, nil
+	return updateJSON(ctx, s, fmt.Sprintf("user %q", name), skey(prefixUser, name),
+		func() store.User { return store.User{Name: name} },
+		fn,
+		func(_ *badger.Txn, _ store.User, u *store.User) error {
+			return sameKey("name", name, u.Name)
+		})
 }
 
 // ListUsers returns all stored users ordered by name (byte-wise, the
