@@ -447,6 +447,24 @@ func (s *Service) RevokeGrant(ctx context.Context, grantID, by string) error {
 	return nil
 }
 
+// RevokeUser ends every grant of a user, with its tokens, on behalf of
+// the user or an administrator, and returns how many there were.
+func (s *Service) RevokeUser(ctx context.Context, userID, by string) (int, error) {
+	if userID == "" {
+		return 0, errors.New("revoking the grants of a user: empty user id")
+	}
+	gs, err := s.List(ctx, store.GrantFilter{UserID: userID})
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range gs {
+		if err := s.RevokeGrant(ctx, g.ID, by); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+	}
+	return len(gs), nil
+}
+
 // Validate returns what a token grants now: it must be well-formed, known,
 // unexpired, of a live grant whose user still exists and is enabled and
 // whose link still exists; it grants no more than the user's role and the

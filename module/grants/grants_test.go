@@ -126,3 +126,49 @@ func TestLoweredCeilingBindsIssuedTokens(t *testing.T) {
 		t.Fatalf("a token of a deleted link validates: %v", err)
 	}
 }
+
+// TestRevokeUser: revoking a user's grants ends each of them, with its
+// tokens at once, and leaves other users' grants.
+func TestRevokeUser(t *testing.T) {
+	f := newLinkFixture(t)
+	ctx := context.Background()
+	l, _, err := f.reg.Create(ctx, links.NewLink{Name: "app", RedirectURIs: []string{"https://x/cb"}, Ceiling: scope.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t, l.ID)
+	first, second := f.issue(t, c, scope.Read), f.issue(t, c, scope.Write)
+	if _, err := f.validator.Validate(ctx, first.AccessToken); err != nil { // cached
+		t.Fatal(err)
+	}
+	code, err := f.service.IssueCode(ctx, grants.CodeRequest{Client: c, UserID: "other", RedirectURI: "https://x/cb", Scope: scope.Read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.service.Exchange(ctx, c, code, "https://x/cb", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := f.service.RevokeUser(ctx, "u", "admin")
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUser = %d, %v; want 2", n, err)
+	}
+	for _, tok := range []grants.Tokens{first, second} {
+		if _, err := f.validator.Validate(ctx, tok.AccessToken); !errors.Is(err, grants.ErrInvalidToken) {
+			t.Errorf("a token of a revoked grant validates: %v", err)
+		}
+	}
+	if gs, err := f.service.List(ctx, store.GrantFilter{UserID: "u"}); err != nil || len(gs) != 0 {
+		t.Errorf("grants of u after RevokeUser: %v %v", gs, err)
+	}
+	gs, err := f.service.List(ctx, store.GrantFilter{})
+	if err != nil || len(gs) != 1 || gs[0].UserID != "other" {
+		t.Fatalf("grants after RevokeUser: %v %v, want other's only", gs, err)
+	}
+	if g, err := f.service.Get(ctx, gs[0].ID); err != nil || g.ID != gs[0].ID {
+		t.Errorf("Get of other's grant: %v %v", g, err)
+	}
+	if _, err := f.service.RevokeUser(ctx, "", "admin"); err == nil {
+		t.Error("RevokeUser of the empty name revoked every grant")
+	}
+}
