@@ -44,7 +44,7 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("account page lacks the grant or the connection:\n%s", page)
 	}
 	csrf := flow.HiddenFields(page).Get("csrf_token")
-	grants, err := g.app().Store().ListGrants(context.Background(), store.GrantFilter{UserID: "alice", LinkID: "cfg-app"})
+	grants, err := g.app().Grants().List(context.Background(), store.GrantFilter{UserID: "alice", LinkID: "cfg-app"})
 	if err != nil || len(grants) != 1 {
 		t.Fatalf("alice's grants: %v %v", grants, err)
 	}
@@ -64,7 +64,7 @@ func TestAccountPage(t *testing.T) {
 	if resp := post(url.Values{"csrf_token": {csrf}, "action": {"revoke"}, "grant": {bobs.GrantID}}); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("revoking bob's grant from alice's page: %d", resp.StatusCode)
 	}
-	if _, err := g.app().Store().GetGrant(context.Background(), bobs.GrantID); err != nil {
+	if _, err := g.app().Grants().Get(context.Background(), bobs.GrantID); err != nil {
 		t.Fatalf("bob's grant is gone: %v", err)
 	}
 	if introspect(t, tok.AccessToken)["active"] != true {

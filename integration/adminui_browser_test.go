@@ -221,7 +221,7 @@ func TestAdminJourneyInBrowser(t *testing.T) {
 	if page := browsertest.Text(t, ctx, "main"); !strings.Contains(page, "Access revoked.") || strings.Contains(page, "CRM") {
 		t.Fatalf("after revoking:\n%s", page)
 	}
-	gs, err := g.app().Store().ListGrants(context.Background(), store.GrantFilter{UserID: "sam"})
+	gs, err := g.app().Grants().List(context.Background(), store.GrantFilter{UserID: "sam"})
 	if err != nil || len(gs) != 0 {
 		t.Fatalf("sam's grants after revoking: %v %v", gs, err)
 	}

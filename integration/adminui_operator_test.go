@@ -337,7 +337,7 @@ func TestLinkPageActivityIsCountedPerLinkInMemory(t *testing.T) {
 	if status, m, _ := postForm(t, "/rest/oauth2/latest/token", url.Values{"grant_type": {"authorization_code"}, "code": {"not-a-code"}, "redirect_uri": {redirect}}, busy.ClientID, secret); status != http.StatusBadRequest {
 		t.Fatalf("a bad code: %d %v", status, m)
 	}
-	before, err := g.app().Store().ListGrants(context.Background(), store.GrantFilter{LinkID: busy.ID})
+	before, err := g.app().Grants().List(context.Background(), store.GrantFilter{LinkID: busy.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

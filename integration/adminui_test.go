@@ -217,7 +217,7 @@ func TestAdminUIBadInput(t *testing.T) {
 			}
 		})
 	}
-	if _, err := g.app().Store().GetUser(context.Background(), "carol"); err == nil {
+	if _, err := g.app().Users().Stored(context.Background(), "carol"); err == nil {
 		t.Fatal("a refused user form created the user")
 	}
 }
@@ -402,7 +402,7 @@ func TestAdminUIUsers(t *testing.T) {
 	if status != http.StatusOK || !strings.Contains(page, "Delete user carol?") || !strings.Contains(page, `name="confirm" value="yes"`) {
 		t.Fatalf("delete asks for confirmation first: %d\n%s", status, page)
 	}
-	if _, err := g.app().Store().GetUser(context.Background(), "carol"); err != nil {
+	if _, err := g.app().Users().Stored(context.Background(), "carol"); err != nil {
 		t.Fatalf("asking for confirmation deleted the user: %v", err)
 	}
 	status, _, page = adminPost(t, sam, carol, carol, url.Values{"action": {"delete"}, "confirm": {"yes"}})

@@ -24,6 +24,8 @@ import (
 	_ "github.com/applinks/caddy-applinks"
 	"github.com/applinks/caddy-applinks/internal/flow"
 	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/store/badgerstore"
 )
 
 const (
@@ -132,6 +134,30 @@ func (g *gateway) app() *applinks.App {
 		g.t.Fatal(err)
 	}
 	return a.(*applinks.App)
+}
+
+// inStore runs fn with the running gateway's store, for setting up and
+// checking what no service shows: the Badger database in g.dir, which the
+// storage module's pool shares with the app that has it open. The test's
+// hold on it ends when fn returns.
+func (g *gateway) inStore(fn func(st store.Store)) {
+	g.t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	s := &badgerstore.Storage{Dir: g.dir}
+	if err := s.Provision(ctx); err != nil {
+		g.t.Fatal(err)
+	}
+	st, err := s.OpenStore(ctx)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Cleanup(); err != nil {
+			g.t.Error(err)
+		}
+	}()
+	fn(st)
 }
 
 // unload stops the applinks app (and closes its Badger) by loading a

@@ -98,10 +98,12 @@ func mint(t testing.TB, g *gateway, user string, s scope.Scope) grants.Tokens {
 // revocation epoch, as the admin API does.
 func setRole(t testing.TB, g *gateway, name string, role scope.Scope, disabled bool) {
 	t.Helper()
-	err := g.app().Store().PutUser(context.Background(), store.User{Name: name, PasswordHash: hashFor(t, password), Role: role.String(), Disabled: disabled})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g.inStore(func(st store.Store) {
+		err := st.PutUser(context.Background(), store.User{Name: name, PasswordHash: hashFor(t, password), Role: role.String(), Disabled: disabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 	g.app().Epoch().Bump()
 }
 

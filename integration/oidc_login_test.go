@@ -25,6 +25,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -837,14 +838,16 @@ func TestOIDCLoginDisabledLocally(t *testing.T) {
 	b.wantSignedIn(t, name, "WRITE")
 
 	ctx := context.Background()
-	u, err := g.app().Store().GetUser(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Disabled = true
-	if err := g.app().Store().PutUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	g.inStore(func(st store.Store) {
+		u, err := st.GetUser(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Disabled = true
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	})
 	g.app().Epoch().Bump()
 	if status, body, _ := b.get(t, base+"/whoami"); status != http.StatusUnauthorized {
 		t.Fatalf("session of a disabled user: %d %q", status, body)

@@ -967,7 +967,7 @@ func TestOutgoingRuntimeLink(t *testing.T) {
 	if err := g.app().Outgoing().Delete(ctx, "rt", "sam"); err != nil {
 		t.Fatal(err)
 	}
-	if conns, err := g.app().Store().ListConnections(ctx, store.ConnectionFilter{LinkID: "rt"}); err != nil || len(conns) != 0 {
+	if conns, err := g.app().Outgoing().Connections(ctx, store.ConnectionFilter{LinkID: "rt"}); err != nil || len(conns) != 0 {
 		t.Fatalf("connections of the deleted link: %v %v", conns, err)
 	}
 	if resp, _, _ := call(t, "GET", "/api/x", bearer(gw.AccessToken)); resp.StatusCode != http.StatusServiceUnavailable {

@@ -11,8 +11,9 @@ import (
 
 	"github.com/applinks/caddy-applinks/internal/flow"
 	"github.com/applinks/caddy-applinks/module/adminui"
-	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
+	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
 )
 
 // signedIn reports whether the browser c has a live session: the account
@@ -50,10 +51,13 @@ func putUser(t *testing.T, name string, body map[string]any) {
 // deleting them.
 func leftSessions(t *testing.T, g *gateway, user string) int {
 	t.Helper()
-	n, err := g.app().Store().DeleteUserSessions(context.Background(), user)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var n int
+	g.inStore(func(st store.Store) {
+		var err error
+		if n, err = st.DeleteUserSessions(context.Background(), user); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return n
 }
 
@@ -103,14 +107,14 @@ func TestSignInRacingPasswordResetIsEnded(t *testing.T) {
 	g := startGateway(t, gatewayOptions{})
 	ctx := context.Background()
 	a := g.app()
-	if _, _, err := a.SaveUser(ctx, "zoe", applinks.UserChange{Password: "zoe-password-1", Role: scope.Write}, "test"); err != nil {
+	if _, _, err := a.SaveUser(ctx, "zoe", users.Change{Password: "zoe-password-1", Role: scope.Write}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	u, err := a.Users().Authenticate(ctx, "zoe", "zoe-password-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.SaveUser(ctx, "zoe", applinks.UserChange{Password: "a-new-password-2", Role: scope.Write}, "test"); err != nil {
+	if _, _, err := a.SaveUser(ctx, "zoe", users.Change{Password: "a-new-password-2", Role: scope.Write}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, base+"/applinks/account", nil)

@@ -198,9 +198,11 @@ func TestOutgoingRuntimeLoopbackIssuerIsRefused(t *testing.T) {
 			t.Errorf("Probe of %s: %v, want ErrRefused", provider, err)
 		}
 	}
-	if _, err := g.app().Store().GetOutgoingLink(ctx, "local"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a refused link was stored: %v", err)
-	}
+	g.inStore(func(st store.Store) {
+		if _, err := st.GetOutgoingLink(ctx, "local"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused link was stored: %v", err)
+		}
+	})
 	api := map[string]any{"name": "local", "provider": map[string]any{"provider": "oauth2", "issuer": f.srv.URL}, "client_id": "c"}
 	if status, m, _ := adminCall(t, "POST", "/applinks/outgoing", api); status != http.StatusBadRequest {
 		t.Fatalf("admin API create of a loopback issuer: %d %v, want 400", status, m)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/applinks/caddy-applinks/module/store"
 )
 
 // subjects are what a link learns as a user's sub: from the ID token, the
@@ -141,10 +143,13 @@ func TestRecycledProviderEmailGetsNewSubject(t *testing.T) {
 	claims := map[string]any{"email": email, "email_verified": true}
 	f.behave(func(o *fakeOPBehaviour) { o.claims = claims })
 	newOPBrowser(t).wantSignedIn(t, email, "READ")
-	stored, err := g.app().Store().GetSubject(ctx, email)
-	if err != nil {
-		t.Fatalf("the provider's new user got no subject at sign-in: %v", err)
-	}
+	var stored store.Subject
+	g.inStore(func(st store.Store) {
+		var err error
+		if stored, err = st.GetSubject(ctx, email); err != nil {
+			t.Fatalf("the provider's new user got no subject at sign-in: %v", err)
+		}
+	})
 	first, err := g.app().Users().Subject(ctx, email, time.Now())
 	if err != nil || first != stored.Subject || strings.Contains(first, "carol") || first == f.sub() {
 		t.Fatalf("subject of %s: %q (%v), stored %q", email, first, err, stored.Subject)

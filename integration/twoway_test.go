@@ -108,7 +108,7 @@ func TestTwoWayLink(t *testing.T) {
 			t.Fatalf("request %d after A's token expired: %d %q", i, resp.StatusCode, body)
 		}
 	}
-	grants, err := g.app().Store().ListGrants(context.Background(), store.GrantFilter{UserID: "alice"})
+	grants, err := g.app().Grants().List(context.Background(), store.GrantFilter{UserID: "alice"})
 	if err != nil || len(grants) != 1 {
 		t.Fatalf("A's grants of alice: %v %v", grants, err)
 	}

@@ -49,7 +49,7 @@ func (a *API) serveConnections(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.Method {
 	case http.MethodGet:
-		cs, err := app.Store().ListConnections(r.Context(), store.ConnectionFilter{LinkID: link, UserID: user})
+		cs, err := app.Outgoing().Connections(r.Context(), store.ConnectionFilter{LinkID: link, UserID: user})
 		if err != nil {
 			return internal(err)
 		}

@@ -51,7 +51,7 @@ func (a *API) serveGrants(w http.ResponseWriter, r *http.Request) error {
 		}
 		filter.LinkID = l.ID
 	}
-	gs, err := app.Store().ListGrants(r.Context(), filter)
+	gs, err := app.Grants().List(r.Context(), filter)
 	if err != nil {
 		return internal(err)
 	}
@@ -79,7 +79,7 @@ func (a *API) serveGrant(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		return methodNotAllowed(w, "GET, DELETE")
 	}
-	g, err := app.Store().GetGrant(r.Context(), id)
+	g, err := app.Grants().Get(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("grant", id)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/users"
 )
 
 // serveUsers lists the users declared in the configuration and stored.
@@ -70,7 +71,7 @@ func (a *API) serveUser(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, http.StatusOK, map[string]int{"sessions_ended": n})
 	case action == "revoke-grants" && r.Method == http.MethodPost:
-		n, err := app.RevokeUserGrants(r.Context(), name, actor)
+		n, err := app.Grants().RevokeUser(r.Context(), name, actor)
 		if err != nil {
 			return internal(err)
 		}
@@ -96,7 +97,7 @@ func (a *API) putUser(w http.ResponseWriter, r *http.Request, app *applinks.App,
 	if err != nil {
 		return bad(err)
 	}
-	u, created, err := app.SaveUser(r.Context(), name, applinks.UserChange{Password: in.Password, Role: role, Disabled: in.Disabled}, actor)
+	u, created, err := app.SaveUser(r.Context(), name, users.Change{Password: in.Password, Role: role, Disabled: in.Disabled}, actor)
 	if err != nil {
 		return userError(err)
 	}
@@ -125,9 +126,9 @@ func findUser(r *http.Request, app *applinks.App, name string) (applinks.UserEnt
 // userError maps an error of SaveUser or DeleteUser to an API error.
 func userError(err error) error {
 	switch {
-	case errors.Is(err, applinks.ErrUserReadOnly):
+	case errors.Is(err, users.ErrUserReadOnly):
 		return conflict(err)
-	case applinks.IsUserInputError(err):
+	case users.IsInputError(err):
 		return bad(err)
 	}
 	return internal(err)

@@ -18,7 +18,7 @@ type activity struct {
 
 // activity reads the summary of the incoming link id.
 func (u *UI) activity(r *http.Request, id string) (*activity, error) {
-	gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{LinkID: id})
+	gs, err := u.app.Grants().List(r.Context(), store.GrantFilter{LinkID: id})
 	if err != nil {
 		return nil, err
 	}

@@ -147,7 +147,7 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 // outgoingStatus summarises an outgoing link's connections: the shared
 // one's status, or how many users are connected in each status.
 func (u *UI) outgoingStatus(ctx context.Context, l *outgoing.Link) ([]status, bool, error) {
-	conns, err := u.app.Store().ListConnections(ctx, store.ConnectionFilter{LinkID: l.Name})
+	conns, err := u.app.Outgoing().Connections(ctx, store.ConnectionFilter{LinkID: l.Name})
 	if err != nil {
 		return nil, false, err
 	}
@@ -322,7 +322,7 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 		} else if err != nil {
 			return err
 		}
-		grants, err := u.app.Store().ListGrants(ctx, store.GrantFilter{LinkID: l.ID})
+		grants, err := u.app.Grants().List(ctx, store.GrantFilter{LinkID: l.ID})
 		if err != nil {
 			return err
 		}
@@ -337,7 +337,7 @@ func (u *UI) serveDelete(w http.ResponseWriter, r *http.Request, s users.Session
 		} else if err != nil {
 			return err
 		}
-		conns, err := u.app.Store().ListConnections(ctx, store.ConnectionFilter{LinkID: l.Name})
+		conns, err := u.app.Outgoing().Connections(ctx, store.ConnectionFilter{LinkID: l.Name})
 		if err != nil {
 			return err
 		}

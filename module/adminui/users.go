@@ -33,7 +33,7 @@ func (u *UI) addUserForm(s users.Session) *Form {
 	return &Form{Action: Path + "/users", CSRF: u.app.Sessions().CSRFToken(s),
 		Fields: []Field{
 			{Name: "name", Label: "User name", Type: "text", Required: true, Autocomplete: "off"},
-			{Name: "password", Label: "Password", Type: "password", Required: true, Autocomplete: "new-password", Hint: fmt.Sprintf("At least %d characters.", applinks.MinPasswordLength)},
+			{Name: "password", Label: "Password", Type: "password", Required: true, Autocomplete: "new-password", Hint: fmt.Sprintf("At least %d characters.", users.MinPasswordLength)},
 			permissionField("role", "Role", scope.Read.String()),
 		},
 		Buttons: []Button{{Value: "add", Label: "Add user"}}}
@@ -60,16 +60,16 @@ func (u *UI) serveUsers(w http.ResponseWriter, r *http.Request, s users.Session)
 		name := f.field("name").Value
 		role, err := scope.Parse(f.field("role").Value)
 		f.check("role", err)
-		if u.app.ConfigUser(name) {
+		if u.app.Users().Declared(name) {
 			f.check("name", fmt.Errorf("a user named %q exists already", name))
 		}
 		if !f.invalid() {
-			_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: f.field("password").Value, Role: role, Create: true}, s.User.Name)
+			_, _, err := u.app.SaveUser(r.Context(), name, users.Change{Password: f.field("password").Value, Role: role, Create: true}, s.User.Name)
 			switch {
 			case err == nil:
 				u.redirect(w, r, s, Path+"/users", "User "+name+" added.")
 				return nil
-			case !applinks.IsUserInputError(err):
+			case !users.IsInputError(err):
 				return err
 			}
 			f.check(userErrorField(err), err)
@@ -104,14 +104,14 @@ func (u *UI) userRows(r *http.Request) ([]userRow, error) {
 // its sessions; revokes all of its grants; or deletes it.
 func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	name := r.PathValue("name")
-	su, err := u.app.Store().GetUser(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) || u.app.ConfigUser(name) {
+	su, err := u.app.Users().Stored(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
 		u.notFound(w, s, "There is no stored user of that name. Users declared in the Caddyfile are changed there.")
 		return nil
 	} else if err != nil {
 		return err
 	}
-	gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: name})
+	gs, err := u.app.Grants().List(r.Context(), store.GrantFilter{UserID: name})
 	if err != nil {
 		return err
 	}
@@ -143,12 +143,12 @@ func (u *UI) serveUser(w http.ResponseWriter, r *http.Request, s users.Session) 
 				if f := edit.field("password"); f != nil {
 					pw = f.Value
 				}
-				_, _, err := u.app.SaveUser(r.Context(), name, applinks.UserChange{Password: pw, Role: role, Disabled: edit.field("disabled").Checked}, s.User.Name)
+				_, _, err := u.app.SaveUser(r.Context(), name, users.Change{Password: pw, Role: role, Disabled: edit.field("disabled").Checked}, s.User.Name)
 				if err == nil {
 					u.redirect(w, r, s, Path+"/users", "User "+name+" saved.")
 					return nil
 				}
-				if !applinks.IsUserInputError(err) {
+				if !users.IsInputError(err) {
 					return err
 				}
 				if edit.check(userErrorField(err), err); !edit.invalid() {
@@ -216,7 +216,7 @@ func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Se
 		return err
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		gs, err := u.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: name})
+		gs, err := u.app.Grants().List(r.Context(), store.GrantFilter{UserID: name})
 		if err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Se
 		}})
 		return nil
 	}
-	n, err := u.app.RevokeUserGrants(r.Context(), name, s.User.Name)
+	n, err := u.app.Grants().RevokeUser(r.Context(), name, s.User.Name)
 	if err != nil {
 		return err
 	}
@@ -243,9 +243,9 @@ func (u *UI) revokeUserGrants(w http.ResponseWriter, r *http.Request, s users.Se
 // userErrorField is the form field an input error of SaveUser is about.
 func userErrorField(err error) string {
 	switch {
-	case errors.Is(err, applinks.ErrPasswordRequired), errors.Is(err, applinks.ErrPasswordTooShort), errors.Is(err, applinks.ErrPasswordTooLong), errors.Is(err, applinks.ErrNoPassword):
+	case errors.Is(err, users.ErrPasswordRequired), errors.Is(err, users.ErrPasswordTooShort), errors.Is(err, users.ErrPasswordTooLong), errors.Is(err, users.ErrNoPassword):
 		return "password"
-	case errors.Is(err, applinks.ErrInvalidRole):
+	case errors.Is(err, users.ErrInvalidRole):
 		return "role"
 	}
 	return "name"

@@ -113,8 +113,6 @@ type App struct {
 	logger      *zap.Logger
 	audit       *zap.Logger
 	ctx         caddy.Context
-	// usersMu makes SaveUser's read and write of a user one step.
-	usersMu sync.Mutex
 	// opening is what open does once; see opening.go.
 	opening opening
 }
@@ -270,7 +268,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	loginClient := func(issuer string) *http.Client {
 		return outgoing.NewClient(10*time.Second, outgoing.Policy{PrivateOrigins: []string{issuer}, Denied: denied})
 	}
-	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.store, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, loginClient, time.Now); err != nil {
+	if a.oidc, err = users.NewOIDCLogin(ctx, logins, a.users, a.sessions, a.keys, a.pages, a.audit, a.epoch.Bump, a.IssuerFor, loginClient, time.Now); err != nil {
 		return err
 	}
 	a.oidc.OnSignIn(a.metrics.SignedIn)
@@ -321,9 +319,6 @@ func (a *App) Start() error {
 // Stop does nothing: background work ends when the config's context does.
 func (a *App) Stop() error { return nil }
 
-// Store returns the store.
-func (a *App) Store() store.Store { return a.store }
-
 // Links returns the incoming link registry.
 func (a *App) Links() *links.Registry { return a.links }
 
@@ -353,7 +348,7 @@ func (a *App) PasswordSignIn(r *http.Request) bool {
 	if len(a.LocalUsers) > 0 || len(a.Logins) == 0 {
 		return true
 	}
-	stored, err := a.store.ListUsers(r.Context())
+	stored, err := a.users.ListStored(r.Context())
 	if err != nil {
 		return true // show the form rather than lock local users out
 	}

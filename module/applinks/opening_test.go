@@ -10,8 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
-	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/scope"
 	_ "github.com/applinks/caddy-applinks/module/store/badgerstore"
+	"github.com/applinks/caddy-applinks/module/users"
 )
 
 // provision provisions the applinks app on the Badger directory dir in a
@@ -57,7 +58,7 @@ func TestProvisionOpensNothingUntilUsed(t *testing.T) {
 		}
 	}
 	// A request before Start: apps start in no fixed order.
-	if err := running.Store().PutUser(context.Background(), store.User{Name: "alice", Role: "READ"}); err != nil {
+	if _, _, err := running.SaveUser(context.Background(), "alice", users.Change{Password: "alice-password", Role: scope.Read}, "test"); err != nil {
 		t.Fatalf("store use before Start: %v", err)
 	}
 	for _, p := range []string{dir, dir + ".key"} {
@@ -79,7 +80,7 @@ func TestProvisionOpensNothingUntilUsed(t *testing.T) {
 		t.Fatalf("Start of a second generation on the open directory: %v", err)
 	}
 	unload()
-	if _, err := next.Store().GetUser(context.Background(), "alice"); err != nil {
+	if _, err := next.Users().Stored(context.Background(), "alice"); err != nil {
 		t.Fatalf("the second generation lost the database when the first was unloaded: %v", err)
 	}
 	// The unloaded generation opens nothing again.

@@ -77,7 +77,7 @@ func (h *Handler) serveAccount(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("method not allowed"))
 	}
 	page := accountPage{CSRF: h.app.Sessions().CSRFToken(sess), Notice: h.app.Sessions().TakeFlash(w, r, sess)}
-	gs, err := h.app.Store().ListGrants(r.Context(), store.GrantFilter{UserID: user})
+	gs, err := h.app.Grants().List(r.Context(), store.GrantFilter{UserID: user})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -126,7 +126,7 @@ func (h *Handler) accountAction(r *http.Request, user string) (string, error) {
 	ctx := r.Context()
 	switch r.PostFormValue("action") {
 	case "revoke":
-		g, err := h.app.Store().GetGrant(ctx, r.PostFormValue("grant"))
+		g, err := h.app.Grants().Get(ctx, r.PostFormValue("grant"))
 		if errors.Is(err, store.ErrNotFound) || (err == nil && g.UserID != user) {
 			return "", nil
 		}

@@ -24,7 +24,6 @@ import (
 	"github.com/applinks/caddy-applinks/module/returnto"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
-	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/web"
 )
 
@@ -98,7 +97,6 @@ type OIDCButton struct {
 type OIDCLogin struct {
 	providers []*oidcProvider
 	users     *Directory
-	store     store.UserStore
 	sessions  *Sessions
 	keys      *secret.Keys
 	pages     *web.Pages
@@ -141,8 +139,8 @@ type oidcProvider struct {
 // client for a provider's issuer: discovery, key sets and code exchanges
 // all go through it (outgoing.NewClient, refusing Caddy's admin endpoint
 // and private addresses other than the issuer's own).
-func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, st store.UserStore, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, client func(issuer string) *http.Client, now func() time.Time) (*OIDCLogin, error) {
-	l := &OIDCLogin{users: dir, store: st, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx, observe: func(string, string) {}}
+func NewOIDCLogin(ctx context.Context, cfgs []OIDCConfig, dir *Directory, sessions *Sessions, keys *secret.Keys, pages *web.Pages, audit *zap.Logger, changed func(), issuerFor func(*http.Request) string, client func(issuer string) *http.Client, now func() time.Time) (*OIDCLogin, error) {
+	l := &OIDCLogin{users: dir, sessions: sessions, keys: keys, pages: pages, audit: audit, changed: changed, issuerFor: issuerFor, now: now, ctx: ctx, observe: func(string, string) {}}
 	for _, c := range cfgs {
 		if err := c.Check(); err != nil {
 			return nil, err
@@ -376,44 +374,12 @@ type refusal struct{ msg string }
 
 func (r refusal) Error() string { return r.msg }
 
-// saveUser creates or updates the runtime user of a provider sign-in. A
-// role of None (the provider gives the account no role any more) is
-// stored too, so the user's sessions and tokens stop working at once; open
-// sessions see any other role at their next request. A new user gets a new
-// subject.
+// saveUser creates or updates the runtime user of a provider sign-in (see
+// Directory.saveSignIn) and says when its role changed.
 func (l *OIDCLogin) saveUser(ctx context.Context, p *oidcProvider, name, subject string, role scope.Scope) error {
-	if _, ok := l.users.config[name]; ok {
-		return refusal{fmt.Sprintf("A local user named %s exists; the provider's account cannot take its place.", name)}
-	}
-	now := l.now().UTC()
-	u, err := l.store.GetUser(ctx, name)
-	created := errors.Is(err, store.ErrNotFound)
-	switch {
-	case created:
-		if role == scope.None {
-			return nil
-		}
-		u = store.User{Name: name, Provider: p.cfg.Issuer, Subject: subject, CreatedAt: now}
-	case err != nil:
+	changed, err := l.users.saveSignIn(ctx, p.cfg.Issuer, p.cfg.Name, name, subject, role, l.now())
+	if err != nil {
 		return err
-	case u.Provider != p.cfg.Issuer:
-		return refusal{fmt.Sprintf("The user %s belongs to another sign-in method.", name)}
-	case u.Subject != "" && u.Subject != subject:
-		return refusal{fmt.Sprintf("Another account of %s already signs in here as %s.", p.cfg.Name, name)}
-	case u.Disabled:
-		return refusal{"Your account is disabled on this gateway."}
-	}
-	changed := u.Role != role.String()
-	u.Role, u.UpdatedAt = role.String(), now
-	if created {
-		// Before the user exists, so that nobody sees another subject
-		// first.
-		if err := l.users.NewSubject(ctx, name, now); err != nil {
-			return err
-		}
-	}
-	if err := l.store.PutUser(ctx, u); err != nil {
-		return fmt.Errorf("storing user: %w", err)
 	}
 	if changed {
 		l.changed()

@@ -19,13 +19,13 @@ import (
 // once.
 const deadIssuer = "http://127.0.0.1:1"
 
-// newTestOIDCLogin builds an OIDCLogin with no directory, store, sessions,
+// newTestOIDCLogin builds an OIDCLogin with no directory, sessions,
 // keys or pages: enough for configuration checks and claim mapping.
 func newTestOIDCLogin(t testing.TB, cfgs ...OIDCConfig) (*OIDCLogin, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewOIDCLogin(ctx, cfgs, nil, nil, nil, nil, nil, zap.NewNop(), func() {}, nil, func(string) *http.Client { return &http.Client{Timeout: time.Second} }, time.Now)
+	return NewOIDCLogin(ctx, cfgs, nil, nil, nil, nil, zap.NewNop(), func() {}, nil, func(string) *http.Client { return &http.Client{Timeout: time.Second} }, time.Now)
 }
 
 // testProvider returns the single provider of a valid configuration.
