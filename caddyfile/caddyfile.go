@@ -58,6 +58,7 @@ func init() {
 //		refresh_grace <duration>
 //		session_ttl <duration>
 //		secret_overlap <duration>
+//		max_stale_validation <duration>
 //		allow_private_endpoints
 //		user <name> <bcrypt-hash> [<role>]
 //		login oidc <issuer> {
@@ -157,6 +158,8 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		return durationArg(d, &app.SessionTTL)
 	case "secret_overlap":
 		return durationArg(d, &app.SecretOverlap)
+	case "max_stale_validation":
+		return durationArg(d, &app.MaxStaleValidation)
 	case "allow_private_endpoints":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -219,7 +222,7 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		app.Incoming = append(app.Incoming, l)
 	default:
 		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
-			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "allow_private_endpoints", "user", "login", "outgoing", "incoming")
+			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming")
 	}
 	return nil
 }

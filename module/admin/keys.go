@@ -37,11 +37,7 @@ func (a *API) serveKeyAction(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, "POST")
 	}
-	keyring, err := app.Keyring()
-	if err != nil {
-		return internal(err)
-	}
-	if err := keyring.Rotate(r.Context()); err != nil {
+	if err := app.RotateSigningKey(r.Context()); err != nil {
 		return internal(err)
 	}
 	app.Audit().Info("signing key rotated", zap.String("by", actor))

@@ -73,6 +73,12 @@ type App struct {
 	// SecretOverlap is how long a rotated-out client secret stays valid.
 	// Default: 24h.
 	SecretOverlap caddy.Duration `json:"secret_overlap,omitempty"`
+	// MaxStaleValidation is how long the guard honours a cached token
+	// validation while it cannot hear the revocations of the other
+	// gateways sharing the store (cluster mode, its connection to the
+	// database lost). Default: 0 (every request is checked against the
+	// store then).
+	MaxStaleValidation caddy.Duration `json:"max_stale_validation,omitempty"`
 	// IDTokenAlgorithm signs OpenID Connect ID tokens: ES256 or RS256 (for
 	// old clients; an RSA signature costs about 25 times more CPU).
 	// Default: ES256.
@@ -106,8 +112,10 @@ type App struct {
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
 	keyring  *signing.Keyring
-	pages    *web.Pages
-	limits   Limits
+	// shared is the store when other gateways share it; nil otherwise.
+	shared store.Shared
+	pages  *web.Pages
+	limits Limits
 	// holdsLimits is whether this config counts as a user of limitsPool.
 	holdsLimits bool
 	logger      *zap.Logger
@@ -241,6 +249,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.activity = NewActivity(time.Now)
 	a.grants.SetObserver(tokenObserver{Metrics: a.metrics, activity: a.activity})
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
+	a.tokens.SetMaxStale(time.Duration(a.MaxStaleValidation))
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -287,6 +296,9 @@ func (a *App) Validate() error {
 	}
 	if a.RefreshGrace < 0 {
 		return errors.New("refresh_grace must not be negative")
+	}
+	if a.MaxStaleValidation < 0 {
+		return errors.New("max_stale_validation must not be negative")
 	}
 	if a.IDTokenAlgorithm != signing.ES256 && a.IDTokenAlgorithm != signing.RS256 {
 		return fmt.Errorf("id_token_algorithm %q: want ES256 or RS256", a.IDTokenAlgorithm)

@@ -76,6 +76,7 @@ func (a *App) open() (store.Store, error) {
 		return nil, fmt.Errorf("loading signing keys: %w", err)
 	}
 	a.keyring = keyring
+	a.joinCluster(st)
 	o.opened = st
 	o.done.Store(true)
 	return st, nil

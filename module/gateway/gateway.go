@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/oauth"
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/unavailable"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
 )
@@ -90,20 +94,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // ServeHTTP serves a gateway path or calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if route, ok := h.routes[r.URL.Path]; ok {
-		return route(w, r)
+		return h.unavailable(w, r, route(w, r))
 	}
 	if adminui.Owns(r.URL.Path) {
 		h.admin.ServeHTTP(w, r)
 		return nil
 	}
 	if strings.HasPrefix(r.URL.Path, users.OIDCCallbackPrefix) {
-		return h.app.OIDCLogin().ServeCallback(w, r)
+		return h.unavailable(w, r, h.app.OIDCLogin().ServeCallback(w, r))
 	}
 	if strings.HasPrefix(r.URL.Path, outgoing.ConnectPrefix) {
-		return h.serveConnect(w, r)
+		return h.unavailable(w, r, h.serveConnect(w, r))
 	}
 	if strings.HasPrefix(r.URL.Path, outgoing.CallbackPrefix) {
-		return h.serveCallback(w, r)
+		return h.unavailable(w, r, h.serveCallback(w, r))
 	}
 	if strings.HasPrefix(r.URL.Path, web.StaticPrefix) {
 		h.app.Pages().ServeStatic(w, r)
@@ -112,6 +116,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// The gateway's cookies and token never go on; require_token and
 	// outgoing_token after this handler still find them.
 	return next.ServeHTTP(w, users.StripCredentials(r))
+}
+
+// unavailable answers err, a route's error, with a page saying the
+// service is unavailable (503, Retry-After) when the store cannot be
+// reached (routes return errors before they write), or, for a client that
+// does not ask for HTML, with a bare 503; any other error goes on to
+// Caddy's error handling as it is.
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) error {
+	if !unavailable.Is(err) {
+		return err
+	}
+	w.Header().Set("Retry-After", unavailable.RetryAfter)
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	if c := h.app.Logger().Check(zapcore.WarnLevel, "storage unavailable"); c != nil {
+		c.Write(zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	h.app.Pages().Error(w, http.StatusServiceUnavailable, "Service unavailable", "The gateway cannot reach its database just now. Try again in a minute.")
+	return nil
 }
 
 // Interface guards

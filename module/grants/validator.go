@@ -12,11 +12,29 @@ import (
 
 // Epoch counts revocations: grants revoked, links changed or deleted,
 // users demoted or disabled. A cached validation made in an older epoch is
-// made again, so every revocation is felt on the next request.
-type Epoch struct{ n atomic.Uint64 }
+// made again, so every revocation is felt on the next request. When
+// several gateways share a store, each revocation is also announced to the
+// others, which count it with Heard.
+type Epoch struct {
+	n        atomic.Uint64
+	announce atomic.Pointer[func()]
+}
 
-// Bump records a revocation.
-func (e *Epoch) Bump() { e.n.Add(1) }
+// Bump records a revocation made by this process and announces it.
+func (e *Epoch) Bump() {
+	e.n.Add(1)
+	if f := e.announce.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// Heard records a revocation announced by another process (or one that
+// may have been missed), without announcing it again.
+func (e *Epoch) Heard() { e.n.Add(1) }
+
+// AnnounceWith makes Bump call f after counting, to tell the other
+// gateways sharing the store.
+func (e *Epoch) AnnounceWith(f func()) { e.announce.Store(&f) }
 
 // Current returns the number of revocations so far.
 func (e *Epoch) Current() uint64 { return e.n.Load() }
@@ -31,6 +49,12 @@ type Validator struct {
 	epoch   *Epoch
 	cache   *cache
 	now     func() time.Time
+	// deafSince is when this process stopped hearing the other gateways'
+	// revocations (UnixNano; 0 while it hears them, or alone).
+	deafSince atomic.Int64
+	// maxStale is how long after that a cached validation is still
+	// honoured.
+	maxStale atomic.Int64
 }
 
 type cached struct {
@@ -62,7 +86,7 @@ func (v *Validator) validate(ctx context.Context, tok string) (Access, error) {
 	key := token.Sum(tok)
 	epoch := v.epoch.Current()
 	now := v.now()
-	if c, ok := v.cache.get(key, now); ok && c.epoch == epoch {
+	if c, ok := v.cache.get(key, now); ok && c.epoch == epoch && v.trusted(now) {
 		return c.access, nil
 	}
 	seen := v.cache.forgets(key)
@@ -76,6 +100,28 @@ func (v *Validator) validate(ctx context.Context, tok string) (Access, error) {
 	}
 	v.cache.put(key, &cached{access: a, epoch: epoch}, seen, now)
 	return a, nil
+}
+
+// Deaf tells the validator whether it can hear the revocations of the
+// other gateways sharing the store. While deaf, a cached validation is
+// honoured only until MaxStale has passed since it became deaf (by
+// default not at all), so every token is checked against the store.
+func (v *Validator) Deaf(deaf bool) {
+	if !deaf {
+		v.deafSince.Store(0)
+		return
+	}
+	v.deafSince.CompareAndSwap(0, v.now().UnixNano())
+}
+
+// SetMaxStale sets how long a cached validation is honoured after the
+// validator became deaf. Default 0.
+func (v *Validator) SetMaxStale(d time.Duration) { v.maxStale.Store(int64(d)) }
+
+// trusted reports whether cached validations may be used at now.
+func (v *Validator) trusted(now time.Time) bool {
+	since := v.deafSince.Load()
+	return since == 0 || now.UnixNano()-since < v.maxStale.Load()
 }
 
 // Cached returns the number of cached validations.

@@ -21,6 +21,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/token"
+	"github.com/applinks/caddy-applinks/module/unavailable"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -199,7 +200,7 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 		if g.Session {
 			sess, ok, err := g.app.Sessions().Current(r)
 			if err != nil {
-				return nil, caddyhttp.Error(http.StatusInternalServerError, err)
+				return nil, unavailable.Error(w, err)
 			}
 			if ok {
 				if err := g.app.Sessions().CheckOrigin(r); err != nil {
@@ -219,7 +220,8 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 		return nil, &refusal{code: oautherror.InvalidToken, description: "the access token is invalid, expired or revoked"}
 	}
 	if err != nil {
-		return nil, caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("validating access token: %w", err))
+		// Refuse rather than trust a validation the store cannot confirm.
+		return nil, unavailable.Error(w, fmt.Errorf("validating access token: %w", err))
 	}
 	return &Identity{UserID: a.UserID, ClientID: a.ClientID, Scope: a.Scope}, nil
 }

@@ -9,13 +9,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/unavailable"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -73,7 +72,7 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	if slices.Contains(out.OIDCScopes, "openid") {
 		if resp.IDToken, err = s.idToken(r, out); err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
+			return s.answer(w, err)
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -133,7 +132,7 @@ func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
+			return s.answer(w, err)
 		}
 		if a.ClientID != c.ClientID {
 			break
@@ -143,7 +142,7 @@ func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
 			break // the user was deleted meanwhile
 		}
 		if err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
+			return s.answer(w, err)
 		}
 		typ := "Bearer"
 		if kind == store.RefreshToken {
@@ -225,8 +224,10 @@ func clientFailed(basic bool, msg string) *oautherror.Error {
 	return e
 }
 
-// answer writes an OAuth error as RFC 6749 JSON; any other error goes to
-// Caddy's error handling as a 500 (its text stays in the log).
+// answer writes an OAuth error as RFC 6749 JSON, and a conflict or a store
+// that cannot be reached as temporarily_unavailable (503, Retry-After);
+// any other error goes to Caddy's error handling as a 500 (its text stays
+// in the log).
 func (s *Server) answer(w http.ResponseWriter, err error) error {
 	var oe *oautherror.Error
 	if errors.As(err, &oe) {
@@ -237,5 +238,10 @@ func (s *Server) answer(w http.ResponseWriter, err error) error {
 		oautherror.Write(w, oautherror.New(oautherror.TemporarilyUnavailable, "the request conflicted with another; retry").WithStatus(http.StatusServiceUnavailable))
 		return nil
 	}
-	return caddyhttp.Error(http.StatusInternalServerError, err)
+	if unavailable.Is(err) {
+		w.Header().Set("Retry-After", unavailable.RetryAfter)
+		oautherror.Write(w, oautherror.New(oautherror.TemporarilyUnavailable, "the authorization server cannot reach its storage; retry later").WithStatus(http.StatusServiceUnavailable))
+		return nil
+	}
+	return s.answer(w, err)
 }

@@ -108,6 +108,10 @@ func (k *Keyring) Rotate(ctx context.Context) error {
 	return k.load(ctx, false)
 }
 
+// Reload reads the keys from the store again, after another process
+// rotated them.
+func (k *Keyring) Reload(ctx context.Context) error { return k.load(ctx, false) }
+
 // load reads the keys from the store and makes the newest active key of
 // the algorithm the signer; with create, it makes one when there is none.
 func (k *Keyring) load(ctx context.Context, create bool) error {

@@ -36,6 +36,10 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrConflict means a concurrent writer won; the caller may retry.
 	ErrConflict = errors.New("conflicting concurrent update")
+	// ErrUnavailable means the database cannot be reached now (a shared
+	// backend's server is down or unreachable); the operation did not
+	// happen and may be retried later.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Store is the whole state of one gateway. Backends are safe for

@@ -413,3 +413,7 @@ func TestOutgoingIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCopy(t *testing.T) {
+	storetest.RunCopyTests(t, newStore, newStore)
+}
