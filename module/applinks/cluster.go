@@ -28,6 +28,7 @@ func (a *App) joinCluster(st store.Store) {
 	a.shared = shared
 	a.tokens.Deaf(true)
 	a.epoch.AnnounceWith(func() { a.announce(store.TopicRevoked) })
+	a.outgoing.InCluster(shared.Exclusively, func() { a.announce(store.TopicOutgoingLinks) })
 	go shared.Listen(a.ctx, a.heard, a.listening)
 }
 

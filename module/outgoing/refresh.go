@@ -49,7 +49,7 @@ func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, er
 		return "", ErrProviderUnavailable
 	}
 	v, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
-		return s.refresh(context.WithoutCancel(ctx), l, userID)
+		return s.refreshExclusively(context.WithoutCancel(ctx), l, userID)
 	})
 	if err != nil {
 		return "", err
@@ -61,9 +61,29 @@ func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, er
 // one at a time per connection.
 func (s *Service) Refresh(ctx context.Context, l *Link, userID string) error {
 	_, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
-		return s.refresh(ctx, l, userID)
+		return s.refreshExclusively(ctx, l, userID)
 	})
 	return err
+}
+
+// refreshLockWait bounds how long a refresh waits for another gateway's
+// refresh of the same connection (whose provider call times out sooner).
+const refreshLockWait = 45 * time.Second
+
+// refreshExclusively is refresh under the connection's lock of all the
+// gateways sharing the store (see InCluster): of concurrent refreshes on
+// several gateways one calls the provider, and the others, once it is
+// done, find the token it stored fresh and return it.
+func (s *Service) refreshExclusively(ctx context.Context, l *Link, userID string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, refreshLockWait)
+	defer cancel()
+	var tok string
+	err := s.exclusive(ctx, "outgoing refresh\x00"+l.Name+"\x00"+userID, func(ctx context.Context) error {
+		var err error
+		tok, err = s.refresh(ctx, l, userID)
+		return err
+	})
+	return tok, err
 }
 
 // refresh renews a connection's token and records the outcome.

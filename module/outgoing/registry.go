@@ -126,6 +126,7 @@ func (s *Service) Delete(ctx context.Context, name, by string) error {
 		return err
 	}
 	s.forget(name)
+	s.changed()
 	s.audit.Info("outgoing link deleted", zap.String("link", name), zap.String("by", by))
 	return nil
 }
@@ -170,6 +171,7 @@ func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by s
 		return nil, err
 	}
 	s.forget(name)
+	s.changed()
 	s.audit.Info("outgoing link updated", zap.String("link", name), zap.String("client_id", in.ClientID), zap.String("mode", mode), zap.Bool("secret_replaced", sealed != nil), zap.String("by", by))
 	return s.Link(ctx, name)
 }

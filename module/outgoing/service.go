@@ -1,6 +1,7 @@
 package outgoing
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,20 @@ type Service struct {
 	forgotten uint64
 
 	refreshed func(outcome string)
+	// exclusive runs a refresh holding a lock of every gateway sharing
+	// the store; changed tells them a runtime link changed. See
+	// InCluster.
+	exclusive func(ctx context.Context, name string, fn func(context.Context) error) error
+	changed   func()
+}
+
+// InCluster makes the service one of several gateways sharing its store:
+// a connection's token is refreshed under exclusive, a lock of all of
+// them, so that one refreshes it at a time and the others find the token
+// it stored; changed is called after a runtime link is edited or
+// deleted, to tell the others to forget their copy (see ForgetRuntime).
+func (s *Service) InCluster(exclusive func(ctx context.Context, name string, fn func(context.Context) error) error, changed func()) {
+	s.exclusive, s.changed = exclusive, changed
 }
 
 // OnRefresh sets a function told the outcome of every refresh: ok,
@@ -84,6 +99,8 @@ func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load P
 		links: map[string]*Link{}, store: st, keys: keys, load: load,
 		declaredClients: map[string]*http.Client{}, runtimeClient: NewClient(30*time.Second, runtime), runtimePolicy: runtime,
 		audit: audit, now: now, runtime: map[string]*Link{}, refreshed: func(string) {},
+		exclusive: func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) },
+		changed:   func() {},
 	}
 	for _, l := range links {
 		s.links[l.Name] = l
