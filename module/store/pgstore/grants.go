@@ -74,14 +74,17 @@ func (s *Store) CreateCode(ctx context.Context, c store.Code) error {
 // Concurrent redemptions of one code wait for the lock, so fn sees the
 // code as the one before left it.
 func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, fn func(store.Code) (store.Issue, error)) (store.Issue, error) {
-	var issue store.Issue
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var c store.Code
-		err := tx.QueryRow(ctx, "SELECT "+codeColumns+" FROM codes WHERE hash = $1 AND expires_at > $2 FOR UPDATE",
-			codeHash, s.now()).Scan(codeDest(&c)...)
-		if err != nil {
-			return err
-		}
+	var (
+		c     store.Code
+		issue store.Issue
+	)
+	err := s.update(ctx, func(b *pgx.Batch) {
+		b.Queue("SELECT "+codeColumns+" FROM codes WHERE hash = $1 AND expires_at > $2 FOR UPDATE", codeHash, s.now()).
+			QueryRow(func(row pgx.Row) error {
+				c = store.Code{}
+				return row.Scan(codeDest(&c)...)
+			})
+	}, func(b *pgx.Batch) error {
 		iss, err := fn(c)
 		if err != nil {
 			return updaterError{err}
@@ -89,12 +92,8 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, fn func(store.C
 		if iss.Grant.ID == "" {
 			return errors.New("the issue has no grant id")
 		}
-		b := &pgx.Batch{}
 		b.Queue("UPDATE codes SET grant_id = $2 WHERE hash = $1", codeHash, iss.Grant.ID)
 		queueIssue(b, iss)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
 		issue = iss
 		return nil
 	})
@@ -112,17 +111,17 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, fn func(store.C
 // fn, when the token or its grant is gone. Concurrent rotations of one
 // token wait for the lock, so fn sees what the one before left.
 func (s *Store) RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*store.Grant, *store.Token) (store.Issue, error)) (store.Issue, error) {
-	var issue store.Issue
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var (
-			tok store.Token
-			g   store.Grant
-		)
-		err := tx.QueryRow(ctx, selectTokenAndGrant+" FOR UPDATE", refreshHash, s.now()).
-			Scan(append(tokenDest(&tok), grantDest(&g)...)...)
-		if err != nil {
-			return err
-		}
+	var (
+		tok   store.Token
+		g     store.Grant
+		issue store.Issue
+	)
+	err := s.update(ctx, func(b *pgx.Batch) {
+		b.Queue(selectTokenAndGrant+" FOR UPDATE", refreshHash, s.now()).QueryRow(func(row pgx.Row) error {
+			tok, g = store.Token{}, store.Grant{}
+			return row.Scan(append(tokenDest(&tok), grantDest(&g)...)...)
+		})
+	}, func(b *pgx.Batch) error {
 		grantID := g.ID
 		iss, err := fn(&g, &tok)
 		if err != nil {
@@ -131,14 +130,10 @@ func (s *Store) RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*
 		if iss.Grant.ID != grantID {
 			return fmt.Errorf("the issue's grant id %q is not the token's %q", iss.Grant.ID, grantID)
 		}
-		b := &pgx.Batch{}
 		args := tokenArgs(tok)
 		args[0] = refreshHash
 		b.Queue(updateToken, args...)
 		queueIssue(b, iss)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
 		issue = iss
 		return nil
 	})

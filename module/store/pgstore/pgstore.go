@@ -153,12 +153,11 @@ func (e updaterError) Error() string { return e.err.Error() }
 // meant to create was created meanwhile by a concurrent writer.
 var errRetry = errors.New("row created by a concurrent writer")
 
-// tx runs fn in a read-committed transaction and commits it, running it
-// again when it fails with a serialization failure, a deadlock or
-// errRetry.
-func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+// retry runs once, and again when it fails with a serialization failure,
+// a deadlock or errRetry, up to maxAttempts times.
+func (s *Store) retry(ctx context.Context, once func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.txOnce(ctx, fn)
+		err := once()
 		if !retryable(err) {
 			return err
 		}
@@ -176,6 +175,12 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	}
 }
 
+// tx runs fn in a read-committed transaction and commits it, running it
+// again as retry does.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return s.retry(ctx, func() error { return s.txOnce(ctx, fn) })
+}
+
 // txOnce runs fn in a transaction, committing when fn succeeds and rolling
 // back otherwise.
 func (s *Store) txOnce(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -190,6 +195,47 @@ func (s *Store) txOnce(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// update runs a read-modify-write transaction in two round trips, for the
+// token endpoint's hot paths: one batch opens the transaction and runs the
+// locking read that read queues (its callbacks keep what they read), and
+// once write has queued the writes on another batch, that batch runs them
+// and commits. It is run again as retry does.
+func (s *Store) update(ctx context.Context, read func(b *pgx.Batch), write func(b *pgx.Batch) error) error {
+	return s.retry(ctx, func() error { return s.updateOnce(ctx, read, write) })
+}
+
+// updateOnce runs update's transaction once, rolling it back on failure.
+func (s *Store) updateOnce(ctx context.Context, read func(b *pgx.Batch), write func(b *pgx.Batch) error) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	defer func() {
+		// A statement that failed in a batch leaves the transaction open
+		// and aborted (the server skips the rest of the batch, COMMIT
+		// included). A connection that cannot roll back is closed; the
+		// pool would not take it back within a transaction anyway.
+		if err != nil {
+			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+				_ = conn.Conn().Close(ctx)
+			}
+		}
+	}()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	read(b)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	w := &pgx.Batch{}
+	if err := write(w); err != nil {
+		return err
+	}
+	w.Queue("COMMIT")
+	return conn.SendBatch(ctx, w).Close()
 }
 
 // retryable reports whether a transaction that failed with err may
