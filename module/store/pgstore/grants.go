@@ -195,9 +195,15 @@ func (s *Store) ListGrants(ctx context.Context, filter store.GrantFilter) ([]sto
 }
 
 // DeleteGrant removes a grant and, through the foreign key, its tokens.
-// Deleting a grant that is already gone is not an error.
+// Deleting a grant that is already gone is not an error. It locks the
+// grant before its tokens, a rotation the other way round, so when the two
+// deadlock and PostgreSQL aborts the deletion, it runs again.
 func (s *Store) DeleteGrant(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE id = $1", id); err != nil {
+	err := s.retry(ctx, func() error {
+		_, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE id = $1", id)
+		return err
+	})
+	if err != nil {
 		return failed(err, "deleting grant "+strconv.Quote(id))
 	}
 	return nil

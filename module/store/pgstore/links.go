@@ -112,12 +112,15 @@ func (s *Store) UpdateLink(ctx context.Context, id string, fn func(*store.Link) 
 }
 
 // DeleteLink removes the link, its secrets and every grant issued through
-// it, whose tokens go with them, in one statement.
+// it, whose tokens go with them, in one statement, run again when it
+// deadlocks with a rotation (see DeleteGrant).
 func (s *Store) DeleteLink(ctx context.Context, id string) error {
 	var n int
-	err := s.pool.QueryRow(ctx, `WITH l AS (DELETE FROM links WHERE id = $1 RETURNING id),
-		g AS (DELETE FROM grants WHERE link_id IN (SELECT id FROM l))
-		SELECT count(*) FROM l`, id).Scan(&n)
+	err := s.retry(ctx, func() error {
+		return s.pool.QueryRow(ctx, `WITH l AS (DELETE FROM links WHERE id = $1 RETURNING id),
+			g AS (DELETE FROM grants WHERE link_id IN (SELECT id FROM l))
+			SELECT count(*) FROM l`, id).Scan(&n)
+	})
 	if err == nil && n == 0 {
 		err = store.ErrNotFound
 	}
