@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	// maxAttempts bounds how often a read-modify-write runs when PostgreSQL
+	// maxAttempts bounds how often a transaction runs when PostgreSQL
 	// reports a serialization failure or a deadlock.
 	maxAttempts = 16
 
