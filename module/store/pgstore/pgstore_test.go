@@ -4,6 +4,8 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,5 +75,47 @@ func TestPoolConfig(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestUpdateUserCreatesOnce: concurrent updates of a user who does not
+// exist yet create it once and lose none of the updates.
+func TestUpdateUserCreatesOnce(t *testing.T) {
+	s := open(t, pgtest.DSN(t), Options{})
+	const n = 50
+	var (
+		wg      sync.WaitGroup
+		errs    = make([]error, n)
+		creates atomic.Int32
+	)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.UpdateUser(t.Context(), "carol", func(u *store.User, exists bool) error {
+				if !exists {
+					creates.Add(1)
+				}
+				u.PasswordHash += "x"
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("UpdateUser %d: %v", i, err)
+		}
+	}
+	u, err := s.GetUser(t.Context(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.PasswordHash) != n {
+		t.Errorf("%d of %d updates kept", len(u.PasswordHash), n)
+	}
+	if creates.Load() < 1 {
+		t.Error("no updater was told the user did not exist")
 	}
 }
