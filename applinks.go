@@ -11,8 +11,9 @@ import (
 	_ "github.com/applinks/caddy-applinks/caddyfile"
 	// The admin JSON API.
 	_ "github.com/applinks/caddy-applinks/module/admin"
-	// The default storage backend.
+	// The default storage backend, and PostgreSQL for clusters.
 	_ "github.com/applinks/caddy-applinks/module/store/badgerstore"
+	_ "github.com/applinks/caddy-applinks/module/store/pgstore"
 	// Providers of outgoing links.
 	_ "github.com/applinks/caddy-applinks/plugins/google"
 	_ "github.com/applinks/caddy-applinks/plugins/microsoft"

@@ -448,7 +448,13 @@ func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
 	}
 	path := a.backend.KeyFile()
 	if path == "" {
-		return nil, errors.New("secret_key is required with this storage backend")
+		// A backend that several gateways share keeps no key file of its
+		// own: each gateway must be given the same key.
+		name := "this"
+		if m, ok := a.backend.(caddy.Module); ok {
+			name = m.CaddyModule().ID.Name()
+		}
+		return nil, fmt.Errorf("%s storage needs secret_key (the same on every node) or key_file", name)
 	}
 	// A missing key file is written when the store is opened, not here.
 	keys, missing, err := secret.ReadKeyFile(path)
