@@ -151,7 +151,7 @@ func TestClusterSharesEverything(t *testing.T) {
 			t.Fatalf("refresh at A: %d %v", status, next)
 		}
 		access := next["access_token"].(string)
-		callAPI(b, http.MethodGet, access) // cached at B
+		callAPI(b, http.MethodGet, access)  // cached at B
 		time.Sleep(1200 * time.Millisecond) // past the refresh grace
 		replayed := time.Now()
 		if status, m := refreshAt(b.base, tok.RefreshToken); status != http.StatusBadRequest || m["error"] != "invalid_grant" {

@@ -37,8 +37,9 @@ var (
 	// ErrConflict means a concurrent writer won; the caller may retry.
 	ErrConflict = errors.New("conflicting concurrent update")
 	// ErrUnavailable means the database cannot be reached now (a shared
-	// backend's server is down or unreachable); the operation did not
-	// happen and may be retried later.
+	// backend's server is down or unreachable, or the connection was lost
+	// mid-operation, whose outcome is then unknown); it may be retried
+	// later.
 	ErrUnavailable = errors.New("storage unavailable")
 )
 

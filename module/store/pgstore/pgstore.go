@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,9 +28,13 @@ const (
 
 	// Pool settings used unless the DSN sets them (pool_max_conns,
 	// pool_health_check_period, pool_max_conn_lifetime_jitter).
-	minPoolConns          = 4
-	poolConnsPerProc      = 4
-	defaultHealthCheck    = 30 * time.Second
+	minPoolConns       = 4
+	poolConnsPerProc   = 4
+	defaultHealthCheck = 30 * time.Second
+	// defaultConnectTimeout bounds a connection attempt when the DSN has
+	// no connect_timeout, so that an unreachable server gives a 503 soon
+	// instead of requests hanging.
+	defaultConnectTimeout = 5 * time.Second
 	defaultLifetimeJitter = 5 * time.Minute
 
 	// applicationName names the gateway's sessions in pg_stat_activity
@@ -135,6 +142,9 @@ func poolConfig(dsn string) (*pgxpool.Config, error) {
 	}
 	if !named("pool_max_conn_lifetime_jitter") {
 		cfg.MaxConnLifetimeJitter = defaultLifetimeJitter
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	if !named("application_name") {
 		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName
@@ -263,8 +273,26 @@ func failed(err error, doing string) error {
 		err = store.ErrNotFound
 	case errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation:
 		err = fmt.Errorf("%w (%s)", store.ErrAlreadyExists, pgErr.ConstraintName)
+	case unreachable(err):
+		err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// unreachable reports whether err means that the server could not be
+// reached or that the connection to it was lost: it is down, restarting,
+// refusing connections or on the other side of a broken network.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 is "connection exception"; 57P01–57P03 are the
+		// server's shutdown and start-up refusals.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
 
 // nullTime is a timestamptz column in which NULL stands for the zero

@@ -49,18 +49,21 @@ func (s *Store) Announce(ctx context.Context, topic string) error {
 // (not one of the pool) that LISTENs on the channel. When that connection
 // is lost, or cannot be made, connected(false) is called once and Listen
 // reconnects with a growing pause; connected(true) is called once it
-// listens again. Listen assumes it starts connected: the first call, if
-// any, is connected(false).
+// listens, the first time included.
 func (s *Store) Listen(ctx context.Context, heard func(topic string), connected func(bool)) {
-	up := true
+	// up: the last report was connected(true). A failure before the
+	// first connection is reported as connected(false) too.
+	up, first := false, true
 	pause := listenRetryMin
 	for {
 		conn, err := s.listenConn(ctx)
 		if err == nil {
 			if !up {
-				s.logger.Info("listening for announcements again")
+				if !first {
+					s.logger.Info("listening for announcements again")
+				}
 				connected(true)
-				up = true
+				up, first = true, false
 			}
 			pause = listenRetryMin
 			err = deliver(ctx, conn, heard)
@@ -69,7 +72,8 @@ func (s *Store) Listen(ctx context.Context, heard func(topic string), connected 
 		if ctx.Err() != nil {
 			return
 		}
-		if up {
+		if up || first {
+			first = false
 			s.logger.Warn("lost the connection that carries announcements; caches are not told of changes until it is back", zap.Error(err))
 			connected(false)
 			up = false

@@ -197,6 +197,7 @@ func TestListenReconnects(t *testing.T) {
 	srv := pgtest.NewServer(t)
 	s := open(t, srv.NewDatabase(t), Options{})
 	l := listen(t, s)
+	expectConnected(t, l, true, 5*time.Second) // the first connection too
 	l.waitListening(t, s)
 
 	if err := srv.Stop(); err != nil {
