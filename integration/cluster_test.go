@@ -212,7 +212,7 @@ func TestClusterSharesEverything(t *testing.T) {
 
 	t.Run("SigningKeyRotationAtAReachesB", func(t *testing.T) {
 		var keys []struct {
-			ID     string `json:"id"`
+			ID     string `json:"kid"`
 			Status string `json:"status"`
 		}
 		if err := json.Unmarshal(adminJSON(t, a, http.MethodPost, "/applinks/keys/rotate", ""), &keys); err != nil {
