@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/applinks/caddy-applinks/internal/flow"
+	"github.com/applinks/caddy-applinks/internal/pgtest"
 )
 
 const crashPort = 9490
@@ -97,13 +98,28 @@ func TestKill9KeepsGrants(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Caddy binary")
 	}
+	kill9KeepsGrants(t, "badger "+t.TempDir())
+}
+
+// TestKill9KeepsGrantsOnPostgres is TestKill9KeepsGrants with the store in
+// PostgreSQL: a gateway of a cluster killed mid-request loses nothing it
+// acknowledged.
+func TestKill9KeepsGrantsOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Caddy binary and runs PostgreSQL")
+	}
+	kill9KeepsGrants(t, fmt.Sprintf("postgres %q", pgtest.DSN(t)))
+}
+
+// kill9KeepsGrants runs the kill -9 test with the given storage option.
+func kill9KeepsGrants(t *testing.T, storage string) {
 	bin := caddyBinary(t)
-	dir := t.TempDir()
 	caddyfile := fmt.Sprintf(`{
 	admin off
 	http_port %d
 	applinks {
-		storage badger %s
+		storage %s
+		secret_key "an at-rest key of at least thirty-two characters"
 		# A request in flight at the kill may have rotated the token without
 		# the client hearing of it: the grace lets the client retry it.
 		refresh_grace 30s
@@ -119,7 +135,7 @@ func TestKill9KeepsGrants(t *testing.T) {
 :%d {
 	applinks
 }
-`, crashPort, dir, hashFor(t, password), redirectURI, clientID, secretValue, crashPort)
+`, crashPort, storage, hashFor(t, password), redirectURI, clientID, secretValue, crashPort)
 	proc := startProcess(t, bin, caddyfile)
 	crashBase := fmt.Sprintf("http://127.0.0.1:%d", crashPort)
 
