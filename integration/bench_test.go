@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/applinks/caddy-applinks/internal/pgtest"
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
@@ -21,8 +22,14 @@ import (
 const benchClients = 32
 
 func benchGateway(b *testing.B) (*gateway, grants.Client, *http.Client) {
+	return benchGatewayOn(b, "")
+}
+
+// benchGatewayOn is benchGateway with the given storage option ("" for
+// Badger in a temp dir).
+func benchGatewayOn(b *testing.B, storage string) (*gateway, grants.Client, *http.Client) {
 	logFile := filepath.Join(b.TempDir(), "caddy.log")
-	g := startGateway(b, gatewayOptions{globalOption: "log {\n\t\toutput file " + logFile + "\n\t}"})
+	g := startGateway(b, gatewayOptions{storage: storage, globalOption: "log {\n\t\toutput file " + logFile + "\n\t}"})
 	l, err := g.app().Links().Get(context.Background(), links.ConfigID("app"))
 	if err != nil {
 		b.Fatal(err)
@@ -59,11 +66,20 @@ func tokenCall(hc *http.Client, form url.Values) (string, bool) {
 	return m.RefreshToken, true
 }
 
+// backends runs bench on Badger and on PostgreSQL (durable commits), side
+// by side in one run.
+func backends(b *testing.B, bench func(b *testing.B, storage string)) {
+	b.Run("badger", func(b *testing.B) { bench(b, "") })
+	b.Run("postgres", func(b *testing.B) { bench(b, fmt.Sprintf("postgres %q", pgtest.DSN(b))) })
+}
+
 // BenchmarkCodeExchange measures authorization-code exchanges per second
-// through HTTP, with client authentication and Badger writes. Codes are
-// issued in process before the timer starts.
-func BenchmarkCodeExchange(b *testing.B) {
-	g, c, hc := benchGateway(b)
+// through HTTP, with client authentication and the store's writes, on
+// each backend. Codes are issued in process before the timer starts.
+func BenchmarkCodeExchange(b *testing.B) { backends(b, benchCodeExchange) }
+
+func benchCodeExchange(b *testing.B, storage string) {
+	g, c, hc := benchGatewayOn(b, storage)
 	codes := make([]string, b.N)
 	for i := range codes {
 		codes[i] = issueCode(b, g, c)
@@ -86,10 +102,12 @@ func BenchmarkCodeExchange(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exchanges/s")
 }
 
-// BenchmarkRefresh measures refresh-token grants per second through HTTP:
-// each client rotates its own grant's refresh token.
-func BenchmarkRefresh(b *testing.B) {
-	g, c, hc := benchGateway(b)
+// BenchmarkRefresh measures refresh-token grants per second through HTTP
+// on each backend: each client rotates its own grant's refresh token.
+func BenchmarkRefresh(b *testing.B) { backends(b, benchRefresh) }
+
+func benchRefresh(b *testing.B, storage string) {
+	g, c, hc := benchGatewayOn(b, storage)
 	var failed atomic.Int64
 	b.SetParallelism(benchClients / 2)
 	b.ResetTimer()

@@ -27,7 +27,7 @@ var (
 )
 
 // caddyBinary builds internal/testcaddy once per test run.
-func caddyBinary(t *testing.T) string {
+func caddyBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "applinks-testcaddy")
@@ -55,14 +55,14 @@ func startProcess(t *testing.T, bin, caddyfile string) *exec.Cmd {
 // startProcessOn runs a Caddy process with the Caddyfile, its data and
 // config directories in temp dirs, and waits until the gateway answers on
 // 127.0.0.1 at port.
-func startProcessOn(t *testing.T, bin, caddyfile string, port int) *exec.Cmd {
+func startProcessOn(t testing.TB, bin, caddyfile string, port int) *exec.Cmd {
 	t.Helper()
 	return startProcessReady(t, bin, caddyfile, port, "/.well-known/oauth-authorization-server")
 }
 
 // startProcessReady is startProcessOn for any Caddyfile, gateway or not:
 // it waits until path answers on 127.0.0.1 at port.
-func startProcessReady(t *testing.T, bin, caddyfile string, port int, path string) *exec.Cmd {
+func startProcessReady(t testing.TB, bin, caddyfile string, port int, path string) *exec.Cmd {
 	t.Helper()
 	// A process left over on the port would answer in place of this one.
 	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {

@@ -43,6 +43,7 @@ var base = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 // gatewayOptions tune the test gateway's Caddyfile.
 type gatewayOptions struct {
 	dir          string // storage dir; default t.TempDir()
+	storage      string // the storage option instead of badger in dir, e.g. "postgres <dsn>"
 	extraGlobal  string // more lines in the applinks block
 	globalOption string // more lines in the Caddy global block
 	site         string // the site block's body; default: applinks + a static response
@@ -84,6 +85,10 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if o.site == "" {
 		o.site = "applinks\n\trespond \"upstream reached\" 200"
 	}
+	storage := "badger " + o.dir
+	if o.storage != "" {
+		storage = o.storage + "\n\t\tsecret_key \"the test gateway's at-rest key, 32 characters or more\""
+	}
 	cfg := fmt.Sprintf(`{
 	admin localhost:2999
 	http_port %d
@@ -91,7 +96,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	grace_period 1ns
 	%s
 	applinks {
-		storage badger %s
+		storage %s
 		refresh_grace 2s
 		%s
 		incoming app {
@@ -113,7 +118,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 :%d {
 	%s
 }
-`, httpPort, o.globalOption, o.dir, users, redirectURI, clientID, secretValue, o.extraGlobal, httpPort, o.site)
+`, httpPort, o.globalOption, storage, users, redirectURI, clientID, secretValue, o.extraGlobal, httpPort, o.site)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
