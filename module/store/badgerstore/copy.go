@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -43,8 +44,13 @@ func decodeAs[T any](wrap func(*T) store.Record) func([]byte) (store.Record, err
 }
 
 // Export calls fn with every live record, in one read transaction (a
-// consistent snapshot), in the order store.Copier documents.
+// consistent snapshot), in the order store.Copier documents. Liveness is
+// judged by the store's clock when it starts, as reads judge it: a record
+// past its expiry is left out even while its TTL keeps it, and so is a
+// token whose grant is gone (revoked grants leave their tokens to their
+// TTLs).
 func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
+	now := s.now()
 	return s.view(ctx, func(txn *badger.Txn) error {
 		for _, kind := range exportOrder {
 			opts := badger.DefaultIteratorOptions
@@ -64,6 +70,13 @@ func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
 					r, err := kind.decode(b)
 					if err != nil {
 						return fmt.Errorf("decoding %q: %w", item.Key(), err)
+					}
+					ok, err := live(txn, r, now)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						continue
 					}
 					if err := fn(r); err != nil {
 						return err
@@ -110,6 +123,42 @@ func (s *Store) Import(ctx context.Context, r store.Record) error {
 		return s.PutConnection(ctx, *r.Connection)
 	}
 	return errors.New("importing an empty record")
+}
+
+// live reports whether r is live at now: not expired and, for a token,
+// of a live grant.
+func live(txn *badger.Txn, r store.Record, now time.Time) (bool, error) {
+	if expired(expiryOf(r), now) {
+		return false, nil
+	}
+	if r.Token == nil {
+		return true, nil
+	}
+	var g store.Grant
+	err := getLiveGrant(txn, r.Token.GrantID, now, &g)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// expiryOf returns when r expires; zero for the kinds that never do.
+func expiryOf(r store.Record) time.Time {
+	switch {
+	case r.SigningKey != nil:
+		return r.SigningKey.ExpiresAt
+	case r.Grant != nil:
+		return r.Grant.ExpiresAt
+	case r.Token != nil:
+		return r.Token.Expiry()
+	case r.Code != nil:
+		return r.Code.ExpiresAt
+	case r.Session != nil:
+		return r.Session.ExpiresAt
+	case r.Pending != nil:
+		return r.Pending.ExpiresAt
+	}
+	return time.Time{}
 }
 
 // Interface guards

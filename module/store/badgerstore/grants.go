@@ -146,13 +146,7 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	var g store.Grant
 	now := s.now()
 	err := s.view(ctx, func(txn *badger.Txn) error {
-		if err := getJSON(txn, skey(prefixGrant, id), &g); err != nil {
-			return err
-		}
-		if expired(g.ExpiresAt, now) {
-			return store.ErrNotFound
-		}
-		return nil
+		return getLiveGrant(txn, id, now, &g)
 	})
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("getting grant %q: %w", id, err)
@@ -226,7 +220,13 @@ func getTokenGrant(txn *badger.Txn, k []byte, now time.Time, tok *store.Token, g
 	if expired(tok.Expiry(), now) {
 		return store.ErrNotFound
 	}
-	if err := getJSON(txn, skey(prefixGrant, tok.GrantID), g); err != nil {
+	return getLiveGrant(txn, tok.GrantID, now, g)
+}
+
+// getLiveGrant reads the grant with the given id into g; store.ErrNotFound
+// when it is gone or expired at now.
+func getLiveGrant(txn *badger.Txn, id string, now time.Time, g *store.Grant) error {
+	if err := getJSON(txn, skey(prefixGrant, id), g); err != nil {
 		return err
 	}
 	if expired(g.ExpiresAt, now) {

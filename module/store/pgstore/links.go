@@ -163,8 +163,26 @@ func getLink(ctx context.Context, q querier, where string, args ...any) (store.L
 // collectLinks gathers the rows of selectLinks, ordered by link, into
 // links.
 func collectLinks(rows pgx.Rows) ([]store.Link, error) {
-	defer rows.Close()
 	links := []store.Link{}
+	err := eachLink(rows, func(l store.Link) error {
+		links = append(links, l)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return links, nil
+}
+
+// eachLink calls fn with each link of the rows of selectLinks, ordered by
+// link, once its last secret is read; an error from fn stops it and is
+// returned.
+func eachLink(rows pgx.Rows, fn func(store.Link) error) error {
+	defer rows.Close()
+	var (
+		cur     store.Link
+		started bool
+	)
 	for rows.Next() {
 		var (
 			l   store.Link
@@ -174,15 +192,25 @@ func collectLinks(rows pgx.Rows) ([]store.Link, error) {
 		err := rows.Scan(&l.ID, &l.Name, &l.ClientID, &l.RedirectURIs, &l.Ceiling, &l.RequirePKCE,
 			&l.CreatedAt, &l.UpdatedAt, &l.CreatedBy, &pos, &sec.Sealed, (*nullTime)(&sec.CreatedAt), (*nullTime)(&sec.ExpiresAt))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if n := len(links); n == 0 || links[n-1].ID != l.ID {
-			links = append(links, l)
+		if !started || cur.ID != l.ID {
+			if started {
+				if err := fn(cur); err != nil {
+					return err
+				}
+			}
+			cur, started = l, true
 		}
 		if pos != nil {
-			last := &links[len(links)-1]
-			last.Secrets = append(last.Secrets, sec)
+			cur.Secrets = append(cur.Secrets, sec)
 		}
 	}
-	return links, rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if started {
+		return fn(cur)
+	}
+	return nil
 }

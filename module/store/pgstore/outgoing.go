@@ -49,7 +49,7 @@ func (s *Store) TakePending(ctx context.Context, stateHash []byte) (store.Pendin
 	var p store.Pending
 	err := s.pool.QueryRow(ctx, `DELETE FROM pending WHERE state_hash = $1 AND expires_at > $2
 		RETURNING `+pendingColumns, stateHash, s.now()).
-		Scan(&p.StateHash, &p.LinkID, &p.UserID, &p.SealedVerifier, &p.ReturnTo, &p.CreatedAt, &p.ExpiresAt)
+		Scan(pendingDest(&p)...)
 	if err != nil {
 		return store.Pending{}, failed(err, "taking pending authorization")
 	}
@@ -250,6 +250,11 @@ func (s *Store) DeleteOutgoingLink(ctx context.Context, name string) error {
 // for an error message.
 func connDoing(doing, linkID, userID string) string {
 	return fmt.Sprintf("%s connection of link %q for user %q", doing, linkID, userID)
+}
+
+// pendingDest returns the scan targets of pendingColumns.
+func pendingDest(p *store.Pending) []any {
+	return []any{&p.StateHash, &p.LinkID, &p.UserID, &p.SealedVerifier, &p.ReturnTo, &p.CreatedAt, &p.ExpiresAt}
 }
 
 // connectionDest returns the scan targets of connectionColumns.

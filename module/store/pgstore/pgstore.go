@@ -319,19 +319,35 @@ func (t *nullTime) ScanTimestamptz(v pgtype.Timestamptz) error {
 // collect reads every row of a query, run with err as its error, into a
 // T through the scan targets dest returns.
 func collect[T any](rows pgx.Rows, err error, dest func(*T) []any) ([]T, error) {
+	out := []T{}
+	err = each(rows, err, dest, func(v T) error {
+		out = append(out, v)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// each calls fn with every row of a query, run with err as its error,
+// read into a T through the scan targets dest returns, one row at a
+// time; an error from fn stops it and is returned.
+func each[T any](rows pgx.Rows, err error, dest func(*T) []any, fn func(T) error) error {
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
-	out := []T{}
 	for rows.Next() {
 		var v T
 		if err := rows.Scan(dest(&v)...); err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, v)
+		if err := fn(v); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Interface guards

@@ -11,10 +11,14 @@ import (
 	"github.com/applinks/caddy-applinks/module/store"
 )
 
+// sessionColumns are the columns of sessions, in the order of
+// sessionDest.
+const sessionColumns = "hash, user_id, stamp, created_at, expires_at"
+
 // CreateSession stores a session until sess.ExpiresAt; an existing
 // session of the same hash is replaced.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (hash, user_id, stamp, created_at, expires_at)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (hash) DO UPDATE SET user_id = EXCLUDED.user_id, stamp = EXCLUDED.stamp,
 			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
@@ -28,9 +32,8 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 // GetSession returns the live session with the given hash.
 func (s *Store) GetSession(ctx context.Context, hash []byte) (store.Session, error) {
 	var sess store.Session
-	err := s.pool.QueryRow(ctx, `SELECT hash, user_id, stamp, created_at, expires_at FROM sessions
-		WHERE hash = $1 AND expires_at > $2`, hash, s.now()).
-		Scan(&sess.Hash, &sess.UserID, &sess.Stamp, &sess.CreatedAt, &sess.ExpiresAt)
+	err := s.pool.QueryRow(ctx, "SELECT "+sessionColumns+" FROM sessions WHERE hash = $1 AND expires_at > $2", hash, s.now()).
+		Scan(sessionDest(&sess)...)
 	if err != nil {
 		return store.Session{}, failed(err, "getting session")
 	}
@@ -152,6 +155,11 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 		return failed(err, "deleting user "+strconv.Quote(name))
 	}
 	return nil
+}
+
+// sessionDest returns the scan targets of sessionColumns.
+func sessionDest(sess *store.Session) []any {
+	return []any{&sess.Hash, &sess.UserID, &sess.Stamp, &sess.CreatedAt, &sess.ExpiresAt}
 }
 
 // userDest returns the scan targets of userColumns.

@@ -8,6 +8,10 @@ import (
 	"github.com/applinks/caddy-applinks/module/store"
 )
 
+// subjectColumns are the columns of subjects, in the order of
+// subjectDest.
+const subjectColumns = "user_id, subject, created_at"
+
 // CreateSubject stores the subject of sub.UserID; store.ErrAlreadyExists
 // when the user has one. Of concurrent creations the first to commit
 // wins; the others meet its row in the primary key.
@@ -15,7 +19,7 @@ func (s *Store) CreateSubject(ctx context.Context, sub store.Subject) error {
 	if sub.UserID == "" {
 		return errors.New("creating subject: empty user id")
 	}
-	_, err := s.pool.Exec(ctx, "INSERT INTO subjects (user_id, subject, created_at) VALUES ($1, $2, $3)",
+	_, err := s.pool.Exec(ctx, "INSERT INTO subjects ("+subjectColumns+") VALUES ($1, $2, $3)",
 		sub.UserID, sub.Subject, sub.CreatedAt)
 	if err != nil {
 		return failed(err, "creating subject of user "+strconv.Quote(sub.UserID))
@@ -28,7 +32,7 @@ func (s *Store) PutSubject(ctx context.Context, sub store.Subject) error {
 	if sub.UserID == "" {
 		return errors.New("putting subject: empty user id")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO subjects (user_id, subject, created_at) VALUES ($1, $2, $3)
+	_, err := s.pool.Exec(ctx, `INSERT INTO subjects (`+subjectColumns+`) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET subject = EXCLUDED.subject, created_at = EXCLUDED.created_at`,
 		sub.UserID, sub.Subject, sub.CreatedAt)
 	if err != nil {
@@ -40,8 +44,8 @@ func (s *Store) PutSubject(ctx context.Context, sub store.Subject) error {
 // GetSubject returns the subject of the user.
 func (s *Store) GetSubject(ctx context.Context, userID string) (store.Subject, error) {
 	var sub store.Subject
-	err := s.pool.QueryRow(ctx, "SELECT user_id, subject, created_at FROM subjects WHERE user_id = $1", userID).
-		Scan(&sub.UserID, &sub.Subject, &sub.CreatedAt)
+	err := s.pool.QueryRow(ctx, "SELECT "+subjectColumns+" FROM subjects WHERE user_id = $1", userID).
+		Scan(subjectDest(&sub)...)
 	if err != nil {
 		return store.Subject{}, failed(err, "getting subject of user "+strconv.Quote(userID))
 	}
@@ -55,4 +59,9 @@ func (s *Store) DeleteSubject(ctx context.Context, userID string) error {
 		return failed(err, "deleting subject of user "+strconv.Quote(userID))
 	}
 	return nil
+}
+
+// subjectDest returns the scan targets of subjectColumns.
+func subjectDest(sub *store.Subject) []any {
+	return []any{&sub.UserID, &sub.Subject, &sub.CreatedAt}
 }

@@ -11,9 +11,13 @@ import (
 // RunCopyTests checks store.Copy from a store of newFrom into one of newTo
 // (the same backend or two): every kind of record arrives as it was,
 // hashes, sealed values and times unchanged; used refresh tokens keep
-// what detects their replay; a target that is not empty is refused.
+// what detects their replay; grants of links declared in the
+// configuration (not stored) are copied, while the tokens of revoked
+// grants and expired records are not; a target that is not empty is
+// refused.
 func RunCopyTests(t *testing.T, newFrom, newTo func(t *testing.T) store.Store) {
 	t.Run("EveryRecord", func(t *testing.T) { testCopyEveryRecord(t, newFrom(t), newTo(t)) })
+	t.Run("LiveRecordsOnly", func(t *testing.T) { testCopyLiveRecordsOnly(t, newFrom(t), newTo(t)) })
 	t.Run("TargetNotEmpty", func(t *testing.T) {
 		from, to := newFrom(t), newTo(t)
 		createLink(t, from, newLink("alpha"))
@@ -113,4 +117,37 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 	// indexes were copied too.
 	must(t, "DeleteLink", to.DeleteLink(ctx, l.ID))
 	checkTokenGone(t, to, "access token after DeleteLink", rotated.Tokens[0].Hash)
+}
+
+// testCopyLiveRecordsOnly copies a grant through a configured link, which
+// is not stored, beside a revoked grant whose tokens a backend may still
+// hold and records written already expired: only the live ones arrive.
+func testCopyLiveRecordsOnly(t *testing.T, from, to store.Store) {
+	ctx := t.Context()
+	configured := newLink("app")
+	configured.ID, configured.ClientID = "cfg-app", "app"
+	live := grantFor(t, from, configured, "bob", longLived)
+	revoked := grantFor(t, from, configured, "carol", longLived)
+	must(t, "DeleteGrant", from.DeleteGrant(ctx, revoked.Grant.ID))
+	must(t, "CreateSession(expired)", from.CreateSession(ctx, newSession("bob", -time.Minute)))
+	must(t, "CreateCode(expired)", from.CreateCode(ctx, newCode(configured, "bob", -time.Minute)))
+	must(t, "CreatePending(expired)", from.CreatePending(ctx, newPending("google", "bob", -time.Minute)))
+	must(t, "PutSigningKey(expired)", from.PutSigningKey(ctx, store.SigningKey{
+		ID: "key-old", Algorithm: "ES256", Sealed: newHash(), CreatedAt: now().Add(-time.Hour), ExpiresAt: now().Add(-time.Minute),
+	}))
+
+	counts, err := store.Copy(ctx, from, to)
+	must(t, "Copy", err)
+	for kind, want := range map[string]int{"grant": 1, "token": 2, "code": 2, "session": 0, "pending authorization": 0, "signing key": 0} {
+		if counts[kind] != want {
+			t.Errorf("copied %d of kind %q, want %d (all: %v)", counts[kind], kind, want, counts)
+		}
+	}
+	for _, tok := range live.Tokens {
+		checkLookup(t, to, tok, live.Grant)
+	}
+	checkGrants(t, "grants of the configured link", listGrants(t, to, store.GrantFilter{LinkID: configured.ID}), live.Grant)
+	for _, tok := range revoked.Tokens {
+		checkTokenGone(t, to, "a token of the revoked grant", tok.Hash)
+	}
 }
