@@ -29,6 +29,13 @@ func TestDatabaseDownIsRefusedNotTrusted(t *testing.T) {
 	startProcessOn(t, bin, clusterCaddyfile(t, srv.NewDatabase(t), clusterPortA, clusterAdminA), clusterPortA)
 	a := clusterNode{base: fmt.Sprintf("http://127.0.0.1:%d", clusterPortA)}
 	tok := clusterToken(t, a, "alice")
+	signedIn, err := flow.Browser(redirectURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flow.RunIn(signedIn, a.base, "alice", password, clientID, secretValue, redirectURI, ""); err != nil {
+		t.Fatal(err)
+	}
 	for range 3 { // cached from here on
 		if status, _ := callAPI(a, http.MethodGet, tok.AccessToken); status != http.StatusOK {
 			t.Fatalf("a live token was refused: %d", status)
@@ -98,6 +105,20 @@ func TestDatabaseDownIsRefusedNotTrusted(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "Service unavailable") {
 		t.Errorf("sign-in with the database down: %d, want 503 and a page saying the service is unavailable:\n%s", resp.StatusCode, body)
+	}
+
+	for _, page := range []string{"/applinks/account", "/applinks/admin"} {
+		req, _ := http.NewRequest(http.MethodGet, a.base+page, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := signedIn.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "Service unavailable") || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s for a signed-in person with the database down: %d, want 503 with Retry-After and a page saying the service is unavailable", page, resp.StatusCode)
+		}
 	}
 
 	if err := srv.Start(); err != nil {

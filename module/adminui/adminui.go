@@ -15,6 +15,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/unavailable"
 	"github.com/applinks/caddy-applinks/module/users"
 	"github.com/applinks/caddy-applinks/module/web"
 )
@@ -108,8 +109,15 @@ func (u *UI) admin(h handler) http.Handler {
 	})
 }
 
-// fail logs an unexpected error and shows a page without its details.
+// fail logs an unexpected error and shows a page without its details, or
+// the page saying the service is unavailable when the store cannot be
+// reached.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if unavailable.Is(err) {
+		u.app.Logger().Warn("administration page: storage unavailable", zap.String("path", r.URL.Path), zap.Error(err))
+		u.app.Pages().Unavailable(w, unavailable.RetryAfter)
+		return
+	}
 	u.app.Logger().Error("administration page failed", zap.String("path", r.URL.Path), zap.Error(err))
 	u.app.Pages().Error(w, http.StatusInternalServerError, "Something went wrong", "The change could not be completed. Nothing was changed, or only what the page after reloading shows. The server log has the details.")
 }

@@ -127,14 +127,13 @@ func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error)
 	if !unavailable.Is(err) {
 		return err
 	}
-	w.Header().Set("Retry-After", unavailable.RetryAfter)
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return unavailable.Error(w, err)
 	}
 	if c := h.app.Logger().Check(zapcore.WarnLevel, "storage unavailable"); c != nil {
 		c.Write(zap.String("path", r.URL.Path), zap.Error(err))
 	}
-	h.app.Pages().Error(w, http.StatusServiceUnavailable, "Service unavailable", "The gateway cannot reach its database just now. Try again in a minute.")
+	h.app.Pages().Unavailable(w, unavailable.RetryAfter)
 	return nil
 }
 

@@ -78,6 +78,13 @@ func (p *Pages) Error(w http.ResponseWriter, status int, heading, message string
 	p.Render(w, status, "error.html", Page{Title: heading, Data: ErrorPage{Heading: heading, Message: message}})
 }
 
+// Unavailable shows the page saying that the service is unavailable (503
+// with Retry-After), for when the store cannot be reached.
+func (p *Pages) Unavailable(w http.ResponseWriter, retryAfter string) {
+	w.Header().Set("Retry-After", retryAfter)
+	p.Error(w, http.StatusServiceUnavailable, "Service unavailable", "The gateway cannot reach its database just now. Try again in a minute.")
+}
+
 // ServeStatic serves the embedded CSS and images.
 func (p *Pages) ServeStatic(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
