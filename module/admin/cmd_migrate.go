@@ -54,19 +54,33 @@ func migrateStore(ctx context.Context, out output, from, to string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cctx, cancel := caddy.NewContext(caddy.Context{Context: ctx})
-	defer cancel()
-	src, srcName, err := openStorage(cctx, "--from", from)
+	// A configuration of its own gives the storage modules Caddy's default
+	// logger, to standard error, for warnings and errors only: the command
+	// prints its result, not the modules' chatter.
+	cctx, err := caddy.ProvisionContext(&caddy.Config{Logging: &caddy.Logging{Logs: map[string]*caddy.CustomLog{
+		"default": {BaseLog: caddy.BaseLog{Level: "WARN"}},
+	}}})
+	if err != nil {
+		return fmt.Errorf("setting up logging: %w", err)
+	}
+	src, srcName, closeSrc, err := openStorage(cctx, "--from", from)
 	if err != nil {
 		return err
 	}
-	dst, dstName, err := openStorage(cctx, "--to", to)
+	defer func() { _ = closeSrc() }()
+	dst, dstName, closeDst, err := openStorage(cctx, "--to", to)
 	if err != nil {
 		return err
 	}
+	defer func() { _ = closeDst() }()
 	counts, err := store.Copy(ctx, src, dst)
 	if err != nil {
 		return fmt.Errorf("copying from %s to %s: %w", srcName, dstName, err)
+	}
+	// Closed before the copy is reported: Badger writes out what it holds
+	// in memory as it closes.
+	if err := closeDst(); err != nil {
+		return fmt.Errorf("closing %s: %w", dstName, err)
 	}
 	if out.json {
 		return out.document(counts)
@@ -87,41 +101,43 @@ func migrateStore(ctx context.Context, out output, from, to string) error {
 }
 
 // openStorage loads, provisions and opens the storage module that spec
-// names in Caddyfile syntax ("badger <dir>", "postgres <dsn>"); the
-// module is cleaned up when ctx is cancelled. name is how messages name
-// it.
-func openStorage(ctx caddy.Context, flag, spec string) (st store.Store, name string, err error) {
+// names in Caddyfile syntax ("badger <dir>", "postgres <dsn>"). name is
+// how messages name it; closeStore cleans the module up, closing the
+// database, and may be called more than once.
+func openStorage(ctx caddy.Context, flag, spec string) (st store.Store, name string, closeStore func() error, err error) {
 	tokens, err := caddyfile.Tokenize([]byte(spec), flag)
 	if err != nil || len(tokens) == 0 {
-		return nil, "", fmt.Errorf("%s %q: want a storage as in the Caddyfile, e.g. 'badger <dir>' or 'postgres <dsn>'", flag, spec)
+		return nil, "", nil, fmt.Errorf("%s %q: want a storage as in the Caddyfile, e.g. 'badger <dir>' or 'postgres <dsn>'", flag, spec)
 	}
 	d := caddyfile.NewDispenser(tokens)
 	d.Next()
 	id := "applinks.storage." + d.Val()
 	if _, err := caddy.GetModule(id); err != nil {
-		return nil, "", fmt.Errorf("%s: unknown storage backend %q", flag, d.Val())
+		return nil, "", nil, fmt.Errorf("%s: unknown storage backend %q", flag, d.Val())
 	}
-	d.Reset()
+	// UnmarshalModule takes the segment from the backend's name on.
 	mod, err := caddyfile.UnmarshalModule(d, id)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", flag, err)
+		return nil, "", nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	if p, ok := mod.(caddy.Provisioner); ok {
 		if err := p.Provision(ctx); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", flag, err)
+			return nil, "", nil, fmt.Errorf("%s: %w", flag, err)
 		}
 	}
+	closeStore = func() error { return nil }
 	if c, ok := mod.(caddy.CleanerUpper); ok {
-		ctx.OnCancel(func() { _ = c.Cleanup() })
+		closeStore = c.Cleanup
 	}
 	backend, ok := mod.(store.Backend)
 	if !ok {
-		return nil, "", fmt.Errorf("%s: module %s is not a storage backend", flag, id)
+		return nil, "", nil, fmt.Errorf("%s: module %s is not a storage backend", flag, id)
 	}
 	name = backend.Location()
 	st, err = backend.OpenStore(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", flag, err)
+		_ = closeStore()
+		return nil, "", nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	return st, name, nil
+	return st, name, closeStore, nil
 }
