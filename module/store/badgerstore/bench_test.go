@@ -1,210 +1,21 @@
 package badgerstore
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/store/storetest"
 )
 
-// benchParallelism times GOMAXPROCS goroutines run each benchmark, as an
-// HTTP server handles many requests at once.
-const benchParallelism = 4
-
-// benchHashes yields distinct 32-byte hashes.
-type benchHashes struct{ n atomic.Uint64 }
-
-func (h *benchHashes) next() []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], h.n.Add(1))
-	sum := sha256.Sum256(b[:])
-	return sum[:]
-}
-
-func openBench(b *testing.B) *Store {
-	b.Helper()
-	s, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	return s
-}
-
-func benchCode(h *benchHashes, now time.Time) store.Code {
-	return store.Code{
-		Hash:                h.next(),
-		LinkID:              "link-1",
-		ClientID:            "client-1",
-		UserID:              "alice",
-		RedirectURI:         "https://app.example/callback",
-		Scope:               "openid profile email",
-		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		CodeChallengeMethod: "S256",
-		CreatedAt:           now,
-		ExpiresAt:           now.Add(time.Minute),
-	}
-}
-
-// benchPair returns an access and a refresh token of g's generation.
-func benchPair(h *benchHashes, g store.Grant, now time.Time) []store.Token {
-	access := store.Token{
-		Hash:       h.next(),
-		Kind:       store.AccessToken,
-		GrantID:    g.ID,
-		Generation: g.Generation,
-		Scope:      g.Scope,
-		IssuedAt:   now,
-		ExpiresAt:  now.Add(time.Hour),
-	}
-	refresh := access
-	refresh.Hash = h.next()
-	refresh.Kind = store.RefreshToken
-	refresh.ExpiresAt = now.Add(30 * 24 * time.Hour)
-	refresh.AccessHash = access.Hash
-	return []store.Token{access, refresh}
-}
-
-// benchRedeem is the updater of a code redemption.
-func benchRedeem(h *benchHashes, id string) func(store.Code) (store.Issue, error) {
-	return func(c store.Code) (store.Issue, error) {
-		if c.GrantID != "" {
-			return store.Issue{}, fmt.Errorf("code already redeemed")
-		}
-		now := time.Now().UTC()
-		g := store.Grant{
-			ID:         id,
-			LinkID:     c.LinkID,
-			ClientID:   c.ClientID,
-			UserID:     c.UserID,
-			Scope:      c.Scope,
-			Generation: 1,
-			CreatedAt:  now,
-			UpdatedAt:  now,
-			ExpiresAt:  now.Add(30 * 24 * time.Hour),
-		}
-		return store.Issue{Grant: g, Tokens: benchPair(h, g, now)}, nil
-	}
-}
-
-// benchRotate is the updater of a refresh-token rotation.
-func benchRotate(h *benchHashes) func(*store.Grant, *store.Token) (store.Issue, error) {
-	// The token service keeps the new pair sealed on the used token for
-	// retries within the grace; this is its size.
-	sealed := make([]byte, 196)
-	return func(g *store.Grant, tok *store.Token) (store.Issue, error) {
-		if !tok.UsedAt.IsZero() {
-			return store.Issue{}, fmt.Errorf("refresh token already used")
-		}
-		now := time.Now().UTC()
-		tok.UsedAt = now
-		tok.KeepUntil = now.Add(time.Hour)
-		tok.SealedChild = sealed
-		g.Generation++
-		g.UpdatedAt = now
-		g.ExpiresAt = now.Add(30 * 24 * time.Hour)
-		return store.Issue{Grant: *g, Tokens: benchPair(h, *g, now), Delete: [][]byte{tok.AccessHash}}, nil
-	}
-}
-
-// BenchmarkRotateRefresh rotates refresh tokens, each goroutine along its
-// own token family.
-func BenchmarkRotateRefresh(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	var h benchHashes
-	var grants atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		c := benchCode(&h, time.Now().UTC())
-		if err := s.CreateCode(ctx, c); err != nil {
-			b.Error(err)
-			return
-		}
-		iss, err := s.RedeemCode(ctx, c.Hash, benchRedeem(&h, fmt.Sprintf("grant-%d", grants.Add(1))))
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		refresh := iss.Tokens[1].Hash
-		rotate := benchRotate(&h)
-		for pb.Next() {
-			iss, err := s.RotateRefresh(ctx, refresh, rotate)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			refresh = iss.Tokens[1].Hash
-		}
-	})
-}
-
-// BenchmarkRedeemCode redeems codes created beforehand.
-func BenchmarkRedeemCode(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	var h benchHashes
-	codes := make([][]byte, b.N)
-	now := time.Now().UTC()
-	for i := range codes {
-		c := benchCode(&h, now)
-		if err := s.CreateCode(ctx, c); err != nil {
-			b.Fatal(err)
-		}
-		codes[i] = c.Hash
-	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := next.Add(1) - 1
-			if _, err := s.RedeemCode(ctx, codes[i], benchRedeem(&h, fmt.Sprintf("grant-%d", i))); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-// BenchmarkLookupToken looks up the tokens of 1000 grants.
-func BenchmarkLookupToken(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	var h benchHashes
-	var tokens [][]byte
-	for i := range 1000 {
-		c := benchCode(&h, time.Now().UTC())
-		if err := s.CreateCode(ctx, c); err != nil {
-			b.Fatal(err)
-		}
-		iss, err := s.RedeemCode(ctx, c.Hash, benchRedeem(&h, fmt.Sprintf("grant-%d", i)))
+// BenchmarkStore runs the store benchmarks on a new Badger database in a
+// temp dir each. Compare with pgstore's BenchmarkStore.
+func BenchmarkStore(b *testing.B) {
+	storetest.RunBenchmarks(b, func(b *testing.B) store.Store {
+		s, err := Open(b.TempDir(), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, t := range iss.Tokens {
-			tokens = append(tokens, t.Hash)
-		}
-	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := next.Add(1)
-			if _, _, err := s.LookupToken(ctx, tokens[int(i)%len(tokens)]); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+		b.Cleanup(func() { s.Close() })
+		return s
 	})
 }
