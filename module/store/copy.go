@@ -64,9 +64,48 @@ type Copier interface {
 	// key check before grants, grants before their tokens, outgoing links
 	// before their connections. An error from fn stops it and is returned.
 	Export(ctx context.Context, fn func(Record) error) error
-	// Import writes one record as it is, replacing a record of the same
-	// key.
-	Import(ctx context.Context, r Record) error
+	// ImportGrant writes a grant as it is (its generation and expiry
+	// unchanged), replacing one of the same id; ImportToken writes a token
+	// as it is, whose grant was imported before. The other records go in
+	// through the Store's own methods (see Import).
+	ImportGrant(ctx context.Context, g Grant) error
+	ImportToken(ctx context.Context, t Token) error
+}
+
+// Import writes one record into s as it is: ids, hashes, sealed values and
+// times unchanged; links, outgoing links and the key check must be new
+// (ErrAlreadyExists otherwise), other records replace one of the same key.
+func Import(ctx context.Context, s interface {
+	Store
+	Copier
+}, r Record) error {
+	switch {
+	case r.Link != nil:
+		return s.CreateLink(ctx, *r.Link)
+	case r.OutgoingLink != nil:
+		return s.CreateOutgoingLink(ctx, *r.OutgoingLink)
+	case r.User != nil:
+		return s.PutUser(ctx, *r.User)
+	case r.Subject != nil:
+		return s.PutSubject(ctx, *r.Subject)
+	case r.SigningKey != nil:
+		return s.PutSigningKey(ctx, *r.SigningKey)
+	case r.KeyCheck != nil:
+		return s.CreateKeyCheck(ctx, *r.KeyCheck)
+	case r.Grant != nil:
+		return s.ImportGrant(ctx, *r.Grant)
+	case r.Token != nil:
+		return s.ImportToken(ctx, *r.Token)
+	case r.Code != nil:
+		return s.CreateCode(ctx, *r.Code)
+	case r.Session != nil:
+		return s.CreateSession(ctx, *r.Session)
+	case r.Pending != nil:
+		return s.CreatePending(ctx, *r.Pending)
+	case r.Connection != nil:
+		return s.PutConnection(ctx, *r.Connection)
+	}
+	return errors.New("importing an empty record")
 }
 
 // ErrNotEmpty means the store a copy would go to already holds a gateway's
@@ -82,7 +121,10 @@ func Copy(ctx context.Context, from, to Store) (map[string]int, error) {
 	if !ok {
 		return nil, fmt.Errorf("the source store (%T) cannot be exported", from)
 	}
-	dst, ok := to.(Copier)
+	dst, ok := to.(interface {
+		Store
+		Copier
+	})
 	if !ok {
 		return nil, fmt.Errorf("the target store (%T) cannot be imported into", to)
 	}
@@ -91,7 +133,7 @@ func Copy(ctx context.Context, from, to Store) (map[string]int, error) {
 	}
 	counts := map[string]int{}
 	err := src.Export(ctx, func(r Record) error {
-		if err := dst.Import(ctx, r); err != nil {
+		if err := Import(ctx, dst, r); err != nil {
 			return fmt.Errorf("importing a %s: %w", r.Kind(), err)
 		}
 		counts[r.Kind()]++

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -94,46 +93,21 @@ func (s *Store) Export(ctx context.Context, fn func(store.Record) error) error {
 	return nil
 }
 
-// Import writes one record as it is: ids, hashes, sealed values and times
-// unchanged. Links, outgoing links and the key check must be new
-// (store.ErrAlreadyExists otherwise); other records replace one of the
-// same key. A token's grant must be imported first. Grants, codes and
-// connections may name links that are not stored: those declared in the
-// configuration.
-func (s *Store) Import(ctx context.Context, r store.Record) error {
-	switch {
-	case r.Link != nil:
-		return s.CreateLink(ctx, *r.Link)
-	case r.OutgoingLink != nil:
-		return s.CreateOutgoingLink(ctx, *r.OutgoingLink)
-	case r.User != nil:
-		return s.PutUser(ctx, *r.User)
-	case r.Subject != nil:
-		return s.PutSubject(ctx, *r.Subject)
-	case r.SigningKey != nil:
-		return s.PutSigningKey(ctx, *r.SigningKey)
-	case r.KeyCheck != nil:
-		return s.CreateKeyCheck(ctx, *r.KeyCheck)
-	case r.Grant != nil:
-		if _, err := s.pool.Exec(ctx, upsertGrant, grantArgs(*r.Grant)...); err != nil {
-			return failed(err, "importing grant "+strconv.Quote(r.Grant.ID))
-		}
-		return nil
-	case r.Token != nil:
-		if _, err := s.pool.Exec(ctx, upsertToken, tokenArgs(*r.Token)...); err != nil {
-			return failed(err, "importing token of grant "+strconv.Quote(r.Token.GrantID))
-		}
-		return nil
-	case r.Code != nil:
-		return s.CreateCode(ctx, *r.Code)
-	case r.Session != nil:
-		return s.CreateSession(ctx, *r.Session)
-	case r.Pending != nil:
-		return s.CreatePending(ctx, *r.Pending)
-	case r.Connection != nil:
-		return s.PutConnection(ctx, *r.Connection)
+// ImportGrant writes a grant as it is. Grants may name links that are
+// not stored: those declared in the configuration.
+func (s *Store) ImportGrant(ctx context.Context, g store.Grant) error {
+	if _, err := s.pool.Exec(ctx, upsertGrant, grantArgs(g)...); err != nil {
+		return failed(err, "importing grant "+strconv.Quote(g.ID))
 	}
-	return errors.New("importing an empty record")
+	return nil
+}
+
+// ImportToken writes a token as it is; its grant must be imported first.
+func (s *Store) ImportToken(ctx context.Context, t store.Token) error {
+	if _, err := s.pool.Exec(ctx, upsertToken, tokenArgs(t)...); err != nil {
+		return failed(err, "importing token of grant "+strconv.Quote(t.GrantID))
+	}
+	return nil
 }
 
 // Interface guards
