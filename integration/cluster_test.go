@@ -79,9 +79,9 @@ func startCluster(t testing.TB, dsn string) (a, b clusterNode) {
 
 // TestClusterSharesEverything: two Caddy processes on one PostgreSQL
 // database are one authorization server. A token, a session or a code
-// from one node is known to the other; a revocation, a demotion, a
-// refresh-token or code replay and a signing-key rotation on one node is
-// felt on the other within a second; concurrent refreshes of one token on
+// from one node is known to the other; a revocation, a demotion, a link
+// edit or deletion, a refresh-token or code replay and a signing-key
+// rotation on one node is felt on the other within a second; concurrent refreshes of one token on
 // both nodes end as on one node.
 func TestClusterSharesEverything(t *testing.T) {
 	if testing.Short() {
@@ -142,6 +142,31 @@ func TestClusterSharesEverything(t *testing.T) {
 		demoted := time.Now()
 		adminJSON(t, a, http.MethodPut, "/applinks/users/bob", `{"role":"READ"}`)
 		untilStatus(t, b, http.MethodPost, tok.AccessToken, http.StatusForbidden, demoted)
+	})
+
+	t.Run("LinkEditAndDeleteAtAReachB", func(t *testing.T) {
+		var l struct {
+			ID           string `json:"id"`
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		created := adminJSON(t, a, http.MethodPost, "/applinks/links", fmt.Sprintf(`{"name":"runtime-app","redirect_uris":[%q],"scope":"WRITE"}`, redirectURI))
+		if err := json.Unmarshal(created, &l); err != nil || l.ClientSecret == "" {
+			t.Fatalf("creating a link at A: %v %s", err, created)
+		}
+		tok, err := flow.Run(a.base, "alice", password, l.ClientID, l.ClientSecret, redirectURI, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := callAPI(b, http.MethodPost, tok.AccessToken); status != http.StatusOK {
+			t.Fatalf("B refused a WRITE token of a link created at A: %d", status)
+		}
+		edited := time.Now()
+		adminJSON(t, a, http.MethodPatch, "/applinks/links/"+l.ID, `{"scope":"READ"}`)
+		untilStatus(t, b, http.MethodPost, tok.AccessToken, http.StatusForbidden, edited)
+		deleted := time.Now()
+		adminJSON(t, a, http.MethodDelete, "/applinks/links/"+l.ID, "")
+		untilStatus(t, b, http.MethodGet, tok.AccessToken, http.StatusUnauthorized, deleted)
 	})
 
 	t.Run("RefreshReplayAtBRevokesTheFamily", func(t *testing.T) {
