@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
@@ -243,5 +245,5 @@ func (s *Server) answer(w http.ResponseWriter, err error) error {
 		oautherror.Write(w, oautherror.New(oautherror.TemporarilyUnavailable, "the authorization server cannot reach its storage; retry later").WithStatus(http.StatusServiceUnavailable))
 		return nil
 	}
-	return s.answer(w, err)
+	return caddyhttp.Error(http.StatusInternalServerError, err)
 }
