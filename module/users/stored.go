@@ -248,7 +248,7 @@ func (d *Directory) update(ctx context.Context, name string, now time.Time, fn f
 			return nil
 		})
 		if errors.Is(err, errNoSubject) && !hasSubject {
-			if err := d.NewSubject(ctx, name, now); err != nil {
+			if err := d.subjectForNewUser(ctx, name, now); err != nil {
 				return store.User{}, false, err
 			}
 			hasSubject = true

@@ -163,3 +163,26 @@ func TestDeleteAndStored(t *testing.T) {
 		t.Errorf("Stored of a deleted user: %v", err)
 	}
 }
+
+// TestUserCreatedOnTwoGatewaysAtOnceKeepsOneSubject: when two gateways
+// sharing a store create the same user at the same moment (two first
+// sign-ins through an OpenID Connect provider behind a load balancer), the
+// one that finds the other's brand-new subject keeps it, instead of
+// replacing the subject of a user that exists by then and whose ID tokens
+// may already carry it.
+func TestUserCreatedOnTwoGatewaysAtOnceKeepsOneSubject(t *testing.T) {
+	d, st := newSaveDirectory(t)
+	ctx := context.Background()
+	now := time.Now()
+	// The other gateway's creation got as far as storing its subject.
+	theirs := store.Subject{UserID: "erin", Subject: "subject-of-the-other-gateway", CreatedAt: now.Add(-50 * time.Millisecond).UTC()}
+	if err := st.PutSubject(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Save(ctx, "erin", users.Change{Password: "erin-password", Role: scope.Read, Create: true}, now); err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := st.GetSubject(ctx, "erin"); err != nil || sub.Subject != theirs.Subject {
+		t.Fatalf("subject of erin: %+v %v; want the other gateway's %q kept", sub, err, theirs.Subject)
+	}
+}

@@ -48,6 +48,35 @@ func (d *Directory) NewSubject(ctx context.Context, name string, now time.Time) 
 	return nil
 }
 
+// concurrentCreation is how recent a subject found for a user about to be
+// created must be to count as one another gateway made for the same
+// creation, rather than one an earlier user of the name left behind.
+const concurrentCreation = time.Minute
+
+// subjectForNewUser gives a user about to be created its subject: a new
+// one, unless another gateway sharing the store is creating the same user
+// at this moment and made one already (both then agree on it, instead of
+// the later replacing the subject of a user that exists by then). An
+// older subject is one an earlier user of the name left behind, and is
+// replaced.
+func (d *Directory) subjectForNewUser(ctx context.Context, name string, now time.Time) error {
+	err := d.store.CreateSubject(ctx, newSubject(name, now))
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		if err != nil {
+			return fmt.Errorf("creating the subject of %q: %w", name, err)
+		}
+		return nil
+	}
+	cur, err := d.store.GetSubject(ctx, name)
+	if err == nil && now.Sub(cur.CreatedAt).Abs() < concurrentCreation {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading the subject of %q: %w", name, err)
+	}
+	return d.NewSubject(ctx, name, now)
+}
+
 // ForgetSubject deletes the subject of a deleted user, so that it is never
 // seen again.
 func (d *Directory) ForgetSubject(ctx context.Context, name string) error {
