@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/caddy-applinks/internal/flow"
+	"github.com/applinks/caddy-applinks/internal/pgtest"
 )
 
 // The crash harness has loopback ports of its own, so it never meets a
@@ -51,12 +52,13 @@ const (
 //
 //	APPLINKS_HARNESS=crash go test ./integration/ -run TestCrashConsistencyHarness -v -timeout 60m
 //
-// APPLINKS_HARNESS_CYCLES (default 100), APPLINKS_HARNESS_SYNC_WRITES=1 and
-// APPLINKS_HARNESS_SEED change the number of cycles, turn on Badger's
-// sync_writes and replay a run.
+// APPLINKS_HARNESS_CYCLES (default 100), APPLINKS_HARNESS_SYNC_WRITES=1,
+// APPLINKS_HARNESS_STORAGE=postgres and APPLINKS_HARNESS_SEED change the
+// number of cycles, turn on Badger's sync_writes, keep the store in
+// PostgreSQL instead (a server of the test's own) and replay a run.
 func TestCrashConsistencyHarness(t *testing.T) {
 	if os.Getenv("APPLINKS_HARNESS") != "crash" {
-		t.Skip("crash harness: set APPLINKS_HARNESS=crash to run it (APPLINKS_HARNESS_CYCLES, APPLINKS_HARNESS_SYNC_WRITES=1, APPLINKS_HARNESS_SEED)")
+		t.Skip("crash harness: set APPLINKS_HARNESS=crash to run it (APPLINKS_HARNESS_CYCLES, APPLINKS_HARNESS_SYNC_WRITES=1, APPLINKS_HARNESS_STORAGE=postgres, APPLINKS_HARNESS_SEED)")
 	}
 	cycles, err := strconv.Atoi(envOr("APPLINKS_HARNESS_CYCLES", "100"))
 	if err != nil || cycles < 1 || cycles > 1000 {
@@ -74,7 +76,14 @@ func TestCrashConsistencyHarness(t *testing.T) {
 		rnd:        rand.New(rand.NewPCG(seed, seed)),
 		hc:         &http.Client{Timeout: 10 * time.Second},
 	}
-	t.Logf("seed %d, %d cycles, sync_writes %v", seed, cycles, h.syncWrites)
+	switch storage := os.Getenv("APPLINKS_HARNESS_STORAGE"); storage {
+	case "", "badger":
+	case "postgres":
+		h.postgres = pgtest.DSN(t)
+	default:
+		t.Fatalf("APPLINKS_HARNESS_STORAGE must be badger or postgres, got %q", storage)
+	}
+	t.Logf("seed %d, %d cycles, sync_writes %v, postgres %v", seed, cycles, h.syncWrites, h.postgres != "")
 	h.writeConfig()
 	var prev *crashCycle
 	began := time.Now()
@@ -108,11 +117,14 @@ type crashHarness struct {
 	t          *testing.T
 	bin, dir   string
 	syncWrites bool
-	rnd        *rand.Rand
-	hc         *http.Client
-	proc       *exec.Cmd
-	exited     chan struct{} // closed when proc is reaped
-	logPath    string
+	// postgres is the DSN of the database the store is kept in; empty for
+	// Badger.
+	postgres string
+	rnd      *rand.Rand
+	hc       *http.Client
+	proc     *exec.Cmd
+	exited   chan struct{} // closed when proc is reaped
+	logPath  string
 
 	cycles                                   int
 	acked, exchanges, rotations, revocations atomic.Int64
@@ -171,15 +183,18 @@ func (h *crashHarness) violation(format string, args ...any) {
 func (h *crashHarness) base() string { return fmt.Sprintf("http://127.0.0.1:%d", harnessPort) }
 
 func (h *crashHarness) writeConfig() {
-	storage := filepath.Join(h.dir, "data")
+	storage := "badger " + filepath.Join(h.dir, "data")
 	if h.syncWrites {
 		storage += " {\n\t\t\tsync_writes\n\t\t}"
+	}
+	if h.postgres != "" {
+		storage = fmt.Sprintf("postgres %q\n\t\tsecret_key \"the harness's at-rest key, thirty-two characters or more\"", h.postgres)
 	}
 	caddyfile := fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	http_port %d
 	applinks {
-		storage badger %s
+		storage %s
 		refresh_grace %s
 		user alice %s ADMIN
 		incoming app {
