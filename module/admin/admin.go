@@ -51,6 +51,7 @@ func (a *API) Routes() []caddy.AdminRoute {
 		{Pattern: "/applinks/users/", Handler: caddy.AdminHandlerFunc(a.serveUser)},
 		{Pattern: "/applinks/keys", Handler: caddy.AdminHandlerFunc(a.serveKeys)},
 		{Pattern: "/applinks/keys/", Handler: caddy.AdminHandlerFunc(a.serveKeyAction)},
+		{Pattern: "/applinks/backup", Handler: caddy.AdminHandlerFunc(a.serveBackup)},
 	}
 }
 

@@ -57,11 +57,50 @@ func newClient(c *cobra.Command) (*client, error) {
 // out (when not nil). An error answer becomes one line: the API's error
 // message and the HTTP status, never the raw body.
 func (cl *client) do(method, path string, body, out any) error {
+	resp, err := cl.send(method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("reading the answer of the admin API: %w", err)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("reading the answer of the admin API: %w", err)
+	}
+	return nil
+}
+
+// download GETs path from the admin API and copies the answer's body to
+// w, returning how many bytes it copied and the answer's trailer.
+func (cl *client) download(path string, w io.Writer) (int64, http.Header, error) {
+	// No overall timeout: a large store takes longer than a minute.
+	long := &client{addr: cl.addr, http: &http.Client{Transport: cl.http.Transport, CheckRedirect: cl.http.CheckRedirect}}
+	resp, err := long.send(http.MethodGet, path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, nil, fmt.Errorf("reading the answer of the admin API: %w", err)
+	}
+	return n, resp.Trailer, nil
+}
+
+// send sends one request to the admin API and returns a successful
+// answer, whose body the caller closes; an error answer becomes one line
+// (see do).
+func (cl *client) send(method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("encoding the request: %w", err)
+			return nil, fmt.Errorf("encoding the request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -74,7 +113,7 @@ func (cl *client) do(method, path string, body, out any) error {
 	}
 	req, err := http.NewRequest(method, origin+path, rd)
 	if err != nil {
-		return fmt.Errorf("making the request: %w", err)
+		return nil, fmt.Errorf("making the request: %w", err)
 	}
 	if tcp {
 		req.Header.Set("Origin", origin)
@@ -84,23 +123,14 @@ func (cl *client) do(method, path string, body, out any) error {
 	}
 	resp, err := cl.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach Caddy's admin API at %s (is Caddy running? is --address right?): %s", cl.addr, oneLine(unwrapURLError(err).Error()))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("reading the answer of the admin API: %w", err)
+		return nil, fmt.Errorf("cannot reach Caddy's admin API at %s (is Caddy running? is --address right?): %s", cl.addr, oneLine(unwrapURLError(err).Error()))
 	}
 	if resp.StatusCode >= 400 {
-		return apiError(resp.StatusCode, raw)
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, apiError(resp.StatusCode, raw)
 	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("reading the answer of the admin API: %w", err)
-	}
-	return nil
+	return resp, nil
 }
 
 // apiStatusError is an error answer of the admin API, as one line.

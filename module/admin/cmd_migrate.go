@@ -54,14 +54,9 @@ func migrateStore(ctx context.Context, out output, from, to string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// A configuration of its own gives the storage modules Caddy's default
-	// logger, to standard error, for warnings and errors only: the command
-	// prints its result, not the modules' chatter.
-	cctx, err := caddy.ProvisionContext(&caddy.Config{Logging: &caddy.Logging{Logs: map[string]*caddy.CustomLog{
-		"default": {BaseLog: caddy.BaseLog{Level: "WARN"}},
-	}}})
+	cctx, err := offlineContext()
 	if err != nil {
-		return fmt.Errorf("setting up logging: %w", err)
+		return err
 	}
 	src, srcName, closeSrc, err := openStorage(cctx, "--from", from)
 	if err != nil {
@@ -98,6 +93,20 @@ func migrateStore(ctx context.Context, out output, from, to string) error {
 		return err
 	}
 	return out.table([]string{"RECORD", "COUNT"}, rows)
+}
+
+// offlineContext is the Caddy context of a command that opens storage
+// modules itself, with no Caddy running: a configuration of its own gives
+// them Caddy's default logger, to standard error, for warnings and errors
+// only, so that the command prints its result, not the modules' chatter.
+func offlineContext() (caddy.Context, error) {
+	cctx, err := caddy.ProvisionContext(&caddy.Config{Logging: &caddy.Logging{Logs: map[string]*caddy.CustomLog{
+		"default": {BaseLog: caddy.BaseLog{Level: "WARN"}},
+	}}})
+	if err != nil {
+		return caddy.Context{}, fmt.Errorf("setting up logging: %w", err)
+	}
+	return cctx, nil
 }
 
 // openStorage loads, provisions and opens the storage module that spec

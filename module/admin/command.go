@@ -37,7 +37,7 @@ func buildCommand(cmd *cobra.Command) {
 	cmd.PersistentFlags().String("address", "", "The address of Caddy's admin API")
 	cmd.PersistentFlags().Bool("json", false, "Print one JSON document instead of a table")
 	cmd.AddCommand(linkCommands()...)
-	cmd.AddCommand(outgoingCommand(), connectionsCommand(), grantsCommand(), usersCommand(), keysCommand(), migrateStoreCommand())
+	cmd.AddCommand(outgoingCommand(), connectionsCommand(), grantsCommand(), usersCommand(), keysCommand(), migrateStoreCommand(), backupCommand(), restoreCommand())
 }
 
 // runner is what a command does with a client of the admin API and the

@@ -128,7 +128,7 @@ func Copy(ctx context.Context, from, to Store) (map[string]int, error) {
 	if !ok {
 		return nil, fmt.Errorf("the target store (%T) cannot be imported into", to)
 	}
-	if err := checkEmpty(ctx, to); err != nil {
+	if err := CheckEmpty(ctx, to); err != nil {
 		return nil, err
 	}
 	counts := map[string]int{}
@@ -145,9 +145,9 @@ func Copy(ctx context.Context, from, to Store) (map[string]int, error) {
 	return counts, nil
 }
 
-// checkEmpty fails with ErrNotEmpty when s holds a key check, a link or a
+// CheckEmpty fails with ErrNotEmpty when s holds a key check, a link or a
 // user.
-func checkEmpty(ctx context.Context, s Store) error {
+func CheckEmpty(ctx context.Context, s Store) error {
 	if _, err := s.GetKeyCheck(ctx); err == nil {
 		return fmt.Errorf("%w: it holds an at-rest key check", ErrNotEmpty)
 	} else if !errors.Is(err, ErrNotFound) {
