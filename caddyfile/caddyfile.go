@@ -85,6 +85,7 @@ func init() {
 //			client_id <id>
 //			client_secret <secret>
 //			require_pkce
+//			public
 //		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -454,8 +455,13 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 				return l, d.ArgErr()
 			}
 			l.RequirePKCE = true
+		case "public":
+			if d.NextArg() {
+				return l, d.ArgErr()
+			}
+			l.Public = true
 		default:
-			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce")
+			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public")
 		}
 	}
 	return l, nil

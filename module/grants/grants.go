@@ -59,6 +59,8 @@ type Client struct {
 	Ceiling  scope.Scope
 	// RequirePKCE: the link redeems only codes bound to an S256 challenge.
 	RequirePKCE bool
+	// Public: the client has no secret (token_endpoint_auth_method none).
+	Public bool
 }
 
 // CodeRequest is an approved authorization request.

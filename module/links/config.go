@@ -8,7 +8,7 @@ import (
 
 // ErrClientSecretRequired means a declared incoming link has no
 // client_secret.
-var ErrClientSecretRequired = errors.New("client_secret is required (a long random string, or a placeholder such as {env.APP_SECRET})")
+var ErrClientSecretRequired = errors.New("client_secret is required (a long random string, or a placeholder such as {env.APP_SECRET}), or public for a client that keeps no secret")
 
 // Check reports the first problem that keeps the declared link from
 // loading: its name, its redirect URIs, its scope, a missing
@@ -26,7 +26,10 @@ func (c ConfigLink) Check() error {
 			return err
 		}
 	}
-	if c.ClientSecret == "" {
+	switch {
+	case c.Public && c.ClientSecret != "":
+		return errors.New("a public link has no client_secret: remove one of them")
+	case !c.Public && c.ClientSecret == "":
 		return ErrClientSecretRequired
 	}
 	return nil

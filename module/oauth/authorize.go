@@ -269,9 +269,9 @@ func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, 
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge_method must be S256 or plain")
 	case req.challenge == "" && in.Get("code_challenge_method") != "":
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge_method sent without code_challenge")
-	case req.challenge == "" && link.RequirePKCE:
+	case req.challenge == "" && link.PKCERequired():
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "this application link requires PKCE: send code_challenge")
-	case link.RequirePKCE && method != grants.MethodS256:
+	case link.PKCERequired() && method != grants.MethodS256:
 		// A plain challenge is the verifier itself: whoever reads the
 		// authorization request (logs, history, a referrer) can redeem
 		// the code, which is what requiring PKCE must rule out.
@@ -300,7 +300,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func client(l links.Link) grants.Client {
-	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
+	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.PKCERequired(), Public: l.Public}
 }
 
 // withQuery adds q to the query of a redirect URI, keeping its own.

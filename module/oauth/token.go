@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
@@ -114,7 +116,7 @@ type introspection struct {
 // ServeIntrospect handles RFC 7662 introspection. A link introspects the
 // tokens issued to it; any other token is reported inactive.
 func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
-	form, c, err := s.clientRequest(w, r)
+	form, c, err := s.confidentialRequest(w, r)
 	if err != nil {
 		return s.answer(w, err)
 	}
@@ -200,12 +202,12 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 		w.Header().Set("Retry-After", "1")
 		return nil, grants.Client{}, oautherror.New(oautherror.InvalidClient, "too many failed client authentications; slow down").WithStatus(http.StatusTooManyRequests)
 	}
-	link, err := s.app.Links().Authenticate(r.Context(), clientID, secret)
+	link, err := s.authenticate(r.Context(), clientID, secret)
 	if errors.Is(err, links.ErrBadClient) {
 		limits.ClientFailures.Allow(addrKey, now)
 		limits.ClientFailuresByID.Allow(clientID, now)
 		s.app.Audit().Info("client authentication failed", zap.String("client_id", clientID), zap.String("remote_ip", addr))
-		return nil, grants.Client{}, clientFailed(basic, "unknown client or wrong client secret")
+		return nil, grants.Client{}, clientFailed(basic, authFailure(secret))
 	}
 	if err != nil {
 		return nil, grants.Client{}, err
@@ -243,5 +245,5 @@ func (s *Server) answer(w http.ResponseWriter, err error) error {
 		oautherror.Write(w, oautherror.New(oautherror.TemporarilyUnavailable, "the authorization server cannot reach its storage; retry later").WithStatus(http.StatusServiceUnavailable))
 		return nil
 	}
-	return s.answer(w, err)
+	return caddyhttp.Error(http.StatusInternalServerError, err)
 }
