@@ -86,6 +86,7 @@ func init() {
 //			client_secret <secret>
 //			require_pkce
 //			public
+//			client_credentials <user>
 //		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -460,8 +461,12 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 				return l, d.ArgErr()
 			}
 			l.Public = true
+		case "client_credentials":
+			if err := singleArg(d, &l.ClientCredentials); err != nil {
+				return l, err
+			}
 		default:
-			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public")
+			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public", "client_credentials")
 		}
 	}
 	return l, nil

@@ -25,15 +25,18 @@ type linkView struct {
 	Scope        string   `json:"scope"`
 	RequirePKCE  bool     `json:"require_pkce,omitempty"`
 	// Public: a client without a secret (token_endpoint_auth_method none).
-	Public    bool      `json:"public,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	CreatedBy string    `json:"created_by,omitempty"`
+	Public bool `json:"public,omitempty"`
+	// ClientCredentials is the user the link acts as with the
+	// client_credentials grant.
+	ClientCredentials string    `json:"client_credentials,omitempty"`
+	CreatedAt         time.Time `json:"created_at,omitzero"`
+	CreatedBy         string    `json:"created_by,omitempty"`
 	// ClientSecret is set only in the answer that creates or rotates it.
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func view(l links.Link) linkView {
-	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
 }
 
 // serveLinks lists (GET) or creates (POST) incoming links.

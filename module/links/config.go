@@ -18,8 +18,11 @@ func (c ConfigLink) Check() error {
 	if err := validateName(c.Name); err != nil {
 		return err
 	}
-	if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
-		return err
+	// A link that only acts as its service user needs no redirect URI.
+	if len(c.RedirectURIs) > 0 || c.ClientCredentials == "" {
+		if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
+			return err
+		}
 	}
 	if c.Scope != "" {
 		if _, err := scope.Parse(c.Scope); err != nil {
@@ -31,6 +34,8 @@ func (c ConfigLink) Check() error {
 		return errors.New("a public link has no client_secret: remove one of them")
 	case !c.Public && c.ClientSecret == "":
 		return ErrClientSecretRequired
+	case c.Public && c.ClientCredentials != "":
+		return errors.New("client_credentials needs a confidential link: a public link has no secret to authenticate with")
 	}
 	return nil
 }

@@ -63,6 +63,12 @@ type ConfigLink struct {
 	// loopback redirect URIs match any port (RFC 8252 §7.3). Default:
 	// false.
 	Public bool `json:"public,omitempty"`
+	// ClientCredentials names the user the link acts as with the
+	// client_credentials grant (a service account): its tokens grant
+	// min(the user's role, Scope), re-checked on every request, and come
+	// without a refresh token. Needs a client_secret. Default: none (the
+	// link may not use the grant).
+	ClientCredentials string `json:"client_credentials,omitempty"`
 }
 
 // Link is an incoming link with where it comes from.
@@ -425,6 +431,7 @@ func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
 			Secrets:      configSecrets(r.keys, c, id),
 			RequirePKCE:  c.RequirePKCE,
 			Public:       c.Public,
+			ServiceUser:  c.ClientCredentials,
 		},
 		Source:  SourceConfig,
 		Ceiling: ceiling,

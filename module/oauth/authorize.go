@@ -225,6 +225,8 @@ func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, 
 		req.target = req.redirectURI
 	case len(link.RedirectURIs) == 1:
 		req.target = link.RedirectURIs[0]
+	case len(link.RedirectURIs) == 0:
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "This application link has no redirect URL: it acts as a service account (client_credentials) and cannot ask users for access."}, nil
 	default:
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The request has no redirect_uri and the application link has several."}, nil
 	}
@@ -300,7 +302,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func client(l links.Link) grants.Client {
-	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.PKCERequired(), Public: l.Public}
+	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.PKCERequired(), Public: l.Public, ServiceUser: l.ServiceUser}
 }
 
 // withQuery adds q to the query of a redirect URI, keeping its own.
