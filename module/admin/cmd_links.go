@@ -203,7 +203,7 @@ func linkFields(out output, l linkView, secret string) error {
 	if secret != "" {
 		pairs = append(pairs, [2]string{"Client secret", secret})
 	}
-	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE || l.Public)}, [2]string{"Public client", yes(l.Public)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
+	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE || l.Public)}, [2]string{"Public client", yes(l.Public)}, [2]string{"Registered by itself", yes(l.Registered)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
 	return out.fields(pairs...)
 }
 

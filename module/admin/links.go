@@ -28,15 +28,17 @@ type linkView struct {
 	Public bool `json:"public,omitempty"`
 	// ClientCredentials is the user the link acts as with the
 	// client_credentials grant.
-	ClientCredentials string    `json:"client_credentials,omitempty"`
-	CreatedAt         time.Time `json:"created_at,omitzero"`
-	CreatedBy         string    `json:"created_by,omitempty"`
+	ClientCredentials string `json:"client_credentials,omitempty"`
+	// Registered: the client registered itself (RFC 7591).
+	Registered bool      `json:"registered,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	CreatedBy  string    `json:"created_by,omitempty"`
 	// ClientSecret is set only in the answer that creates or rotates it.
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func view(l links.Link) linkView {
-	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
 }
 
 // serveLinks lists (GET) or creates (POST) incoming links.

@@ -9,6 +9,9 @@ func incomingKind(l links.Link) string {
 	if l.Public {
 		out += " · Public client"
 	}
+	if l.Registered {
+		out += " · Registered by itself"
+	}
 	return out
 }
 

@@ -83,6 +83,10 @@ type consentPage struct {
 	Scope          string
 	Granted        string
 	RedirectOrigin string
+	// SelfRegistered: the client registered itself (RFC 7591); no
+	// administrator vouched for it.
+	SelfRegistered bool
+	RedirectHost   string
 	CSRF           string
 	Params         []param
 }
@@ -132,6 +136,8 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			Scope:          req.scope.Label(),
 			Granted:        granted.Label(),
 			RedirectOrigin: origin(req.target),
+			SelfRegistered: req.link.Registered,
+			RedirectHost:   redirectHost(req.target),
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {

@@ -25,8 +25,10 @@ func (s *Server) features(ctx context.Context) (Features, error) {
 	if err != nil {
 		return Features{}, fmt.Errorf("listing links for the metadata: %w", err)
 	}
+	_, registration := s.app.Registration()
 	return Features{
 		PublicClients:     kinds.Public,
 		ClientCredentials: kinds.ClientCredentials,
+		Registration:      registration,
 	}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"go.uber.org/zap"
+
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oautherror"
@@ -18,10 +20,26 @@ import (
 // believes it holds a credential the server never issued, so it is
 // misconfigured, or it is not the client it claims to be.
 func (s *Server) authenticate(ctx context.Context, clientID, secret string) (links.Link, error) {
+	var (
+		l   links.Link
+		err error
+	)
 	if secret == "" {
-		return s.app.Links().AuthenticatePublic(ctx, clientID)
+		l, err = s.app.Links().AuthenticatePublic(ctx, clientID)
+	} else {
+		l, err = s.app.Links().Authenticate(ctx, clientID, secret)
 	}
-	return s.app.Links().Authenticate(ctx, clientID, secret)
+	if err != nil {
+		return links.Link{}, err
+	}
+	if l.Disabled {
+		return links.Link{}, links.ErrBadClient
+	}
+	// A registered client in use is kept (one write a day at most).
+	if err := s.app.Links().MarkUsed(ctx, l); err != nil {
+		s.app.Logger().Warn("recording the use of a registered client", zap.String("client_id", l.ClientID), zap.Error(err))
+	}
+	return l, nil
 }
 
 // authFailure is the error_description of a failed client
