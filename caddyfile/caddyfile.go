@@ -85,6 +85,14 @@ func init() {
 //			client_id <id>
 //			client_secret <secret>
 //			require_pkce
+//			public
+//			client_credentials <user>
+//		}
+//		registration open|<initial-access-token> {
+//			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//			redirect_uris <https|loopback|private_use...>
+//			max_clients <n>
+//			expire_unused <duration>
 //		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -207,6 +215,12 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 			return at.Errf("outgoing link %q is declared twice", l.Name)
 		}
 		app.OutgoingLinks = append(app.OutgoingLinks, l)
+	case "registration":
+		reg, err := parseRegistration(d)
+		if err != nil {
+			return err
+		}
+		app.DynamicRegistration = reg
 	case "incoming":
 		at := here(d)
 		l, err := parseIncoming(d)
@@ -222,7 +236,7 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		app.Incoming = append(app.Incoming, l)
 	default:
 		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
-			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming")
+			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration")
 	}
 	return nil
 }
@@ -454,8 +468,17 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 				return l, d.ArgErr()
 			}
 			l.RequirePKCE = true
+		case "public":
+			if d.NextArg() {
+				return l, d.ArgErr()
+			}
+			l.Public = true
+		case "client_credentials":
+			if err := singleArg(d, &l.ClientCredentials); err != nil {
+				return l, err
+			}
 		default:
-			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce")
+			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public", "client_credentials")
 		}
 	}
 	return l, nil

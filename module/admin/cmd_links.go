@@ -19,7 +19,7 @@ func linkCommands() []*cobra.Command {
 		RunE:    run(listLinks),
 	}
 	create := &cobra.Command{
-		Use:     "create --name <name> --redirect-uri <uri> [--scope <permission>] [--require-pkce]",
+		Use:     "create --name <name> --redirect-uri <uri> [--scope <permission>] [--require-pkce] [--public]",
 		Short:   "Creates an incoming link and prints its client id and secret",
 		Example: "  caddy applinks create --name jira --redirect-uri https://jira.example.com/plugins/servlet/oauth2/callback --scope write",
 		Args:    cobra.NoArgs,
@@ -29,6 +29,7 @@ func linkCommands() []*cobra.Command {
 	create.Flags().StringArray("redirect-uri", nil, "A redirect URI (repeatable)")
 	create.Flags().String("scope", "READ", "Permission, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	create.Flags().Bool("require-pkce", false, "Refuse authorization requests without PKCE")
+	create.Flags().Bool("public", false, "A public client: no secret, PKCE with S256, loopback redirect URIs match any port")
 	show := &cobra.Command{
 		Use:     "show <link id or name>",
 		Short:   "Shows an incoming link and its credentials",
@@ -91,8 +92,9 @@ func createLink(c *cobra.Command, cl *client, out output, _ []string) error {
 	uris, _ := c.Flags().GetStringArray("redirect-uri")
 	scope, _ := c.Flags().GetString("scope")
 	pkce, _ := c.Flags().GetBool("require-pkce")
+	public, _ := c.Flags().GetBool("public")
 	var l linkView
-	if err := cl.do(http.MethodPost, "/applinks/links", map[string]any{"name": name, "redirect_uris": uris, "scope": permission(scope), "require_pkce": pkce}, &l); err != nil {
+	if err := cl.do(http.MethodPost, "/applinks/links", map[string]any{"name": name, "redirect_uris": uris, "scope": permission(scope), "require_pkce": pkce, "public": public}, &l); err != nil {
 		return err
 	}
 	if out.json {
@@ -201,7 +203,7 @@ func linkFields(out output, l linkView, secret string) error {
 	if secret != "" {
 		pairs = append(pairs, [2]string{"Client secret", secret})
 	}
-	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
+	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE || l.Public)}, [2]string{"Public client", yes(l.Public)}, [2]string{"Registered by itself", yes(l.Registered)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
 	return out.fields(pairs...)
 }
 

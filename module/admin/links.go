@@ -16,22 +16,29 @@ import (
 
 // linkView is an incoming link as the API shows it: never a secret.
 type linkView struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Direction    string    `json:"direction"`
-	Source       string    `json:"source"`
-	ClientID     string    `json:"client_id"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Scope        string    `json:"scope"`
-	RequirePKCE  bool      `json:"require_pkce,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	CreatedBy    string    `json:"created_by,omitempty"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Direction    string   `json:"direction"`
+	Source       string   `json:"source"`
+	ClientID     string   `json:"client_id"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Scope        string   `json:"scope"`
+	RequirePKCE  bool     `json:"require_pkce,omitempty"`
+	// Public: a client without a secret (token_endpoint_auth_method none).
+	Public bool `json:"public,omitempty"`
+	// ClientCredentials is the user the link acts as with the
+	// client_credentials grant.
+	ClientCredentials string `json:"client_credentials,omitempty"`
+	// Registered: the client registered itself (RFC 7591).
+	Registered bool      `json:"registered,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	CreatedBy  string    `json:"created_by,omitempty"`
 	// ClientSecret is set only in the answer that creates or rotates it.
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func view(l links.Link) linkView {
-	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
 }
 
 // serveLinks lists (GET) or creates (POST) incoming links.
@@ -57,6 +64,7 @@ func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
 			RedirectURIs []string `json:"redirect_uris"`
 			Scope        string   `json:"scope"`
 			RequirePKCE  bool     `json:"require_pkce"`
+			Public       bool     `json:"public"`
 		}
 		if err := readJSON(r, &in); err != nil {
 			return err
@@ -65,7 +73,7 @@ func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return bad(err)
 		}
-		l, sec, err := app.Links().Create(r.Context(), links.NewLink{Name: in.Name, RedirectURIs: in.RedirectURIs, Ceiling: ceiling, RequirePKCE: in.RequirePKCE, CreatedBy: actor})
+		l, sec, err := app.Links().Create(r.Context(), links.NewLink{Name: in.Name, RedirectURIs: in.RedirectURIs, Ceiling: ceiling, RequirePKCE: in.RequirePKCE, Public: in.Public, CreatedBy: actor})
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return conflict(fmt.Errorf("a link named %q exists, or it is another link's id", in.Name))
 		}
@@ -111,6 +119,9 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case action == "credentials" && r.Method == http.MethodGet:
+		if l.Public {
+			return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID})
+		}
 		sec, err := app.Links().Secret(l)
 		if err != nil {
 			return internal(err)
@@ -158,7 +169,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, app *applinks
 		return bad(errors.New("overlap must not be negative"))
 	}
 	sec, err := app.Links().RotateSecret(r.Context(), l.ID, overlap, actor)
-	if errors.Is(err, links.ErrReadOnly) {
+	if errors.Is(err, links.ErrReadOnly) || errors.Is(err, links.ErrPublic) {
 		return conflict(err)
 	} else if err != nil {
 		return internal(err)

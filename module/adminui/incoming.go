@@ -28,6 +28,10 @@ func (u *UI) incomingForm(s users.Session, action string, l links.Link, isNew bo
 		permissionField("scope", "Permission", l.Ceiling.String()),
 		Field{Name: "require_pkce", Label: "Require PKCE (for applications that cannot keep a secret)", Type: "checkbox", Checked: l.RequirePKCE},
 	)
+	if isNew {
+		f.Fields = append(f.Fields, Field{Name: "public", Label: "Public client: no secret (desktop, mobile and command-line applications)", Type: "checkbox", Checked: l.Public,
+			Hint: "The application identifies itself by its client ID alone and must use PKCE; an http://127.0.0.1 or http://localhost redirect URL then matches any port."})
+	}
 	f.field("scope").Hint = "The most the application may do. Each user also limits it to their own role."
 	label := "Save"
 	if isNew {
@@ -63,14 +67,14 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 		// and an outgoing link of one name are one (Two-way) application.
 		f.check("name", u.nameFree(r, name))
 		if !f.invalid() {
-			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, CreatedBy: s.User.Name})
+			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, Public: f.field("public").Checked, CreatedBy: s.User.Name})
 			switch {
 			case errors.Is(err, store.ErrAlreadyExists):
 				f.check("name", nameTaken(name))
 			case err != nil:
 				page.Error = forPerson(err)
 			default:
-				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the client ID and secret into " + l.Name + " to complete the link. You can see them again later with View credentials."})
+				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the " + credentialNames(l) + " into " + l.Name + " to complete the link. You can see them again later with View credentials."})
 				return nil
 			}
 		}

@@ -45,6 +45,8 @@ type linkRow struct {
 type incomingRow struct {
 	ID, EditLabel string
 	ReadOnly      bool
+	// Public: a client without a secret, so nothing to rotate.
+	Public bool
 }
 
 type outgoingRow struct {
@@ -81,9 +83,9 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	byName := map[string]int{}
 	for _, l := range in {
 		row := linkRow{
-			Name: l.Name, Direction: "Incoming", Provider: "Permission: " + l.Ceiling.Label(),
+			Name: l.Name, Direction: "Incoming", Provider: incomingKind(l),
 			FromConfig: l.Source == links.SourceConfig,
-			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig},
+			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig, Public: l.Public},
 			Statuses:   []status{{Direction: "Incoming", Text: "Active", Class: "ok"}},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
@@ -218,6 +220,10 @@ func (u *UI) serveCredentials(w http.ResponseWriter, r *http.Request, s users.Se
 	if !ok {
 		return err
 	}
+	if l.Public {
+		u.credentials(w, r, s, l, "", "Credentials of "+l.Name, []string{l.Name + " is a public client: copy the client ID into it; it has no secret and must use PKCE."})
+		return nil
+	}
 	sec, err := u.app.Links().Secret(l)
 	if err != nil {
 		return err
@@ -230,13 +236,16 @@ func (u *UI) serveCredentials(w http.ResponseWriter, r *http.Request, s users.Se
 // endpoints the application needs.
 func (u *UI) credentials(w http.ResponseWriter, r *http.Request, s users.Session, l links.Link, secret, heading string, intro []string) {
 	issuer := u.app.IssuerFor(r)
-	page := formPage{Tab: "links", Heading: heading, Intro: intro, Back: Path, Copies: []Copy{
-		{Name: "client_id", Label: "Client ID", Value: l.ClientID},
-		{Name: "client_secret", Label: "Client secret", Value: secret},
-		{Name: "authorization_endpoint", Label: "Authorization endpoint", Value: issuer + oauth.AuthorizePath},
-		{Name: "token_endpoint", Label: "Token endpoint", Value: issuer + oauth.TokenPath},
-		{Name: "redirect_uris", Label: "Redirect URL", Value: strings.Join(l.RedirectURIs, " ")},
-	}}
+	copies := []Copy{{Name: "client_id", Label: "Client ID", Value: l.ClientID}}
+	if !l.Public {
+		copies = append(copies, Copy{Name: "client_secret", Label: "Client secret", Value: secret})
+	}
+	copies = append(copies,
+		Copy{Name: "authorization_endpoint", Label: "Authorization endpoint", Value: issuer + oauth.AuthorizePath},
+		Copy{Name: "token_endpoint", Label: "Token endpoint", Value: issuer + oauth.TokenPath},
+		Copy{Name: "redirect_uris", Label: "Redirect URL", Value: strings.Join(l.RedirectURIs, " ")},
+	)
+	page := formPage{Tab: "links", Heading: heading, Intro: intro, Back: Path, Copies: copies}
 	u.app.Pages().Render(w, http.StatusOK, "admin_page.html", u.page(s, heading, false, page))
 }
 
@@ -251,6 +260,10 @@ func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session
 	}
 	if l.Source == links.SourceConfig {
 		u.redirectRefused(w, r, s, Path, l.Name+" is declared in the Caddyfile: change its secret there.")
+		return nil
+	}
+	if l.Public {
+		u.redirectRefused(w, r, s, Path, l.Name+" is a public client: it has no secret to rotate.")
 		return nil
 	}
 	overlap := time.Duration(u.app.SecretOverlap)

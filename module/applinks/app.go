@@ -91,6 +91,9 @@ type App struct {
 	OutgoingLinks []outgoing.ConfigLink `json:"outgoing,omitempty"`
 	// Incoming are incoming links declared in the configuration.
 	Incoming []links.ConfigLink `json:"incoming,omitempty"`
+	// DynamicRegistration turns on dynamic client registration (RFC
+	// 7591). Default: off.
+	DynamicRegistration *RegistrationConfig `json:"registration,omitempty"`
 	// AllowPrivateEndpoints lets outgoing links created at runtime (admin
 	// UI and API) reach providers on loopback and private addresses, as
 	// links declared in the configuration may. Caddy's admin endpoint is
@@ -231,6 +234,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		declaredLinks[i] = l
 	}
+	if a.DynamicRegistration != nil {
+		if err := a.DynamicRegistration.provision(repl); err != nil {
+			return err
+		}
+	}
 	a.epoch = new(grants.Epoch)
 	if a.links, err = links.New(a.store, a.keys, declaredLinks, time.Now, a.audit, a.epoch.Bump); err != nil {
 		return err
@@ -305,6 +313,9 @@ func (a *App) Validate() error {
 	}
 	if a.Issuer != "" && !strings.HasPrefix(a.Issuer, "https://") && !strings.HasPrefix(a.Issuer, "http://") {
 		return fmt.Errorf("issuer %q must be an http(s) URL", a.Issuer)
+	}
+	if a.DynamicRegistration != nil {
+		return a.DynamicRegistration.Check()
 	}
 	return nil
 }
@@ -564,6 +575,7 @@ func (a *App) collectGarbage() {
 		case <-a.ctx.Done():
 			return
 		case now := <-t.C:
+			a.expireRegistrations(now)
 			n, err := a.store.GarbageCollect(a.ctx, now)
 			if err != nil {
 				if a.ctx.Err() == nil {

@@ -88,6 +88,15 @@ func (ls *lazyStore) RedeemCode(ctx context.Context, codeHash []byte, fn func(st
 	return st.RedeemCode(ctx, codeHash, fn)
 }
 
+// CreateGrant opens the store if needed and calls its CreateGrant.
+func (ls *lazyStore) CreateGrant(ctx context.Context, iss store.Issue) error {
+	st, err := ls.open()
+	if err != nil {
+		return err
+	}
+	return st.CreateGrant(ctx, iss)
+}
+
 // RotateRefresh opens the store if needed and calls its RotateRefresh.
 func (ls *lazyStore) RotateRefresh(ctx context.Context, refreshHash []byte, fn func(*store.Grant, *store.Token) (store.Issue, error)) (store.Issue, error) {
 	st, err := ls.open()

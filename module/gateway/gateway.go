@@ -76,6 +76,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		oauth.TokenPath:               h.oauth.ServeToken,
 		oauth.RevokePath:              h.oauth.ServeRevoke,
 		oauth.IntrospectPath:          h.oauth.ServeIntrospect,
+		oauth.RegisterPath:            h.oauth.ServeRegister,
 		oauth.ConsentPath:             h.oauth.ServeConsent,
 		oauth.ServerMetadataPath:      h.oauth.ServeServerMetadata,
 		oauth.ResourceMetadataPath:    h.oauth.ServeResourceMetadata,

@@ -59,6 +59,11 @@ type Client struct {
 	Ceiling  scope.Scope
 	// RequirePKCE: the link redeems only codes bound to an S256 challenge.
 	RequirePKCE bool
+	// Public: the client has no secret (token_endpoint_auth_method none).
+	Public bool
+	// ServiceUser is the user the link acts as with client_credentials;
+	// empty when it may not use that grant.
+	ServiceUser string
 }
 
 // CodeRequest is an approved authorization request.

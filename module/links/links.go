@@ -53,10 +53,22 @@ type ConfigLink struct {
 	// ClientID is the OAuth client id. Default: the name.
 	ClientID string `json:"client_id,omitempty"`
 	// ClientSecret is the OAuth client secret; placeholders such as
-	// {env.X} are resolved at provision time. Required.
-	ClientSecret string `json:"client_secret"`
+	// {env.X} are resolved at provision time. Required unless Public.
+	ClientSecret string `json:"client_secret,omitempty"`
 	// RequirePKCE refuses authorization requests without a code challenge.
 	RequirePKCE bool `json:"require_pkce,omitempty"`
+	// Public declares a client that keeps no secret (a desktop, mobile or
+	// command-line application): it authenticates with its client_id alone
+	// (token_endpoint_auth_method none), must use PKCE with S256, and its
+	// loopback redirect URIs match any port (RFC 8252 §7.3). Default:
+	// false.
+	Public bool `json:"public,omitempty"`
+	// ClientCredentials names the user the link acts as with the
+	// client_credentials grant (a service account): its tokens grant
+	// min(the user's role, Scope), re-checked on every request, and come
+	// without a refresh token. Needs a client_secret. Default: none (the
+	// link may not use the grant).
+	ClientCredentials string `json:"client_credentials,omitempty"`
 }
 
 // Link is an incoming link with where it comes from.
@@ -82,7 +94,9 @@ type NewLink struct {
 	RedirectURIs []string
 	Ceiling      scope.Scope
 	RequirePKCE  bool
-	CreatedBy    string
+	// Public creates a client without a secret (see ConfigLink.Public).
+	Public    bool
+	CreatedBy string
 }
 
 // Registry finds and changes incoming links.
@@ -196,23 +210,27 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 	}
 	now := r.now().UTC()
 	id := randomHex(16)
-	sec := token.New(token.ClientSecret)
 	sl := store.Link{
 		ID:           id,
 		Name:         in.Name,
 		RedirectURIs: slices.Clone(in.RedirectURIs),
 		Ceiling:      in.Ceiling.String(),
 		ClientID:     randomHex(16),
-		Secrets:      []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(id)), CreatedAt: now}},
 		RequirePKCE:  in.RequirePKCE,
+		Public:       in.Public,
 		CreatedAt:    now,
 		UpdatedAt:    now,
 		CreatedBy:    in.CreatedBy,
 	}
+	var sec string
+	if !in.Public {
+		sec = token.New(token.ClientSecret)
+		sl.Secrets = []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(id)), CreatedAt: now}}
+	}
 	if err := r.store.CreateLink(ctx, sl); err != nil {
 		return Link{}, "", err
 	}
-	r.audit.Info("link created", zap.String("link", sl.Name), zap.String("link_id", id), zap.String("client_id", sl.ClientID), zap.String("by", in.CreatedBy))
+	r.audit.Info("link created", zap.String("link", sl.Name), zap.String("link_id", id), zap.String("client_id", sl.ClientID), zap.Bool("public", sl.Public), zap.String("by", in.CreatedBy))
 	return runtimeLink(sl), sec, nil
 }
 
@@ -271,6 +289,11 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 		return "", ErrReadOnly
 	}
 	sec := token.New(token.ClientSecret)
+	if l, err := r.store.GetLink(ctx, id); err != nil {
+		return "", err
+	} else if l.Public {
+		return "", ErrPublic
+	}
 	now := r.now().UTC()
 	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
 		kept := l.Secrets[:0]
@@ -296,6 +319,9 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 // Secret returns a link's current client secret in clear, for "view
 // credentials".
 func (r *Registry) Secret(l Link) (string, error) {
+	if l.Public {
+		return "", ErrPublic
+	}
 	if len(l.Secrets) == 0 {
 		return "", errors.New("link has no secret")
 	}
@@ -330,8 +356,14 @@ func (r *Registry) Authenticate(ctx context.Context, clientID, clientSecret stri
 }
 
 // AllowsRedirect reports whether uri is one of the link's redirect URIs,
-// compared exactly.
-func (l Link) AllowsRedirect(uri string) bool { return slices.Contains(l.RedirectURIs, uri) }
+// compared exactly; for a public link, a loopback redirect URI matches
+// with any port (see loopbackMatch).
+func (l Link) AllowsRedirect(uri string) bool {
+	if slices.Contains(l.RedirectURIs, uri) {
+		return true
+	}
+	return l.Public && slices.ContainsFunc(l.RedirectURIs, func(registered string) bool { return loopbackMatch(registered, uri) })
+}
 
 // ValidateRedirectURIs checks redirect URIs as RFC 6749 §3.1.2 and RFC 8252
 // ask: absolute, no fragment; http only for loopback hosts; other schemes
@@ -396,8 +428,10 @@ func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
 			RedirectURIs: slices.Clone(c.RedirectURIs),
 			Ceiling:      ceiling.String(),
 			ClientID:     clientID,
-			Secrets:      []store.Secret{{Sealed: r.keys.Seal([]byte(c.ClientSecret), []byte(id))}},
+			Secrets:      configSecrets(r.keys, c, id),
 			RequirePKCE:  c.RequirePKCE,
+			Public:       c.Public,
+			ServiceUser:  c.ClientCredentials,
 		},
 		Source:  SourceConfig,
 		Ceiling: ceiling,

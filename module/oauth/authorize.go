@@ -83,6 +83,10 @@ type consentPage struct {
 	Scope          string
 	Granted        string
 	RedirectOrigin string
+	// SelfRegistered: the client registered itself (RFC 7591); no
+	// administrator vouched for it.
+	SelfRegistered bool
+	RedirectHost   string
 	CSRF           string
 	Params         []param
 }
@@ -132,6 +136,8 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			Scope:          req.scope.Label(),
 			Granted:        granted.Label(),
 			RedirectOrigin: origin(req.target),
+			SelfRegistered: req.link.Registered,
+			RedirectHost:   redirectHost(req.target),
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {
@@ -225,6 +231,8 @@ func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, 
 		req.target = req.redirectURI
 	case len(link.RedirectURIs) == 1:
 		req.target = link.RedirectURIs[0]
+	case len(link.RedirectURIs) == 0:
+		return nil, &pageError{http.StatusBadRequest, "Invalid request", "This application link has no redirect URL: it acts as a service account (client_credentials) and cannot ask users for access."}, nil
 	default:
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The request has no redirect_uri and the application link has several."}, nil
 	}
@@ -269,9 +277,9 @@ func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, 
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge_method must be S256 or plain")
 	case req.challenge == "" && in.Get("code_challenge_method") != "":
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "code_challenge_method sent without code_challenge")
-	case req.challenge == "" && link.RequirePKCE:
+	case req.challenge == "" && link.PKCERequired():
 		return req, nil, oautherror.New(oautherror.InvalidRequest, "this application link requires PKCE: send code_challenge")
-	case link.RequirePKCE && method != grants.MethodS256:
+	case link.PKCERequired() && method != grants.MethodS256:
 		// A plain challenge is the verifier itself: whoever reads the
 		// authorization request (logs, history, a referrer) can redeem
 		// the code, which is what requiring PKCE must rule out.
@@ -300,7 +308,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *auth
 }
 
 func client(l links.Link) grants.Client {
-	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
+	return grants.Client{LinkID: l.ID, ClientID: l.ClientID, Ceiling: l.Ceiling, RequirePKCE: l.PKCERequired(), Public: l.Public, ServiceUser: l.ServiceUser}
 }
 
 // withQuery adds q to the query of a redirect URI, keeping its own.

@@ -25,8 +25,8 @@ func singleValued(form url.Values) *oautherror.Error {
 // or introspection request from its Authorization values and its form:
 // client_secret_basic (one `Basic` header in canonical base64 of the
 // form-encoded id and secret, RFC 6749 §2.3.1) or client_secret_post, not
-// both. basic tells which one the client used; a missing id or secret is an
-// error.
+// both. basic tells which one the client used; a missing id is an error,
+// a missing secret is left to the caller (a public client has none).
 func clientCredentials(authorization []string, form url.Values) (id, secret string, basic bool, err *oautherror.Error) {
 	id, secret, basic, err = basicCredentials(authorization)
 	if err != nil {
@@ -42,8 +42,8 @@ func clientCredentials(authorization []string, form url.Values) (id, secret stri
 	} else {
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	if id == "" || secret == "" {
-		e := oautherror.New(oautherror.InvalidClient, "client authentication is required (client_secret_basic or client_secret_post)").WithStatus(http.StatusUnauthorized)
+	if id == "" {
+		e := oautherror.New(oautherror.InvalidClient, "client authentication is required (client_secret_basic or client_secret_post, or a public client's client_id)").WithStatus(http.StatusUnauthorized)
 		e.Challenge = basicChallenge
 		return "", "", basic, e
 	}

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/applinks/caddy-applinks/module/scope"
 )
@@ -22,6 +23,12 @@ type ServerMetadata struct {
 	RevocationEndpointAuthMethods          []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods       []string `json:"introspection_endpoint_auth_methods_supported"`
 	AuthorizationResponseIssParamSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	// RegistrationEndpoint is set when dynamic client registration (RFC
+	// 7591) is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
+	// ClientIDMetadataDocumentSupported is set when https URLs are taken
+	// as client ids (client ID metadata documents).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // ResourceMetadata is the RFC 9728 protected resource metadata of the
@@ -33,14 +40,23 @@ type ResourceMetadata struct {
 	BearerMethodsSupported []string `json:"bearer_methods_supported"`
 }
 
-var (
-	ladder      = []string{scope.Read.String(), scope.Write.String(), scope.Admin.String(), scope.SystemAdmin.String()}
-	authMethods = []string{"client_secret_basic", "client_secret_post"}
-)
+var ladder = []string{scope.Read.String(), scope.Write.String(), scope.Admin.String(), scope.SystemAdmin.String()}
 
-// Metadata returns the server metadata for an issuer.
-func Metadata(issuer string) ServerMetadata {
-	return ServerMetadata{
+// Metadata returns the server metadata for an issuer, listing exactly what
+// f says is enabled: the none authentication method only when public
+// clients exist or may register, client_credentials only when a link may
+// use it.
+func Metadata(issuer string, f Features) ServerMetadata {
+	secretMethods := []string{"client_secret_basic", "client_secret_post"}
+	authMethods := secretMethods
+	if f.PublicClients || f.Registration || f.ClientIDMetadataDocuments {
+		authMethods = append(slices.Clone(secretMethods), "none")
+	}
+	grantTypes := []string{"authorization_code", "refresh_token"}
+	if f.ClientCredentials {
+		grantTypes = append(grantTypes, "client_credentials")
+	}
+	md := ServerMetadata{
 		Issuer:                                 issuer,
 		AuthorizationEndpoint:                  issuer + AuthorizePath,
 		TokenEndpoint:                          issuer + TokenPath,
@@ -49,19 +65,28 @@ func Metadata(issuer string) ServerMetadata {
 		ScopesSupported:                        ladder,
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},
-		GrantTypesSupported:                    []string{"authorization_code", "refresh_token"},
+		GrantTypesSupported:                    grantTypes,
 		CodeChallengeMethodsSupported:          []string{"S256", "plain"},
 		TokenEndpointAuthMethodsSupported:      authMethods,
 		RevocationEndpointAuthMethods:          authMethods,
-		IntrospectionEndpointAuthMethods:       authMethods,
+		IntrospectionEndpointAuthMethods:       secretMethods,
 		AuthorizationResponseIssParamSupported: true,
+		ClientIDMetadataDocumentSupported:      f.ClientIDMetadataDocuments,
 	}
+	if f.Registration {
+		md.RegistrationEndpoint = issuer + RegisterPath
+	}
+	return md
 }
 
 // ServeServerMetadata answers /.well-known/oauth-authorization-server.
 func (s *Server) ServeServerMetadata(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	writeJSON(w, http.StatusOK, Metadata(s.app.IssuerFor(r)))
+	f, err := s.features(r.Context())
+	if err != nil {
+		return s.answer(w, err)
+	}
+	writeJSON(w, http.StatusOK, Metadata(s.app.IssuerFor(r), f))
 	return nil
 }
 

@@ -85,8 +85,12 @@ type providerMetadata struct {
 // ServeOpenIDConfiguration answers /.well-known/openid-configuration.
 func (s *Server) ServeOpenIDConfiguration(w http.ResponseWriter, r *http.Request) error {
 	issuer := s.app.IssuerFor(r)
+	f, err := s.features(r.Context())
+	if err != nil {
+		return s.answer(w, err)
+	}
 	md := providerMetadata{
-		ServerMetadata:                   Metadata(issuer),
+		ServerMetadata:                   Metadata(issuer, f),
 		UserinfoEndpoint:                 issuer + UserInfoPath,
 		JWKSURI:                          issuer + JWKSPath,
 		SubjectTypesSupported:            []string{"public"},

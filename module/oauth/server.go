@@ -17,6 +17,7 @@ const (
 	TokenPath            = "/rest/oauth2/latest/token"
 	RevokePath           = "/rest/oauth2/latest/revoke"
 	IntrospectPath       = "/rest/oauth2/latest/introspect"
+	RegisterPath         = "/rest/oauth2/latest/register"
 	ConsentPath          = "/applinks/consent"
 	ServerMetadataPath   = "/.well-known/oauth-authorization-server"
 	ResourceMetadataPath = "/.well-known/oauth-protected-resource"

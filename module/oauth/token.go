@@ -33,8 +33,8 @@ type tokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-// ServeToken handles the token endpoint: grant types authorization_code
-// and refresh_token.
+// ServeToken handles the token endpoint: grant types authorization_code,
+// refresh_token and client_credentials.
 func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 	form, c, err := s.clientRequest(w, r)
 	if err != nil {
@@ -54,13 +54,12 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 			return s.answer(w, oautherror.New(oautherror.InvalidRequest, "refresh_token is required"))
 		}
 		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"))
+	case "client_credentials":
+		out, err = s.app.Grants().ClientCredentials(r.Context(), c, form.Get("scope"))
 	case "":
 		err = oautherror.New(oautherror.InvalidRequest, "grant_type is required")
 	default:
-		// RFC 6749 §5.2: unauthorized_client is for a grant type the server
-		// supports but this client may not use; every link may use both
-		// grants this server implements, so any other is unsupported.
-		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token: application links act for a signed-in user")
+		err = oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code, refresh_token or client_credentials")
 	}
 	if err != nil {
 		return s.answer(w, err)
@@ -116,7 +115,7 @@ type introspection struct {
 // ServeIntrospect handles RFC 7662 introspection. A link introspects the
 // tokens issued to it; any other token is reported inactive.
 func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
-	form, c, err := s.clientRequest(w, r)
+	form, c, err := s.confidentialRequest(w, r)
 	if err != nil {
 		return s.answer(w, err)
 	}
@@ -202,12 +201,12 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 		w.Header().Set("Retry-After", "1")
 		return nil, grants.Client{}, oautherror.New(oautherror.InvalidClient, "too many failed client authentications; slow down").WithStatus(http.StatusTooManyRequests)
 	}
-	link, err := s.app.Links().Authenticate(r.Context(), clientID, secret)
+	link, err := s.authenticate(r.Context(), clientID, secret)
 	if errors.Is(err, links.ErrBadClient) {
 		limits.ClientFailures.Allow(addrKey, now)
 		limits.ClientFailuresByID.Allow(clientID, now)
 		s.app.Audit().Info("client authentication failed", zap.String("client_id", clientID), zap.String("remote_ip", addr))
-		return nil, grants.Client{}, clientFailed(basic, "unknown client or wrong client secret")
+		return nil, grants.Client{}, clientFailed(basic, authFailure(secret))
 	}
 	if err != nil {
 		return nil, grants.Client{}, err

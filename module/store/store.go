@@ -117,6 +117,10 @@ type GrantStore interface {
 	// ErrNotFound when either is gone. A record is returned until
 	// Token.Expiry(); callers judge ExpiresAt and UsedAt with their clock.
 	LookupToken(ctx context.Context, hash []byte) (Token, Grant, error)
+	// CreateGrant stores a grant issued without a code (client_credentials)
+	// with its tokens in one atomic step; grant ids are random, so an
+	// existing grant of the id is overwritten. iss.Delete is applied too.
+	CreateGrant(ctx context.Context, iss Issue) error
 	// GetGrant returns the grant with the given id.
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// ListGrants returns the live grants of one user (UserID set), of one
@@ -351,16 +355,31 @@ type Issue struct {
 // Link is a runtime-created incoming link: an external application that may
 // obtain tokens from the gateway.
 type Link struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Ceiling      string    `json:"scope"`
-	ClientID     string    `json:"client_id"`
-	Secrets      []Secret  `json:"secrets"`
-	RequirePKCE  bool      `json:"require_pkce,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	CreatedBy    string    `json:"created_by,omitempty"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Ceiling      string   `json:"scope"`
+	ClientID     string   `json:"client_id"`
+	Secrets      []Secret `json:"secrets"`
+	RequirePKCE  bool     `json:"require_pkce,omitempty"`
+	// Public marks a client without a secret (token_endpoint_auth_method
+	// none); it must use PKCE with S256.
+	Public bool `json:"public,omitempty"`
+	// ServiceUser is the user the link acts as with the client_credentials
+	// grant; empty when the link may not use it.
+	ServiceUser string `json:"service_user,omitempty"`
+	// Registered marks a client that registered itself (RFC 7591) rather
+	// than one an administrator created.
+	Registered bool `json:"registered,omitempty"`
+	// Disabled links can neither authorize nor use their tokens until
+	// enabled again.
+	Disabled bool `json:"disabled,omitempty"`
+	// LastUsedAt is when tokens were last issued to the link, kept to the
+	// day; zero when never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	CreatedBy  string    `json:"created_by,omitempty"`
 }
 
 // Secret is one client secret of a link, sealed (encrypted) at rest.

@@ -14,7 +14,7 @@ import (
 // selectLinks reads links with their secrets, one row per secret (or one
 // row for a link without secrets); a WHERE clause is appended.
 const selectLinks = `SELECT l.id, l.name, l.client_id, l.redirect_uris, l.ceiling, l.require_pkce,
-	l.created_at, l.updated_at, l.created_by, s.position, s.sealed, s.created_at, s.expires_at
+	l.public, l.service_user, l.registered, l.disabled, l.last_used_at, l.created_at, l.updated_at, l.created_by, s.position, s.sealed, s.created_at, s.expires_at
 FROM links l LEFT JOIN link_secrets s ON s.link_id = l.id `
 
 // linksOrder orders the rows of selectLinks by link name and secret.
@@ -27,9 +27,9 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) error {
 		return errors.New("creating link: empty id")
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO links (id, name, client_id, redirect_uris, ceiling, require_pkce, created_at, updated_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		l.ID, l.Name, l.ClientID, l.RedirectURIs, l.Ceiling, l.RequirePKCE, l.CreatedAt, l.UpdatedAt, l.CreatedBy)
+	b.Queue(`INSERT INTO links (id, name, client_id, redirect_uris, ceiling, require_pkce,
+		public, service_user, registered, disabled, last_used_at, created_at, updated_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, linkArgs(l)...)
 	queueSecrets(b, l.ID, l.Secrets)
 	// A batch runs in one implicit transaction: all of it or nothing.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -95,8 +95,8 @@ func (s *Store) UpdateLink(ctx context.Context, id string, fn func(*store.Link) 
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE links SET name = $2, client_id = $3, redirect_uris = $4, ceiling = $5, require_pkce = $6,
-			created_at = $7, updated_at = $8, created_by = $9 WHERE id = $1`,
-			id, l.Name, l.ClientID, l.RedirectURIs, l.Ceiling, l.RequirePKCE, l.CreatedAt, l.UpdatedAt, l.CreatedBy)
+			public = $7, service_user = $8, registered = $9, disabled = $10, last_used_at = $11,
+			created_at = $12, updated_at = $13, created_by = $14 WHERE id = $1`, linkArgs(l)...)
 		b.Queue("DELETE FROM link_secrets WHERE link_id = $1", id)
 		queueSecrets(b, id, l.Secrets)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -128,6 +128,13 @@ func (s *Store) DeleteLink(ctx context.Context, id string) error {
 		return failed(err, "deleting link "+strconv.Quote(id))
 	}
 	return nil
+}
+
+// linkArgs returns the values of a link's columns in the order of the
+// INSERT and UPDATE statements, id first.
+func linkArgs(l store.Link) []any {
+	return []any{l.ID, l.Name, l.ClientID, l.RedirectURIs, l.Ceiling, l.RequirePKCE,
+		l.Public, l.ServiceUser, l.Registered, l.Disabled, nullTime(l.LastUsedAt), l.CreatedAt, l.UpdatedAt, l.CreatedBy}
 }
 
 // queueSecrets queues the inserts of a link's secrets, numbered in order.
@@ -190,7 +197,7 @@ func eachLink(rows pgx.Rows, fn func(store.Link) error) error {
 			sec store.Secret
 		)
 		err := rows.Scan(&l.ID, &l.Name, &l.ClientID, &l.RedirectURIs, &l.Ceiling, &l.RequirePKCE,
-			&l.CreatedAt, &l.UpdatedAt, &l.CreatedBy, &pos, &sec.Sealed, (*nullTime)(&sec.CreatedAt), (*nullTime)(&sec.ExpiresAt))
+			&l.Public, &l.ServiceUser, &l.Registered, &l.Disabled, (*nullTime)(&l.LastUsedAt), &l.CreatedAt, &l.UpdatedAt, &l.CreatedBy, &pos, &sec.Sealed, (*nullTime)(&sec.CreatedAt), (*nullTime)(&sec.ExpiresAt))
 		if err != nil {
 			return err
 		}

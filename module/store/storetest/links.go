@@ -137,6 +137,9 @@ func testUpdateLink(t *testing.T, s store.Store) {
 	want.Secrets[1].ExpiresAt = later.Add(24 * time.Hour)
 	want.Secrets = append(want.Secrets, store.Secret{Sealed: sealed, CreatedAt: later})
 	want.RequirePKCE = false
+	want.Public, want.Registered, want.Disabled = false, false, false
+	want.ServiceUser = ""
+	want.LastUsedAt = later
 	want.UpdatedAt = later
 
 	got, err := s.UpdateLink(ctx, l.ID, func(x *store.Link) error {
@@ -146,6 +149,9 @@ func testUpdateLink(t *testing.T, s store.Store) {
 		x.Secrets[1].ExpiresAt = later.Add(24 * time.Hour)
 		x.Secrets = append(x.Secrets, store.Secret{Sealed: sealed, CreatedAt: later})
 		x.RequirePKCE = false
+		x.Public, x.Registered, x.Disabled = false, false, false
+		x.ServiceUser = ""
+		x.LastUsedAt = later
 		x.UpdatedAt = later
 		return nil
 	})

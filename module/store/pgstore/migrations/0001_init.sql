@@ -11,6 +11,11 @@ CREATE TABLE links (
 	redirect_uris text[],
 	ceiling text NOT NULL,
 	require_pkce boolean NOT NULL,
+	public boolean NOT NULL DEFAULT false,
+	service_user text NOT NULL DEFAULT '',
+	registered boolean NOT NULL DEFAULT false,
+	disabled boolean NOT NULL DEFAULT false,
+	last_used_at timestamptz,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
 	created_by text NOT NULL
