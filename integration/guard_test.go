@@ -87,7 +87,7 @@ func mint(t testing.TB, g *gateway, user string, s scope.Scope) grants.Tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := g.app().Grants().Exchange(ctx, c, code, "http://127.0.0.1:9481/sys", "")
+	tok, err := g.app().Grants().Exchange(ctx, c, code, "http://127.0.0.1:9481/sys", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestGuardRevocationIsImmediate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := g.app().Grants().Exchange(ctx, c, code, "https://doomed.example/cb", "")
+		tok, err := g.app().Grants().Exchange(ctx, c, code, "https://doomed.example/cb", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
