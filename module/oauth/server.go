@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/resource"
 )
 
 // Paths served by the authorization server.
@@ -19,7 +20,7 @@ const (
 	IntrospectPath       = "/rest/oauth2/latest/introspect"
 	ConsentPath          = "/applinks/consent"
 	ServerMetadataPath   = "/.well-known/oauth-authorization-server"
-	ResourceMetadataPath = "/.well-known/oauth-protected-resource"
+	ResourceMetadataPath = resource.MetadataPath
 )
 
 // maxFormBytes bounds request bodies of the endpoints.
