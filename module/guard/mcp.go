@@ -19,12 +19,14 @@ const MaxMCPBody = 1 << 20
 
 // MCP makes a guard judge the JSON-RPC messages of the Model Context
 // Protocol's streamable HTTP transport instead of HTTP methods: initialize,
-// ping, notifications, responses to the server's requests, tools/list,
-// resources/list, resources/read, resources/templates/list, prompts/list,
-// prompts/get and completion/complete need READ; tools/call needs WRITE,
-// or the ceiling Tools gives the tool; any other method needs WRITE. A
-// batch needs what its most demanding message needs. GET (the server's
-// event stream) and DELETE (the end of a session) need READ.
+// server/discover, ping, notifications, responses to the server's
+// requests, tools/list, resources/list, resources/read,
+// resources/templates/list, resources/subscribe, resources/unsubscribe,
+// subscriptions/listen, prompts/list, prompts/get and completion/complete
+// need READ; tools/call needs WRITE, or the ceiling Tools gives the tool;
+// any other method needs WRITE. A batch needs what its most demanding
+// message needs. GET (the server's event stream) and DELETE (the end of a
+// session) need READ.
 //
 // The body (at most 1 MiB, else 413) is passed upstream unchanged. A body
 // that is not JSON, or not a JSON-RPC message or batch, is answered 400
@@ -59,7 +61,9 @@ func (m *MCP) provision() error {
 // isReadMethod reports whether an MCP method only reads.
 func isReadMethod(method string) bool {
 	switch method {
-	case "initialize", "ping", "tools/list", "resources/list", "resources/read", "resources/templates/list",
+	case "initialize", "server/discover", "ping", "tools/list",
+		"resources/list", "resources/read", "resources/templates/list",
+		"resources/subscribe", "resources/unsubscribe", "subscriptions/listen",
 		"prompts/list", "prompts/get", "completion/complete":
 		return true
 	}

@@ -31,6 +31,8 @@ func TestMCPJudgesMessages(t *testing.T) {
 	}{
 		{"initialize", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`, scope.Read},
 		{"notification", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, scope.Read},
+		{"discover", `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{}}`, scope.Read},
+		{"subscribe", `{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"note://1"}}`, scope.Read},
 		{"ping", `{"jsonrpc":"2.0","id":2,"method":"ping"}`, scope.Read},
 		{"tools/list", `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`, scope.Read},
 		{"resources/read", `{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///a"}}`, scope.Read},
