@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // rpcMessage is what the guard reads of one JSON-RPC message: its method
@@ -249,10 +250,11 @@ func (s *rpcScanner) stringValue() (v []byte, ok bool, err error) {
 	return v, err == nil, err
 }
 
-// decodedString reads a string at '"' and returns its value.
+// decodedString reads a string at '"' and returns its value as
+// encoding/json decodes it (escapes, and invalid UTF-8 as U+FFFD).
 func (s *rpcScanner) decodedString() ([]byte, error) {
 	raw, esc, err := s.str()
-	if err != nil || !esc {
+	if err != nil || !esc && utf8.Valid(raw) {
 		return raw, err
 	}
 	var v string
@@ -287,13 +289,36 @@ func (s *rpcScanner) str() (raw []byte, esc bool, err error) {
 	}
 }
 
+// skipString skips a string at '"'. Short strings, most of those in
+// arguments, are walked byte by byte; a long one goes on as str does.
+func (s *rpcScanner) skipString() error {
+	i, end := s.i+1, min(s.i+1+32, len(s.b))
+	for i < end {
+		switch s.b[i] {
+		case '"':
+			s.i = i + 1
+			return nil
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	// i is past whole escapes, so str may count backslashes from it.
+	if i > len(s.b) {
+		return errRPCParse
+	}
+	s.i = i - 1 // str skips the byte it starts on, as its opening quote
+	_, _, err := s.str()
+	return err
+}
+
 // skip skips one value, checking that brackets and strings nest.
 func (s *rpcScanner) skip() error {
 	s.ws()
 	switch c := s.peek(); c {
 	case '"':
-		_, _, err := s.str()
-		return err
+		return s.skipString()
 	case '{', '[':
 		s.stack = s.stack[:0]
 		for s.i < len(s.b) {
@@ -303,7 +328,7 @@ func (s *rpcScanner) skip() error {
 			}
 			switch c := s.b[s.i]; c {
 			case '"':
-				if _, _, err := s.str(); err != nil {
+				if err := s.skipString(); err != nil {
 					return err
 				}
 				continue

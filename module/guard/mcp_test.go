@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -160,16 +161,18 @@ func TestMCPToolCeilingsAreChecked(t *testing.T) {
 }
 
 // rpcBodies are MCP bodies of about n bytes: a tool call whose argument
-// is one long string (a file's content), and one whose arguments are many
-// small values.
+// is one long string (a file's content) of plain text or quoting often,
+// and one whose arguments are many small values.
 func rpcBodies(n int) map[string][]byte {
+	plain := strings.Repeat("lorem ipsum dolor sit amet, consectetur adipiscing\\n", n/52)
 	text := strings.Repeat("lorem ipsum \\\"dolor\\\" sit amet, ", n/32)
 	var many strings.Builder
 	for many.Len() < n {
 		many.WriteString(`{"k":"v","n":12345,"ok":true},`)
 	}
 	return map[string][]byte{
-		"string": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + text + `"}}}`),
+		"text":   []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + plain + `"}}}`),
+		"quoted": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + text + `"}}}`),
 		"values": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"rows":[` + many.String() + `{}]}}}`),
 	}
 }
@@ -187,6 +190,26 @@ func BenchmarkMCPJudge(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestMCPEscapesAtEveryOffset: an escape anywhere in a skipped string,
+// also where the short walk over it hands over to the long one, neither
+// ends the string early nor lets structure hidden in it count.
+func TestMCPEscapesAtEveryOffset(t *testing.T) {
+	m := newMCP(t, map[string]string{"delete_repo": "ADMIN"})
+	for n := range 70 {
+		for _, esc := range []string{`\"`, `\\`, `\\\"`, `\u0022`, `\"},\"method\":\"tools/list`} {
+			v := strings.Repeat("a", n) + esc + strings.Repeat("b", n)
+			body := `{"params":{"arguments":{"v":"` + v + `"},"name":"delete_repo"},"method":"tools/call"}`
+			if !json.Valid([]byte(body)) {
+				t.Fatalf("test body %s is not JSON", body)
+			}
+			got, err := m.judge([]byte(body))
+			if err != nil || got != scope.Admin {
+				t.Fatalf("offset %d, %s: %v, %v; want ADMIN", n, esc, got, err)
+			}
 		}
 	}
 }
