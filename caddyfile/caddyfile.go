@@ -26,6 +26,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/outgoing/inject"
+	"github.com/applinks/caddy-applinks/module/resource"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/signing"
@@ -504,6 +505,10 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	require_token [<matcher>] [<scope>] {
 //		session
 //		realm <realm>
+//		resource <path-or-URL>
+//		mcp {
+//			tool <name> <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//		}
 //	}
 func parseRequireToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h.Next()
@@ -528,11 +533,63 @@ func parseRequireToken(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 			if err := singleArg(h.Dispenser, &g.Realm); err != nil {
 				return nil, err
 			}
+		case "resource":
+			if err := singleArg(h.Dispenser, &g.Resource); err != nil {
+				return nil, err
+			}
+			if _, err := resource.Parse(g.Resource); err != nil {
+				return nil, h.Errf("require_token: %v", err)
+			}
+		case "mcp":
+			if g.MCP != nil {
+				return nil, h.Err("require_token: mcp given twice")
+			}
+			m, err := parseMCP(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			g.MCP = m
 		default:
-			return nil, unrecognized(h.Dispenser, "session", "realm")
+			return nil, unrecognized(h.Dispenser, "session", "realm", "resource", "mcp")
 		}
 	}
 	return g, nil
+}
+
+// parseMCP reads the mcp block of require_token.
+//
+// Syntax:
+//
+//	mcp {
+//		tool <name> <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//	}
+func parseMCP(d *caddyfile.Dispenser) (*guard.MCP, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	m := &guard.MCP{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "tool":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return nil, d.ArgErr()
+			}
+			if _, err := scope.Parse(args[1]); err != nil {
+				return nil, d.Errf("mcp: tool %q: %v", args[0], err)
+			}
+			if _, dup := m.Tools[args[0]]; dup {
+				return nil, d.Errf("mcp: tool %q given twice", args[0])
+			}
+			if m.Tools == nil {
+				m.Tools = map[string]string{}
+			}
+			m.Tools[args[0]] = args[1]
+		default:
+			return nil, unrecognized(d, "tool")
+		}
+	}
+	return m, nil
 }
 
 func singleArg(d *caddyfile.Dispenser, dst *string) error {

@@ -78,6 +78,7 @@ func TestEveryCaddyfileOptionHasAReferenceHeading(t *testing.T) {
 		"parseOutgoing":      "outgoing: ",
 		"parseIncoming":      "incoming: ",
 		"parseRequireToken":  "require_token: ",
+		"parseMCP":           "require_token: mcp: ",
 		"parseOutgoingToken": "outgoing_token: ",
 		"UnmarshalCaddyfile": "storage: ",
 	}

@@ -87,7 +87,7 @@ func mint(t testing.TB, g *gateway, user string, s scope.Scope) grants.Tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := g.app().Grants().Exchange(ctx, c, code, "http://127.0.0.1:9481/sys", "")
+	tok, err := g.app().Grants().Exchange(ctx, c, code, "http://127.0.0.1:9481/sys", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestGuardMatrix(t *testing.T) {
 						t.Errorf("token %s, role %s: upstream saw %+v", ts, role, s)
 					}
 				} else {
-					want := fmt.Sprintf(`Bearer realm="applinks", error="insufficient_scope", error_description="request does not have %s scope (the token grants %s)", scope="%s"`, strings.ToLower(rq.need.String()), eff, rq.need)
+					want := fmt.Sprintf(`Bearer realm="applinks", error="insufficient_scope", error_description="request does not have %s scope (the token grants %s)", scope="%s", resource_metadata="%s/.well-known/oauth-protected-resource"`, strings.ToLower(rq.need.String()), eff, rq.need, base)
 					if resp.StatusCode != http.StatusForbidden || resp.Header.Get("WWW-Authenticate") != want {
 						t.Errorf("token %s, role %s: %s %s = %d %q, want 403 %q", ts, role, rq.method, rq.path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), want)
 					}
@@ -179,11 +179,13 @@ func TestGuardMatrix(t *testing.T) {
 	}
 }
 
-// TestGuardChallenges checks the RFC 6750 answers exactly.
+// TestGuardChallenges checks the RFC 6750 answers exactly: each names the
+// scope the request needs (READ for these GETs) and the metadata of the
+// protected resource.
 func TestGuardChallenges(t *testing.T) {
 	g := guardedGateway(t)
 	tok := mint(t, g, "bob", scope.Read)
-	meta := `resource_metadata="` + base + `/.well-known/oauth-protected-resource"`
+	meta := `scope="READ", resource_metadata="` + base + `/.well-known/oauth-protected-resource"`
 	for _, tc := range []struct {
 		name   string
 		hdr    map[string]string
@@ -201,7 +203,7 @@ func TestGuardChallenges(t *testing.T) {
 		{"two tokens", map[string]string{"Authorization": "Bearer " + tok.AccessToken + " " + tok.AccessToken}, 401, `Bearer realm="applinks", error="invalid_token", error_description="the Authorization header holds no single token", ` + meta, "invalid_token"},
 		{"very long", bearer(strings.Repeat("a", 8<<10)), 401, `Bearer realm="applinks", error="invalid_token", error_description="the Authorization header is too long to hold an access token", ` + meta, "invalid_token"},
 		{"bad basic", map[string]string{"Authorization": "Basic !!!"}, 401, `Bearer realm="applinks", error="invalid_token", error_description="the Basic credentials are not valid base64", ` + meta, "invalid_token"},
-		{"write with read token", bearer(tok.AccessToken), 403, `Bearer realm="applinks", error="insufficient_scope", error_description="request does not have write scope (the token grants READ)", scope="WRITE"`, "insufficient_scope"},
+		{"write with read token", bearer(tok.AccessToken), 403, `Bearer realm="applinks", error="insufficient_scope", error_description="request does not have write scope (the token grants READ)", scope="WRITE", resource_metadata="` + base + `/.well-known/oauth-protected-resource"`, "insufficient_scope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := http.MethodGet
@@ -316,7 +318,7 @@ func TestGuardRevocationIsImmediate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := g.app().Grants().Exchange(ctx, c, code, "https://doomed.example/cb", "")
+		tok, err := g.app().Grants().Exchange(ctx, c, code, "https://doomed.example/cb", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/ratelimit"
+	"github.com/applinks/caddy-applinks/module/resource"
 	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/signing"
 	"github.com/applinks/caddy-applinks/module/store"
@@ -126,6 +127,9 @@ type App struct {
 	ctx         caddy.Context
 	// opening is what open does once; see opening.go.
 	opening opening
+	// resources are what the guards of this config protect; see
+	// resources.go.
+	resources resource.Set
 }
 
 // Limits are the rate limiters of sign-in and the token endpoint.

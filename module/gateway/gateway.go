@@ -110,6 +110,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if strings.HasPrefix(r.URL.Path, outgoing.CallbackPrefix) {
 		return h.unavailable(w, r, h.serveCallback(w, r))
 	}
+	if strings.HasPrefix(r.URL.Path, oauth.ResourceMetadataPath+"/") && h.oauth.ServeGuardedResourceMetadata(w, r) {
+		return nil
+	}
 	if strings.HasPrefix(r.URL.Path, web.StaticPrefix) {
 		h.app.Pages().ServeStatic(w, r)
 		return nil

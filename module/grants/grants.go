@@ -79,6 +79,9 @@ type CodeRequest struct {
 	OIDCScopes []string
 	// AuthTime is when the user signed in.
 	AuthTime time.Time
+	// Resource is the RFC 8707 resource asked for, validated by the
+	// caller; "" for none.
+	Resource string
 }
 
 // Tokens is a successful token response.
@@ -96,6 +99,8 @@ type Tokens struct {
 	Nonce    string
 	AuthTime time.Time
 	IssuedAt time.Time
+	// Resource is the audience the access token is bound to; "" for any.
+	Resource string
 }
 
 // ScopeString is the scope parameter of the response: the permission and
@@ -121,6 +126,9 @@ type Access struct {
 	IssuedAt   time.Time
 	ExpiresAt  time.Time
 	Kind       store.TokenKind
+	// Resource is the RFC 8707 resource the token is bound to (its
+	// audience); "" when every guard accepts it.
+	Resource string
 }
 
 // ErrInvalidToken means a token is unknown, malformed, expired or revoked.
@@ -190,6 +198,7 @@ func (s *Service) IssueCode(ctx context.Context, req CodeRequest) (string, error
 		Nonce:               req.Nonce,
 		OIDCScopes:          req.OIDCScopes,
 		AuthTime:            req.AuthTime,
+		Resource:            req.Resource,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.cfg.CodeTTL),
 	})
@@ -209,9 +218,11 @@ func (e replayError) Error() string { return "refresh token replayed" }
 
 // Exchange redeems an authorization code (grant_type=authorization_code).
 // A code redeemed before fails with invalid_grant and revokes every token
-// issued from it.
-func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, verifier string) (Tokens, error) {
-	out, err := s.exchange(ctx, c, code, redirectURI, verifier)
+// issued from it. resource, the RFC 8707 parameter validated by the
+// caller, may bind a code asked for without one, and must otherwise be
+// the code's ("" keeps the code's).
+func (s *Service) Exchange(ctx context.Context, c Client, code, redirectURI, verifier, resource string) (Tokens, error) {
+	out, err := s.exchange(ctx, c, code, redirectURI, verifier, resource)
 	s.observeRefusal(c, err)
 	return out, err
 }
@@ -225,7 +236,7 @@ func (s *Service) observeRefusal(c Client, err error) {
 	}
 }
 
-func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, verifier string) (Tokens, error) {
+func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, verifier, resource string) (Tokens, error) {
 	if !token.Valid(code, token.Code) {
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the authorization code is invalid")
 	}
@@ -257,6 +268,10 @@ func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, ver
 		} else if verifier != "" {
 			return store.Issue{}, oautherror.New(oautherror.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
 		}
+		bound, err := narrowResource(sc.Resource, resource)
+		if err != nil {
+			return store.Issue{}, err
+		}
 		granted, err := s.grantedScope(ctx, sc.UserID, authorizedAt(sc.AuthTime, sc.CreatedAt), sc.Scope, c.Ceiling)
 		if err != nil {
 			return store.Issue{}, err
@@ -269,6 +284,7 @@ func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, ver
 			Scope:      granted.String(),
 			OIDCScopes: sc.OIDCScopes,
 			AuthTime:   sc.AuthTime,
+			Resource:   bound,
 			Generation: 1,
 			CreatedAt:  now,
 			UpdatedAt:  now,
@@ -305,14 +321,17 @@ func (s *Service) exchange(ctx context.Context, c Client, code, redirectURI, ver
 // tabs), so the family never forks: it has one live refresh token at every
 // moment. Any other presentation of a used token (after the grace, or
 // once the family has moved past its child) is a replay and revokes the
-// whole grant.
-func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
-	out, err := s.refresh(ctx, c, refreshToken, requested)
+// whole grant. resource, the RFC 8707 parameter validated by the caller,
+// binds a grant without one from then on, and must otherwise be the
+// grant's ("" keeps the grant's): a refresh narrows the audience, never
+// changes it.
+func (s *Service) Refresh(ctx context.Context, c Client, refreshToken, requested, resource string) (Tokens, error) {
+	out, err := s.refresh(ctx, c, refreshToken, requested, resource)
 	s.observeRefusal(c, err)
 	return out, err
 }
 
-func (s *Service) refresh(ctx context.Context, c Client, refreshToken, requested string) (Tokens, error) {
+func (s *Service) refresh(ctx context.Context, c Client, refreshToken, requested, resource string) (Tokens, error) {
 	if !token.Valid(refreshToken, token.Refresh) {
 		return Tokens{}, oautherror.New(oautherror.InvalidGrant, "the refresh token is invalid")
 	}
@@ -339,6 +358,14 @@ func (s *Service) refresh(ctx context.Context, c Client, refreshToken, requested
 			if !slices.Contains(g.OIDCScopes, o) {
 				return store.Issue{}, oautherror.New(oautherror.InvalidScope, fmt.Sprintf("scope %q is not part of the grant", o))
 			}
+		}
+		bound, err := narrowResource(g.Resource, resource)
+		if err != nil {
+			return store.Issue{}, err
+		}
+		if used && bound != g.Resource {
+			// A retry hands out the pair already sealed, bound as before.
+			return store.Issue{}, oautherror.New(oautherror.InvalidTarget, "the resource differs from the one of the first use of this refresh token")
 		}
 		grantScope, _ := scope.Parse(g.Scope)
 		if want > grantScope {
@@ -375,6 +402,7 @@ func (s *Service) refresh(ctx context.Context, c Client, refreshToken, requested
 		if t.AccessHash != nil {
 			del = append(del, t.AccessHash)
 		}
+		g.Resource = bound
 		g.Generation++
 		g.UpdatedAt = now
 		g.ExpiresAt = now.Add(s.cfg.RefreshTTL)
@@ -515,6 +543,7 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 		IssuedAt:   t.IssuedAt,
 		ExpiresAt:  t.ExpiresAt,
 		Kind:       t.Kind,
+		Resource:   g.Resource,
 	}, nil
 }
 
@@ -565,7 +594,21 @@ func (s *Service) tokens(g store.Grant, granted string, now time.Time) Tokens {
 		ClientID:   g.ClientID,
 		AuthTime:   g.AuthTime,
 		IssuedAt:   now,
+		Resource:   g.Resource,
 	}
+}
+
+// narrowResource is the resource tokens are bound to when one bound to
+// have (or to none, "") is asked for with want (or without, ""): want may
+// narrow "any" to one resource but not change one into another.
+func narrowResource(have, want string) (string, error) {
+	switch {
+	case want == "" || want == have:
+		return have, nil
+	case have == "":
+		return want, nil
+	}
+	return "", oautherror.New(oautherror.InvalidTarget, "the resource is not the one the grant was authorized for")
 }
 
 // deleteGrant revokes a grant's token family and bumps the epoch.

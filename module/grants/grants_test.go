@@ -60,7 +60,7 @@ func (f *linkFixture) issue(t *testing.T, c grants.Client, want scope.Scope) gra
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.service.Exchange(ctx, c, code, "https://x/cb", "")
+	tok, err := f.service.Exchange(ctx, c, code, "https://x/cb", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestLoweredCeilingBindsIssuedTokens(t *testing.T) {
 	}
 
 	// A refresh through the lowered link issues no more than its ceiling.
-	refreshed, err := f.service.Refresh(ctx, f.client(t, l.ID), tok.RefreshToken, "")
+	refreshed, err := f.service.Refresh(ctx, f.client(t, l.ID), tok.RefreshToken, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestRevokeUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.service.Exchange(ctx, c, code, "https://x/cb", ""); err != nil {
+	if _, err := f.service.Exchange(ctx, c, code, "https://x/cb", "", ""); err != nil {
 		t.Fatal(err)
 	}
 

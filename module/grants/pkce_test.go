@@ -123,7 +123,7 @@ func TestCodeWithoutS256IsRefusedForLinkRequiringPKCE(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := f.service.Exchange(ctx, strict, code, "https://x/cb", tc.verifier)
+		out, err := f.service.Exchange(ctx, strict, code, "https://x/cb", tc.verifier, "")
 		wantInvalidGrant(t, "a code with challenge method "+tc.method+" for a link requiring PKCE", err)
 		if out.AccessToken != "" {
 			t.Fatal("tokens issued")
@@ -133,7 +133,7 @@ func TestCodeWithoutS256IsRefusedForLinkRequiringPKCE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.service.Exchange(ctx, strict, code, "https://x/cb", rfcVerifier); err != nil {
+	if _, err := f.service.Exchange(ctx, strict, code, "https://x/cb", rfcVerifier, ""); err != nil {
 		t.Fatalf("an S256 code for a link requiring PKCE: %v", err)
 	}
 }

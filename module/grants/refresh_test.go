@@ -56,7 +56,7 @@ func (f *refreshFixture) issue(t *testing.T) grants.Tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.service.Exchange(ctx, f.client, code, "https://x/cb", "")
+	tok, err := f.service.Exchange(ctx, f.client, code, "https://x/cb", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +97,14 @@ func TestRefreshRetryWithinGraceDoesNotForkFamily(t *testing.T) {
 	first := f.issue(t)
 	issued := map[string]bool{first.RefreshToken: true}
 
-	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	issued[pair.RefreshToken] = true
 	for i := range 5 {
 		f.clock.advance(time.Second)
-		again, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+		again, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 		if err != nil {
 			t.Fatalf("retry %d within the grace: %v", i, err)
 		}
@@ -128,7 +128,7 @@ func TestRefreshRetryWithinGraceDoesNotForkFamily(t *testing.T) {
 		t.Fatalf("%d live refresh tokens after the grace, want 1", len(live))
 	}
 	// The child rotates normally.
-	next, err := f.service.Refresh(ctx, f.client, pair.RefreshToken, "")
+	next, err := f.service.Refresh(ctx, f.client, pair.RefreshToken, "", "")
 	if err != nil {
 		t.Fatalf("refreshing the child: %v", err)
 	}
@@ -151,7 +151,7 @@ func TestConcurrentRefreshRetriesShareOnePair(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { results[i], errs[i] = f.service.Refresh(ctx, f.client, first.RefreshToken, "") })
+		wg.Go(func() { results[i], errs[i] = f.service.Refresh(ctx, f.client, first.RefreshToken, "", "") })
 	}
 	wg.Wait()
 	issued := map[string]bool{first.RefreshToken: true}
@@ -188,17 +188,17 @@ func TestReplayOfUsedRefreshTokenAfterGraceRevokesFamily(t *testing.T) {
 	f := newRefreshFixture(t)
 	ctx := context.Background()
 	first := f.issue(t)
-	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.advance(testGrace + time.Second)
-	_, err = f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+	_, err = f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 	wantInvalidGrant(t, "replay after the grace", err)
 	if _, err := f.service.Validate(ctx, pair.AccessToken, store.AccessToken); !errors.Is(err, grants.ErrInvalidToken) {
 		t.Fatalf("the family's access token survived the replay: %v", err)
 	}
-	_, err = f.service.Refresh(ctx, f.client, pair.RefreshToken, "")
+	_, err = f.service.Refresh(ctx, f.client, pair.RefreshToken, "", "")
 	wantInvalidGrant(t, "the newest refresh token after the replay", err)
 }
 
@@ -210,16 +210,16 @@ func TestRefreshRetryAfterFamilyMovedOnRevokesFamily(t *testing.T) {
 	f := newRefreshFixture(t)
 	ctx := context.Background()
 	first := f.issue(t)
-	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+	pair, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := f.service.Refresh(ctx, f.client, pair.RefreshToken, "")
+	next, err := f.service.Refresh(ctx, f.client, pair.RefreshToken, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.advance(time.Second)
-	_, err = f.service.Refresh(ctx, f.client, first.RefreshToken, "")
+	_, err = f.service.Refresh(ctx, f.client, first.RefreshToken, "", "")
 	wantInvalidGrant(t, "a grandparent presented within its grace", err)
 	if _, err := f.service.Validate(ctx, next.RefreshToken, store.RefreshToken); !errors.Is(err, grants.ErrInvalidToken) {
 		t.Fatalf("the family survived the replay of a grandparent: %v", err)
@@ -232,11 +232,11 @@ func TestRefreshRetryOfAnotherClientIsRefused(t *testing.T) {
 	f := newRefreshFixture(t)
 	ctx := context.Background()
 	first := f.issue(t)
-	if _, err := f.service.Refresh(ctx, f.client, first.RefreshToken, ""); err != nil {
+	if _, err := f.service.Refresh(ctx, f.client, first.RefreshToken, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	other := grants.Client{LinkID: "other", ClientID: "other", Ceiling: scope.Admin}
-	out, err := f.service.Refresh(ctx, other, first.RefreshToken, "")
+	out, err := f.service.Refresh(ctx, other, first.RefreshToken, "", "")
 	wantInvalidGrant(t, "another client's retry", err)
 	if out.AccessToken != "" || out.RefreshToken != "" {
 		t.Fatal("another client got tokens")

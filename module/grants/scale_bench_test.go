@@ -57,7 +57,7 @@ func BenchmarkLiveGrants(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				tok, err := s.Exchange(ctx, c, code, "https://x/cb", "")
+				tok, err := s.Exchange(ctx, c, code, "https://x/cb", "", "")
 				if err != nil {
 					b.Error(err)
 					return

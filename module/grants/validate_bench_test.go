@@ -40,7 +40,7 @@ func newServiceOn(b *testing.B, st store.Store, n int) (*grants.Service, *grants
 		if err != nil {
 			b.Fatal(err)
 		}
-		t, err := s.Exchange(context.Background(), c, code, "https://x/cb", "")
+		t, err := s.Exchange(context.Background(), c, code, "https://x/cb", "", "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/oautherror"
+	"github.com/applinks/caddy-applinks/module/resource"
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/token"
 	"github.com/applinks/caddy-applinks/module/unavailable"
@@ -47,8 +48,13 @@ const maxAuthorizationLen = 1024
 
 // Guard requires a gateway access token. With no scope it applies
 // Confluence's rule: GET, HEAD and OPTIONS need READ, every other method
-// WRITE. A scope adds a stricter ceiling for the requests it handles.
-// Several guards on one request validate the token once.
+// WRITE; with MCP it judges the JSON-RPC messages instead. A scope adds a
+// stricter ceiling for the requests it handles. Several guards on one
+// request validate the token once.
+//
+// Every 401 and 403 names, in WWW-Authenticate, the scope the request
+// needs and the RFC 9728 metadata of the protected resource. A token bound
+// to another resource (RFC 8707) is refused.
 //
 // The effective permission is min(token scope, the user's current role,
 // the link's current ceiling), re-checked on every request: a revoked
@@ -77,9 +83,21 @@ type Guard struct {
 	Session bool `json:"session,omitempty"`
 	// Realm is sent in WWW-Authenticate. Default: applinks.
 	Realm string `json:"realm,omitempty"`
+	// Resource is the protected resource (RFC 9728, RFC 8707): a path of
+	// the site, taken on the issuer's origin (/mcp), or an absolute URL.
+	// Its metadata is served at the path-inserted well-known URL
+	// (/.well-known/oauth-protected-resource/mcp), it is a resource
+	// indicator the authorization server accepts, and tokens bound to
+	// another resource are refused. Default: the issuer's origin, whose
+	// metadata is /.well-known/oauth-protected-resource.
+	Resource string `json:"resource,omitempty"`
+	// MCP judges Model Context Protocol (JSON-RPC) requests by their
+	// messages instead of their HTTP method. Default: off.
+	MCP *MCP `json:"mcp,omitempty"`
 
 	app    *applinks.App
 	need   scope.Scope
+	res    *resource.Resource
 	logger *zap.Logger
 }
 
@@ -109,6 +127,19 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 		return err
 	}
 	g.app = app.(*applinks.App)
+	if g.Resource != "" {
+		res, err := resource.Parse(g.Resource)
+		if err != nil {
+			return err
+		}
+		g.res = &res
+		g.app.RegisterResource(res)
+	}
+	if g.MCP != nil {
+		if err := g.MCP.provision(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -116,6 +147,11 @@ func (g *Guard) Provision(ctx caddy.Context) error {
 func (g *Guard) Validate() error {
 	if g.Scope != "" {
 		if _, err := scope.Parse(g.Scope); err != nil {
+			return err
+		}
+	}
+	if g.Resource != "" {
+		if _, err := resource.Parse(g.Resource); err != nil {
 			return err
 		}
 	}
@@ -130,6 +166,9 @@ type Identity struct {
 	UserID   string
 	ClientID string
 	Scope    scope.Scope
+	// Resource is the RFC 8707 resource the token is bound to; "" for
+	// none (and for a session).
+	Resource string
 }
 
 // ServeHTTP lets the request through or answers 401/403 per RFC 6750.
@@ -137,10 +176,21 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// The upstream never gets the gateway's cookies or token; this guard
 	// still reads them from r.
 	r = users.StripCredentials(r)
-	need := max(methodScope(r.Method), g.need)
+	need, err := g.needOf(r)
+	if err != nil {
+		var re *rpcError
+		if errors.As(err, &re) {
+			writeRPCError(w, re)
+			return nil
+		}
+		return err
+	}
 	if id, ok := caddyhttp.GetVar(r.Context(), identityVar).(*Identity); ok && id != nil {
+		if !g.accepts(r, id.Resource) {
+			return g.refuse(w, r, errOtherResource, need)
+		}
 		if !id.Scope.Includes(need) {
-			return g.insufficient(w, id, need)
+			return g.insufficient(w, r, id, need)
 		}
 		return next.ServeHTTP(w, r)
 	}
@@ -151,13 +201,16 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 
 	id, err := g.identify(w, r)
 	if err != nil {
-		return g.refuse(w, r, err)
+		return g.refuse(w, r, err, need)
 	}
 	if id == nil {
 		return nil // answered (a browser sent to sign in)
 	}
+	if !g.accepts(r, id.Resource) {
+		return g.refuse(w, r, errOtherResource, need)
+	}
 	if !id.Scope.Includes(need) {
-		return g.insufficient(w, id, need)
+		return g.insufficient(w, r, id, need)
 	}
 	caddyhttp.SetVar(r.Context(), identityVar, id)
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -187,6 +240,10 @@ type refusal struct {
 }
 
 func (e *refusal) Error() string { return e.description }
+
+// errOtherResource refuses a token bound to a resource the guard does not
+// protect.
+var errOtherResource = &refusal{code: oautherror.InvalidToken, description: "the access token is for another resource"}
 
 // identify finds who the request acts for: the access token of the
 // Authorization header, else (with Session) the signed-in person. It
@@ -223,7 +280,7 @@ func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, err
 		// Refuse rather than trust a validation the store cannot confirm.
 		return nil, unavailable.Error(w, fmt.Errorf("validating access token: %w", err))
 	}
-	return &Identity{UserID: a.UserID, ClientID: a.ClientID, Scope: a.Scope}, nil
+	return &Identity{UserID: a.UserID, ClientID: a.ClientID, Scope: a.Scope, Resource: a.Resource}, nil
 }
 
 // BearerToken reads a gateway access token from `Authorization: Bearer
@@ -290,8 +347,9 @@ func isScheme(scheme, name string) bool {
 
 // refuse answers 401 per RFC 6750 §3 (with no error attributes in the
 // challenge when no credentials came, §3.1), or the refusal's status;
-// other errors go to Caddy.
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error {
+// other errors go to Caddy. The challenge names need, the scope the
+// request needs.
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error, need scope.Scope) error {
 	var rf *refusal
 	if !errors.As(err, &rf) {
 		return err
@@ -300,11 +358,10 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error 
 		ce.Write(zap.String("reason", rf.description), zap.String("uri", r.URL.Path))
 	}
 	if rf.status != 0 {
-		oautherror.Write(w, &oautherror.Error{Code: rf.code, Description: rf.description, Status: rf.status})
+		oautherror.Write(w, &oautherror.Error{Code: rf.code, Description: rf.description, Status: rf.status, Challenge: g.challenge(r, "", "", need)})
 		return nil
 	}
-	challenge := oautherror.BearerChallenge(g.Realm, rf.code, rf.description, "")
-	challenge += `, resource_metadata="` + g.app.IssuerFor(r) + `/.well-known/oauth-protected-resource"`
+	challenge := g.challenge(r, rf.code, rf.description, need)
 	code := rf.code
 	if code == "" {
 		code = oautherror.Unauthorized
@@ -314,16 +371,26 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error) error 
 }
 
 // insufficient answers 403 insufficient_scope with the scope needed.
-func (g *Guard) insufficient(w http.ResponseWriter, id *Identity, need scope.Scope) error {
+func (g *Guard) insufficient(w http.ResponseWriter, r *http.Request, id *Identity, need scope.Scope) error {
 	desc := fmt.Sprintf("request does not have %s scope (the token grants %s)", strings.ToLower(need.String()), id.Scope)
 	oautherror.Write(w, &oautherror.Error{
 		Code:        oautherror.InsufficientScope,
 		Description: desc,
 		Status:      http.StatusForbidden,
-		Challenge:   oautherror.BearerChallenge(g.Realm, oautherror.InsufficientScope, desc, need.String()),
+		Challenge:   g.challenge(r, oautherror.InsufficientScope, desc, need),
 		Extra:       map[string]string{"scope": need.String()},
 	})
 	return nil
+}
+
+// needOf is the scope the request needs: that of its MCP messages or its
+// method, and at least the guard's Scope.
+func (g *Guard) needOf(r *http.Request) (scope.Scope, error) {
+	if g.MCP == nil {
+		return max(methodScope(r.Method), g.need), nil
+	}
+	need, err := g.MCP.need(r)
+	return max(need, g.need), err
 }
 
 // methodScope is Confluence's rule: reading methods need READ, all else

@@ -23,7 +23,7 @@ import (
 
 // authParams are the authorization request parameters carried from the
 // authorization endpoint through sign-in to the consent form.
-var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce"}
+var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce", "resource"}
 
 // authRequest is a validated authorization request.
 type authRequest struct {
@@ -36,7 +36,9 @@ type authRequest struct {
 	challenge   string
 	method      string
 	nonce       string
-	params      url.Values
+	// resource is the RFC 8707 resource asked for, validated; "" for none.
+	resource string
+	params   url.Values
 }
 
 // oidcScopes are the OpenID Connect scopes a link may ask for beside its
@@ -167,6 +169,7 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 		Nonce:               req.nonce,
 		OIDCScopes:          req.oidc,
 		AuthTime:            sess.SignedInAt,
+		Resource:            req.resource,
 	})
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
@@ -185,6 +188,9 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 // returns false.
 func (s *Server) validRequest(w http.ResponseWriter, r *http.Request, values url.Values) (*authRequest, bool) {
 	req, perr, rerr := s.parseAuthRequest(r.Context(), values)
+	if perr == nil && rerr == nil {
+		req.resource, rerr = s.target(r, values)
+	}
 	switch {
 	case perr != nil:
 		s.app.Pages().Error(w, perr.status, perr.heading, perr.message)

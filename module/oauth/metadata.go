@@ -94,11 +94,6 @@ func (s *Server) ServeServerMetadata(w http.ResponseWriter, r *http.Request) err
 func (s *Server) ServeResourceMetadata(w http.ResponseWriter, r *http.Request) error {
 	issuer := s.app.IssuerFor(r)
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	writeJSON(w, http.StatusOK, ResourceMetadata{
-		Resource:               issuer,
-		AuthorizationServers:   []string{issuer},
-		ScopesSupported:        ladder,
-		BearerMethodsSupported: []string{"header"},
-	})
+	writeJSON(w, http.StatusOK, resourceMetadata(issuer, issuer))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/applinks/caddy-applinks/module/applinks"
+	"github.com/applinks/caddy-applinks/module/resource"
 )
 
 // Paths served by the authorization server.
@@ -20,7 +21,7 @@ const (
 	RegisterPath         = "/rest/oauth2/latest/register"
 	ConsentPath          = "/applinks/consent"
 	ServerMetadataPath   = "/.well-known/oauth-authorization-server"
-	ResourceMetadataPath = "/.well-known/oauth-protected-resource"
+	ResourceMetadataPath = resource.MetadataPath
 )
 
 // maxFormBytes bounds request bodies of the endpoints.

@@ -41,19 +41,23 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 		return s.answer(w, err)
 	}
 	var out grants.Tokens
+	target, terr := s.target(r, form)
+	if terr != nil {
+		return s.answer(w, terr)
+	}
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
 		code := form.Get("code")
 		if code == "" {
 			return s.answer(w, oautherror.New(oautherror.InvalidRequest, "code is required"))
 		}
-		out, err = s.app.Grants().Exchange(r.Context(), c, code, form.Get("redirect_uri"), form.Get("code_verifier"))
+		out, err = s.app.Grants().Exchange(r.Context(), c, code, form.Get("redirect_uri"), form.Get("code_verifier"), target)
 	case "refresh_token":
 		rt := form.Get("refresh_token")
 		if rt == "" {
 			return s.answer(w, oautherror.New(oautherror.InvalidRequest, "refresh_token is required"))
 		}
-		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"))
+		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"), target)
 	case "client_credentials":
 		out, err = s.app.Grants().ClientCredentials(r.Context(), c, form.Get("scope"))
 	case "":
@@ -110,6 +114,8 @@ type introspection struct {
 	Expires   int64  `json:"exp,omitempty"`
 	IssuedAt  int64  `json:"iat,omitempty"`
 	Issuer    string `json:"iss,omitempty"`
+	// Audience is the RFC 8707 resource the token is bound to.
+	Audience string `json:"aud,omitempty"`
 }
 
 // ServeIntrospect handles RFC 7662 introspection. A link introspects the
@@ -152,6 +158,7 @@ func (s *Server) ServeIntrospect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, introspection{
 			Active: true, Scope: grants.JoinScopes(a.Scope.String(), a.OIDCScopes), ClientID: a.ClientID, Username: a.UserID, Subject: sub,
 			TokenType: typ, Expires: a.ExpiresAt.Unix(), IssuedAt: a.IssuedAt.Unix(), Issuer: s.app.IssuerFor(r),
+			Audience: a.Resource,
 		})
 		return nil
 	}

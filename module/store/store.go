@@ -407,7 +407,10 @@ type Code struct {
 	// permission (openid, profile, email).
 	OIDCScopes []string `json:"oidc_scopes,omitempty"`
 	// AuthTime is when the user signed in.
-	AuthTime  time.Time `json:"auth_time,omitzero"`
+	AuthTime time.Time `json:"auth_time,omitzero"`
+	// Resource is the RFC 8707 resource indicator the code was asked for
+	// (an absolute URL the gateway protects); empty when none was sent.
+	Resource  string    `json:"resource,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	GrantID   string    `json:"grant_id,omitempty"`
@@ -425,6 +428,9 @@ type Grant struct {
 	OIDCScopes []string `json:"oidc_scopes,omitempty"`
 	// AuthTime is when the user signed in to authorize the grant.
 	AuthTime time.Time `json:"auth_time,omitzero"`
+	// Resource is the RFC 8707 resource the grant's tokens are bound to
+	// (their audience); empty when they are accepted by every guard.
+	Resource string `json:"resource,omitempty"`
 	// Generation counts the refresh tokens issued in this family; it only
 	// grows and is updated atomically with each new token.
 	Generation uint64    `json:"generation"`

@@ -16,9 +16,9 @@ import (
 // dest and args functions below.
 const (
 	codeColumns = `hash, link_id, client_id, user_id, redirect_uri, scope, code_challenge,
-	code_challenge_method, nonce, oidc_scopes, auth_time, created_at, expires_at, grant_id`
+	code_challenge_method, nonce, oidc_scopes, auth_time, created_at, expires_at, grant_id, resource`
 	grantColumns = `g.id, g.link_id, g.client_id, g.user_id, g.scope, g.oidc_scopes, g.auth_time,
-	g.generation, g.created_at, g.updated_at, g.expires_at`
+	g.generation, g.created_at, g.updated_at, g.expires_at, g.resource`
 	tokenColumns = `t.hash, t.kind, t.grant_id, t.generation, t.scope, t.issued_at, t.expires_at,
 	t.keep_until, t.used_at, t.access_hash, t.sealed_child`
 )
@@ -33,19 +33,20 @@ WHERE t.hash = $1 AND t.expiry > $2 AND (g.expires_at IS NULL OR g.expires_at > 
 // key as Badger's writes do.
 const (
 	upsertCode = `INSERT INTO codes (` + codeColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT (hash) DO UPDATE SET link_id = EXCLUDED.link_id, client_id = EXCLUDED.client_id,
 		user_id = EXCLUDED.user_id, redirect_uri = EXCLUDED.redirect_uri, scope = EXCLUDED.scope,
 		code_challenge = EXCLUDED.code_challenge, code_challenge_method = EXCLUDED.code_challenge_method,
 		nonce = EXCLUDED.nonce, oidc_scopes = EXCLUDED.oidc_scopes, auth_time = EXCLUDED.auth_time,
-		created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, grant_id = EXCLUDED.grant_id`
+		created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, grant_id = EXCLUDED.grant_id,
+		resource = EXCLUDED.resource`
 	upsertGrant = `INSERT INTO grants (id, link_id, client_id, user_id, scope, oidc_scopes, auth_time,
-		generation, created_at, updated_at, expires_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		generation, created_at, updated_at, expires_at, resource)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	ON CONFLICT (id) DO UPDATE SET link_id = EXCLUDED.link_id, client_id = EXCLUDED.client_id,
 		user_id = EXCLUDED.user_id, scope = EXCLUDED.scope, oidc_scopes = EXCLUDED.oidc_scopes,
 		auth_time = EXCLUDED.auth_time, generation = EXCLUDED.generation, created_at = EXCLUDED.created_at,
-		updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at`
+		updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at, resource = EXCLUDED.resource`
 	upsertToken = `INSERT INTO tokens (hash, kind, grant_id, generation, scope, issued_at, expires_at,
 		keep_until, used_at, access_hash, sealed_child)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -230,25 +231,25 @@ func queueIssue(b *pgx.Batch, iss store.Issue) {
 // codeDest returns the scan targets of codeColumns.
 func codeDest(c *store.Code) []any {
 	return []any{&c.Hash, &c.LinkID, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.CodeChallenge,
-		&c.CodeChallengeMethod, &c.Nonce, &c.OIDCScopes, (*nullTime)(&c.AuthTime), &c.CreatedAt, &c.ExpiresAt, &c.GrantID}
+		&c.CodeChallengeMethod, &c.Nonce, &c.OIDCScopes, (*nullTime)(&c.AuthTime), &c.CreatedAt, &c.ExpiresAt, &c.GrantID, &c.Resource}
 }
 
 // codeArgs returns the values of codeColumns.
 func codeArgs(c store.Code) []any {
 	return []any{c.Hash, c.LinkID, c.ClientID, c.UserID, c.RedirectURI, c.Scope, c.CodeChallenge,
-		c.CodeChallengeMethod, c.Nonce, c.OIDCScopes, nullTime(c.AuthTime), c.CreatedAt, c.ExpiresAt, c.GrantID}
+		c.CodeChallengeMethod, c.Nonce, c.OIDCScopes, nullTime(c.AuthTime), c.CreatedAt, c.ExpiresAt, c.GrantID, c.Resource}
 }
 
 // grantDest returns the scan targets of grantColumns.
 func grantDest(g *store.Grant) []any {
 	return []any{&g.ID, &g.LinkID, &g.ClientID, &g.UserID, &g.Scope, &g.OIDCScopes, (*nullTime)(&g.AuthTime),
-		&g.Generation, &g.CreatedAt, &g.UpdatedAt, (*nullTime)(&g.ExpiresAt)}
+		&g.Generation, &g.CreatedAt, &g.UpdatedAt, (*nullTime)(&g.ExpiresAt), &g.Resource}
 }
 
 // grantArgs returns the values of grantColumns.
 func grantArgs(g store.Grant) []any {
 	return []any{g.ID, g.LinkID, g.ClientID, g.UserID, g.Scope, g.OIDCScopes, nullTime(g.AuthTime),
-		g.Generation, g.CreatedAt, g.UpdatedAt, nullTime(g.ExpiresAt)}
+		g.Generation, g.CreatedAt, g.UpdatedAt, nullTime(g.ExpiresAt), g.Resource}
 }
 
 // tokenDest returns the scan targets of tokenColumns.

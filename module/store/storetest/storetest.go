@@ -205,6 +205,7 @@ func newCode(l store.Link, user string, ttl time.Duration) store.Code {
 		Nonce:               "n-0S6_WzA2Mj",
 		OIDCScopes:          []string{"openid", "profile", "email"},
 		AuthTime:            n.Add(-5 * time.Minute),
+		Resource:            "https://" + l.Name + ".example/mcp",
 		CreatedAt:           n,
 		ExpiresAt:           n.Add(ttl),
 	}
@@ -230,6 +231,7 @@ func issueFor(c store.Code, lt lifetimes) store.Issue {
 		Scope:      c.Scope,
 		OIDCScopes: c.OIDCScopes,
 		AuthTime:   c.AuthTime,
+		Resource:   c.Resource,
 		Generation: 1,
 		CreatedAt:  n,
 		UpdatedAt:  n,

@@ -46,7 +46,8 @@ CREATE TABLE codes (
 	auth_time timestamptz,
 	created_at timestamptz NOT NULL,
 	expires_at timestamptz NOT NULL,
-	grant_id text COLLATE "C" NOT NULL
+	grant_id text COLLATE "C" NOT NULL,
+	resource text NOT NULL DEFAULT ''
 );
 CREATE INDEX codes_expires_at ON codes (expires_at);
 
@@ -63,7 +64,8 @@ CREATE TABLE grants (
 	generation bigint NOT NULL,
 	created_at timestamptz NOT NULL,
 	updated_at timestamptz NOT NULL,
-	expires_at timestamptz
+	expires_at timestamptz,
+	resource text NOT NULL DEFAULT ''
 );
 CREATE INDEX grants_user_link ON grants (user_id, link_id);
 CREATE INDEX grants_link ON grants (link_id);

@@ -1,0 +1,381 @@
+package guard
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+)
+
+// rpcMessage is what the guard reads of one JSON-RPC message: its method
+// (none for a response) and, for tools/call, the tool's name.
+type rpcMessage struct {
+	method    []byte
+	hasMethod bool
+	tool      []byte
+}
+
+// Errors of scanRPC: a body that is not JSON (JSON-RPC's parse error), or
+// JSON that is no message or batch of messages (invalid request), or a
+// message the guard cannot read one way only.
+var (
+	errRPCParse   = errors.New("the body is not valid JSON")
+	errRPCRequest = errors.New("the body is not a JSON-RPC message or batch")
+	errRPCTwice   = errors.New("a JSON-RPC message names its method, params or tool name twice")
+)
+
+// maxRPCDepth bounds the nesting of a body.
+const maxRPCDepth = 512
+
+// scanRPC calls fn for each message of a JSON-RPC body (one message or a
+// batch). It reads only the members that decide the scope a message
+// needs and skips the rest without decoding it, so it costs little more
+// than a pass over the bytes. Member names match as case-insensitively as
+// encoding/json matches them, escapes decoded, and a message naming one of
+// them twice is refused: another reader might take the other one. Values
+// it skips are checked for structure only; the upstream refuses malformed
+// scalars.
+func scanRPC(body []byte, fn func(rpcMessage)) error {
+	s := rpcScanner{b: body}
+	s.ws()
+	if s.i >= len(s.b) {
+		return errRPCParse
+	}
+	switch s.b[s.i] {
+	case '{':
+		m, err := s.message()
+		if err != nil {
+			return err
+		}
+		fn(m)
+	case '[':
+		s.i++
+		s.ws()
+		if s.peek() == ']' {
+			return errRPCRequest // an empty batch
+		}
+		for {
+			s.ws()
+			if s.peek() != '{' {
+				if err := s.skip(); err != nil {
+					return err
+				}
+				return errRPCRequest
+			}
+			m, err := s.message()
+			if err != nil {
+				return err
+			}
+			fn(m)
+			s.ws()
+			switch s.peek() {
+			case ',':
+				s.i++
+				continue
+			case ']':
+				s.i++
+			default:
+				return errRPCParse
+			}
+			break
+		}
+	default:
+		if err := s.skip(); err != nil {
+			return err
+		}
+		return errRPCRequest
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return errRPCParse
+	}
+	return nil
+}
+
+type rpcScanner struct {
+	b     []byte
+	i     int
+	stack []byte
+}
+
+func (s *rpcScanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *rpcScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// message reads one message object, at '{'.
+func (s *rpcScanner) message() (rpcMessage, error) {
+	var (
+		m         rpcMessage
+		params    []byte
+		hasParams bool
+		toolRead  bool
+	)
+	err := s.object(func(key []byte) error {
+		switch {
+		case foldEq(key, "method"):
+			if m.hasMethod {
+				return errRPCTwice
+			}
+			m.hasMethod = true
+			v, ok, err := s.stringValue()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errRPCRequest
+			}
+			m.method = v
+		case foldEq(key, "params"):
+			if hasParams {
+				return errRPCTwice
+			}
+			hasParams = true
+			if string(m.method) == "tools/call" && s.peek() == '{' {
+				// The method came first, as clients write it: one pass.
+				toolRead = true
+				tool, err := s.toolName()
+				m.tool = tool
+				return err
+			}
+			start := s.i
+			if err := s.skip(); err != nil {
+				return err
+			}
+			params = s.b[start:s.i]
+		default:
+			return s.skip()
+		}
+		return nil
+	})
+	if err != nil {
+		return m, err
+	}
+	if hasParams && !toolRead && string(m.method) == "tools/call" {
+		p := rpcScanner{b: params}
+		if p.peek() == '{' {
+			m.tool, err = p.toolName()
+		}
+	}
+	return m, err
+}
+
+// toolName reads the params object of tools/call, at '{', and returns
+// the tool's name ("" when it has none that is a string).
+func (s *rpcScanner) toolName() ([]byte, error) {
+	var (
+		name []byte
+		seen bool
+	)
+	err := s.object(func(key []byte) error {
+		if !foldEq(key, "name") {
+			return s.skip()
+		}
+		if seen {
+			return errRPCTwice
+		}
+		seen = true
+		v, ok, err := s.stringValue()
+		if ok {
+			name = v
+		}
+		return err
+	})
+	return name, err
+}
+
+// object reads an object at '{', calling member for each member name with
+// the scanner at its value, which member must consume.
+func (s *rpcScanner) object(member func(key []byte) error) error {
+	if s.peek() != '{' {
+		return errRPCParse
+	}
+	s.i++
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.peek() != '"' {
+			return errRPCParse
+		}
+		key, err := s.decodedString()
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if s.peek() != ':' {
+			return errRPCParse
+		}
+		s.i++
+		s.ws()
+		if err := member(key); err != nil {
+			return err
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errRPCParse
+		}
+	}
+}
+
+// stringValue reads a value that should be a string: ok is false (and the
+// value skipped) when it is another kind of value.
+func (s *rpcScanner) stringValue() (v []byte, ok bool, err error) {
+	if s.peek() != '"' {
+		return nil, false, s.skip()
+	}
+	v, err = s.decodedString()
+	return v, err == nil, err
+}
+
+// decodedString reads a string at '"' and returns its value as
+// encoding/json decodes it (escapes, and invalid UTF-8 as U+FFFD).
+func (s *rpcScanner) decodedString() ([]byte, error) {
+	raw, esc, err := s.str()
+	if err != nil || !esc && utf8.Valid(raw) {
+		return raw, err
+	}
+	var v string
+	if err := json.Unmarshal(s.b[s.i-len(raw)-2:s.i], &v); err != nil {
+		return nil, errRPCParse
+	}
+	return []byte(v), nil
+}
+
+// str skips a string at '"' and returns its raw content and whether it
+// holds escapes. It jumps from quote to quote, so long strings cost
+// about a memchr.
+func (s *rpcScanner) str() (raw []byte, esc bool, err error) {
+	s.i++
+	start := s.i
+	for {
+		j := bytes.IndexByte(s.b[s.i:], '"')
+		if j < 0 {
+			return nil, false, errRPCParse
+		}
+		end := s.i + j
+		k := end
+		for k > start && s.b[k-1] == '\\' {
+			k--
+		}
+		s.i = end + 1
+		if (end-k)%2 == 0 {
+			raw = s.b[start:end]
+			return raw, esc || bytes.IndexByte(raw, '\\') >= 0, nil
+		}
+		esc = true
+	}
+}
+
+// skipString skips a string at '"'. Short strings, most of those in
+// arguments, are walked byte by byte; a long one goes on as str does.
+func (s *rpcScanner) skipString() error {
+	i, end := s.i+1, min(s.i+1+32, len(s.b))
+	for i < end {
+		switch s.b[i] {
+		case '"':
+			s.i = i + 1
+			return nil
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	// i is past whole escapes, so str may count backslashes from it.
+	if i > len(s.b) {
+		return errRPCParse
+	}
+	s.i = i - 1 // str skips the byte it starts on, as its opening quote
+	_, _, err := s.str()
+	return err
+}
+
+// skip skips one value, checking that brackets and strings nest.
+func (s *rpcScanner) skip() error {
+	s.ws()
+	switch c := s.peek(); c {
+	case '"':
+		return s.skipString()
+	case '{', '[':
+		s.stack = s.stack[:0]
+		for s.i < len(s.b) {
+			if !structural[s.b[s.i]] {
+				s.i++
+				continue
+			}
+			switch c := s.b[s.i]; c {
+			case '"':
+				if err := s.skipString(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				if len(s.stack) >= maxRPCDepth {
+					return errRPCParse
+				}
+				s.stack = append(s.stack, c+2) // '{'+2 is '}', '['+2 is ']'
+			case '}', ']':
+				if s.stack[len(s.stack)-1] != c {
+					return errRPCParse
+				}
+				s.stack = s.stack[:len(s.stack)-1]
+				if len(s.stack) == 0 {
+					s.i++
+					return nil
+				}
+			}
+			s.i++
+		}
+		return errRPCParse
+	case 0, ',', ':', '}', ']':
+		return errRPCParse
+	default:
+		start := s.i
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r', ':', '"', '{', '[':
+				if s.i == start {
+					return errRPCParse
+				}
+				return nil
+			}
+			s.i++
+		}
+		return nil
+	}
+}
+
+// structural marks the bytes that open or close a string or container.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
+// foldEq reports whether a member name matches name as encoding/json
+// matches a field name: exactly, or under Unicode case folding.
+func foldEq(key []byte, name string) bool {
+	if len(key) == len(name) && string(key) == name {
+		return true
+	}
+	return len(key) <= 3*len(name) && bytes.EqualFold(key, []byte(name))
+}
