@@ -46,7 +46,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"two auth methods", req{contentType: "application/x-www-form-urlencoded", body: withSecret(url.Values{"grant_type": {"refresh_token"}}).Encode(), basic: [2]string{clientID, secretValue}}, 400, "invalid_request", false},
 		{"missing grant_type", form(withSecret(url.Values{})), 400, "invalid_request", false},
 		{"unsupported grant_type", form(withSecret(url.Values{"grant_type": {"urn:example:magic"}})), 400, "unsupported_grant_type", false},
-		{"client_credentials not implemented", form(withSecret(url.Values{"grant_type": {"client_credentials"}})), 400, "unsupported_grant_type", false},
+		{"client_credentials where no link may use it", form(withSecret(url.Values{"grant_type": {"client_credentials"}})), 400, "unsupported_grant_type", false},
 		{"repeated parameter", req{contentType: "application/x-www-form-urlencoded", body: withSecret(url.Values{"grant_type": {"refresh_token", "refresh_token"}}).Encode()}, 400, "invalid_request", false},
 		{"missing code", form(withSecret(url.Values{"grant_type": {"authorization_code"}})), 400, "invalid_request", false},
 		{"forged code", form(withSecret(url.Values{"grant_type": {"authorization_code"}, "code": {"alc_forged"}, "redirect_uri": {redirectURI}})), 400, "invalid_grant", false},

@@ -56,10 +56,10 @@ func TestRequirePKCERefusesPlainChallenge(t *testing.T) {
 }
 
 // TestUnimplementedGrantTypesAreUnsupported: a client probing for a grant
-// the server does not implement (password, client_credentials, device
-// code) is told unsupported_grant_type, not unauthorized_client, which
-// would claim the server has the grant and only this client lacks it
-// (RFC 6749 §5.2).
+// the server does not implement (password, device code) or does not offer
+// (client_credentials where no link acts as a service user) is told
+// unsupported_grant_type, not unauthorized_client, which would claim the
+// server has the grant and only this client lacks it (RFC 6749 §5.2).
 func TestUnimplementedGrantTypesAreUnsupported(t *testing.T) {
 	startGateway(t, gatewayOptions{})
 	for _, gt := range []string{"password", "client_credentials", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange"} {

@@ -59,7 +59,7 @@ func (s *Server) ServeToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		out, err = s.app.Grants().Refresh(r.Context(), c, rt, form.Get("scope"), target)
 	case "client_credentials":
-		out, err = s.app.Grants().ClientCredentials(r.Context(), c, form.Get("scope"))
+		out, err = s.clientCredentials(r, c, form.Get("scope"))
 	case "":
 		err = oautherror.New(oautherror.InvalidRequest, "grant_type is required")
 	default:
@@ -220,6 +220,24 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 	}
 	limits.KnownClients.Remember(knownKey, now)
 	return form, client(link), nil
+}
+
+// clientCredentials runs the client_credentials grant. Where no link may
+// use it, the server does not offer it (its metadata does not list it), so
+// the answer is unsupported_grant_type, as for grants it never implements;
+// where some link may, another link is refused with unauthorized_client
+// (RFC 6749 §5.2).
+func (s *Server) clientCredentials(r *http.Request, c grants.Client, scope string) (grants.Tokens, error) {
+	if c.ServiceUser == "" {
+		kinds, err := s.app.Links().Kinds(r.Context())
+		if err != nil {
+			return grants.Tokens{}, err
+		}
+		if !kinds.ClientCredentials {
+			return grants.Tokens{}, oautherror.New(oautherror.UnsupportedGrantType, "grant_type must be authorization_code or refresh_token: no application link of this gateway acts as a service user")
+		}
+	}
+	return s.app.Grants().ClientCredentials(r.Context(), c, scope)
 }
 
 // clientFailed is the invalid_client answer, with the Basic challenge when
