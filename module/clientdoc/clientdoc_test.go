@@ -84,13 +84,17 @@ func TestDocumentMustDescribeItsClient(t *testing.T) {
 		"secret method": func(s string) string {
 			return `{"client_id":"` + s + `","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"client_secret_basic"}`
 		},
-		"secret":      func(s string) string { return `{"client_id":"` + s + `","redirect_uris":["http://127.0.0.1/cb"],"client_secret":"x"}` },
+		"secret": func(s string) string {
+			return `{"client_id":"` + s + `","redirect_uris":["http://127.0.0.1/cb"],"client_secret":"x"}`
+		},
 		"no redirect": func(s string) string { return `{"client_id":"` + s + `"}` },
 		"bad redirect": func(s string) string {
 			return `{"client_id":"` + s + `","redirect_uris":["http://evil.example/cb"]}`
 		},
-		"not json":  func(string) string { return `<html>` },
-		"too large": func(s string) string { return `{"client_id":"` + s + `","pad":"` + strings.Repeat("x", clientdoc.MaxBytes) + `"}` },
+		"not json": func(string) string { return `<html>` },
+		"too large": func(s string) string {
+			return `{"client_id":"` + s + `","pad":"` + strings.Repeat("x", clientdoc.MaxBytes) + `"}`
+		},
 	} {
 		self, _ := docServer(t, "", body)
 		f := clientdoc.New(clientdoc.Policy{AllowLoopback: true}, time.Now)
