@@ -95,6 +95,11 @@ func init() {
 //			max_clients <n>
 //			expire_unused <duration>
 //		}
+//		client_id_metadata_documents {
+//			allow_hosts <host...>
+//			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//			allow_loopback
+//		}
 //	}
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(applinks.App)
@@ -222,6 +227,12 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 			return err
 		}
 		app.DynamicRegistration = reg
+	case "client_id_metadata_documents":
+		docs, err := parseDocuments(d)
+		if err != nil {
+			return err
+		}
+		app.Documents = docs
 	case "incoming":
 		at := here(d)
 		l, err := parseIncoming(d)
@@ -237,7 +248,7 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		app.Incoming = append(app.Incoming, l)
 	default:
 		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
-			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration")
+			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration", "client_id_metadata_documents")
 	}
 	return nil
 }

@@ -74,3 +74,44 @@ func parseRegistration(d *caddyfile.Dispenser) (*applinks.RegistrationConfig, er
 	}
 	return c, nil
 }
+
+// parseDocuments reads the client_id_metadata_documents option.
+//
+// Syntax:
+//
+//	client_id_metadata_documents {
+//		allow_hosts <host...>
+//		scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
+//		allow_loopback
+//	}
+func parseDocuments(d *caddyfile.Dispenser) (*applinks.DocumentsConfig, error) {
+	c := new(applinks.DocumentsConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "allow_hosts":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return nil, d.ArgErr()
+			}
+			c.AllowHosts = append(c.AllowHosts, hosts...)
+		case "scope":
+			if err := singleArg(d, &c.Scope); err != nil {
+				return nil, err
+			}
+		case "allow_loopback":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			c.AllowLoopback = true
+		default:
+			return nil, unrecognized(d, "allow_hosts", "scope", "allow_loopback")
+		}
+	}
+	if err := c.Check(); err != nil {
+		return nil, d.WrapErr(err)
+	}
+	return c, nil
+}

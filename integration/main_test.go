@@ -6,5 +6,10 @@ import (
 	"github.com/applinks/caddy-applinks/internal/pgtest"
 )
 
-// TestMain stops the PostgreSQL server the cluster tests started, if any.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain makes the gateway trust the certificate of httptest's TLS
+// servers (see trustTestServers), and stops the PostgreSQL server the
+// cluster tests started, if any.
+func TestMain(m *testing.M) {
+	trustTestServers()
+	pgtest.Main(m)
+}

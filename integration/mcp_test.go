@@ -95,12 +95,24 @@ type mcpClient struct {
 }
 
 func newMCPClient(t *testing.T, user string) *mcpClient {
+	return newMCPClientAs(t, user, auth.AuthorizationCodeHandlerConfig{
+		PreregisteredClient: &oauthex.ClientCredentials{ClientID: clientID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: secretValue}},
+		RedirectURL:         redirectURI,
+	})
+}
+
+// newMCPClientAs is newMCPClient for the client that cfg's registration
+// fields (a pre-registered client, dynamic registration or a client ID
+// metadata document) and RedirectURL describe.
+func newMCPClientAs(t *testing.T, user string, cfg auth.AuthorizationCodeHandlerConfig) *mcpClient {
 	t.Helper()
 	c := &mcpClient{}
 	b := browser(t)
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		PreregisteredClient: &oauthex.ClientCredentials{ClientID: clientID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: secretValue}},
-		RedirectURL:         redirectURI,
+		PreregisteredClient:             cfg.PreregisteredClient,
+		DynamicClientRegistrationConfig: cfg.DynamicClientRegistrationConfig,
+		ClientIDMetadataDocumentConfig:  cfg.ClientIDMetadataDocumentConfig,
+		RedirectURL:                     cfg.RedirectURL,
 		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
 			c.authorizations.Add(1)
 			loc, err := browseMCP(b, args.URL, user)

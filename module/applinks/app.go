@@ -95,6 +95,9 @@ type App struct {
 	// DynamicRegistration turns on dynamic client registration (RFC
 	// 7591). Default: off.
 	DynamicRegistration *RegistrationConfig `json:"registration,omitempty"`
+	// Documents turns on client ID metadata documents: https URLs as
+	// client ids. Default: off.
+	Documents *DocumentsConfig `json:"client_id_metadata_documents,omitempty"`
 	// AllowPrivateEndpoints lets outgoing links created at runtime (admin
 	// UI and API) reach providers on loopback and private addresses, as
 	// links declared in the configuration may. Caddy's admin endpoint is
@@ -282,6 +285,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if ce := a.logger.Check(zapcore.DebugLevel, "provider clients refuse the admin endpoint"); ce != nil {
 		ce.Write(zap.Stringers("addresses", denied), zap.Bool("allow_private_endpoints", a.AllowPrivateEndpoints))
 	}
+	if a.Documents != nil {
+		docs, err := a.Documents.fetcher(denied)
+		if err != nil {
+			return err
+		}
+		a.links.SetDocuments(docs)
+	}
 	if a.outgoing, err = a.provisionOutgoing(ctx, repl, denied); err != nil {
 		return err
 	}
@@ -319,7 +329,12 @@ func (a *App) Validate() error {
 		return fmt.Errorf("issuer %q must be an http(s) URL", a.Issuer)
 	}
 	if a.DynamicRegistration != nil {
-		return a.DynamicRegistration.Check()
+		if err := a.DynamicRegistration.Check(); err != nil {
+			return err
+		}
+	}
+	if a.Documents != nil {
+		return a.Documents.Check()
 	}
 	return nil
 }

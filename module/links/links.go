@@ -78,6 +78,9 @@ type Link struct {
 	Source string `json:"source"`
 	// Ceiling is the parsed permission ceiling.
 	Ceiling scope.Scope `json:"-"`
+	// ClaimedName is what a client identified by its own document
+	// (SourceDocument) calls itself there; unverified.
+	ClaimedName string `json:"-"`
 }
 
 // Edit is what an administrator may change on a runtime link; its name,
@@ -109,6 +112,7 @@ type Registry struct {
 	now      func() time.Time
 	audit    *zap.Logger
 	changed  func()
+	docs     Documents
 }
 
 // New returns a registry over st holding the config-declared links, whose
@@ -142,6 +146,9 @@ func (r *Registry) Get(ctx context.Context, id string) (Link, error) {
 	if l, ok := r.byID[id]; ok {
 		return l, nil
 	}
+	if strings.HasPrefix(id, documentIDPrefix) {
+		return r.documentByID(id)
+	}
 	sl, err := r.store.GetLink(ctx, id)
 	if err != nil {
 		return Link{}, err
@@ -153,6 +160,9 @@ func (r *Registry) Get(ctx context.Context, id string) (Link, error) {
 func (r *Registry) ByClientID(ctx context.Context, clientID string) (Link, error) {
 	if l, ok := r.byClient[clientID]; ok {
 		return l, nil
+	}
+	if isDocumentClientID(clientID) {
+		return r.documentByClientID(ctx, clientID)
 	}
 	sl, err := r.store.GetLinkByClientID(ctx, clientID)
 	if err != nil {
@@ -333,7 +343,7 @@ func (r *Registry) Secret(l Link) (string, error) {
 // overlapping) secret match, comparing secrets in constant time.
 func (r *Registry) Authenticate(ctx context.Context, clientID, clientSecret string) (Link, error) {
 	l, err := r.ByClientID(ctx, clientID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrBadDocument) {
 		return Link{}, ErrBadClient
 	}
 	if err != nil {

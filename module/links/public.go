@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -20,14 +21,18 @@ func (l Link) PKCERequired() bool { return l.RequirePKCE || l.Public }
 
 // AuthenticatePublic returns the public link with the given client id:
 // a public client is identified, not authenticated, by its client id
-// (RFC 6749 §2.1). ErrBadClient when there is no such link or it is
+// (RFC 6749 §2.1). A client id that is a URL is resolved through its
+// document; ErrBadClient wraps ErrBadDocument when that fails.
+// ErrBadClient when there is no such link or it is
 // confidential, so that a confidential client cannot skip its secret.
 func (r *Registry) AuthenticatePublic(ctx context.Context, clientID string) (Link, error) {
 	l, err := r.ByClientID(ctx, clientID)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return Link{}, ErrBadClient
-	}
-	if err != nil {
+	case errors.Is(err, ErrBadDocument):
+		return Link{}, fmt.Errorf("%w: %w", ErrBadClient, err)
+	case err != nil:
 		return Link{}, err
 	}
 	if !l.Public {

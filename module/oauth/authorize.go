@@ -89,8 +89,14 @@ type consentPage struct {
 	// administrator vouched for it.
 	SelfRegistered bool
 	RedirectHost   string
-	CSRF           string
-	Params         []param
+	// Document: the client is identified by its own client ID metadata
+	// document, served at ClientHost; ClaimedName is the name it gives
+	// itself there.
+	Document    bool
+	ClientHost  string
+	ClaimedName string
+	CSRF        string
+	Params      []param
 }
 
 type param struct{ Name, Value string }
@@ -140,6 +146,9 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			RedirectOrigin: origin(req.target),
 			SelfRegistered: req.link.Registered,
 			RedirectHost:   redirectHost(req.target),
+			Document:       req.link.Source == links.SourceDocument,
+			ClientHost:     req.link.Name,
+			ClaimedName:    req.link.ClaimedName,
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {
@@ -216,6 +225,10 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 	link, err := s.app.Links().ByClientID(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &pageError{http.StatusBadRequest, "Unknown application", "No application is linked with this client_id. It may have been deleted by an administrator."}, nil
+	}
+	if errors.Is(err, links.ErrBadDocument) {
+		// invalid_client, shown here: the redirect URI is not verified.
+		return nil, &pageError{http.StatusBadRequest, "Application not recognized", "This application names itself by the URL of its client ID metadata document, which was refused (invalid_client): " + links.DocumentProblem(err) + "."}, nil
 	}
 	if err != nil {
 		return nil, &pageError{http.StatusInternalServerError, "Server error", "The gateway could not look up the application. Try again later."}, nil

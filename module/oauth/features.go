@@ -30,5 +30,7 @@ func (s *Server) features(ctx context.Context) (Features, error) {
 		PublicClients:     kinds.Public,
 		ClientCredentials: kinds.ClientCredentials,
 		Registration:      registration,
+
+		ClientIDMetadataDocuments: s.app.ClientIDMetadataDocuments(),
 	}, nil
 }

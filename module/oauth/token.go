@@ -213,7 +213,11 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (url.Valu
 		limits.ClientFailures.Allow(addrKey, now)
 		limits.ClientFailuresByID.Allow(clientID, now)
 		s.app.Audit().Info("client authentication failed", zap.String("client_id", clientID), zap.String("remote_ip", addr))
-		return nil, grants.Client{}, clientFailed(basic, authFailure(secret))
+		msg := authFailure(secret)
+		if errors.Is(err, links.ErrBadDocument) {
+			msg = "the client ID metadata document named by client_id was refused: " + links.DocumentProblem(err)
+		}
+		return nil, grants.Client{}, clientFailed(basic, msg)
 	}
 	if err != nil {
 		return nil, grants.Client{}, err

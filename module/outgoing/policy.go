@@ -26,6 +26,10 @@ type Policy struct {
 	// when Private is false; any other host, such as one a provider's
 	// documents name, must be public.
 	PrivateOrigins []string
+	// Loopback allows loopback addresses (localhost, 127.0.0.0/8, ::1) at
+	// every host, but not private ones: for client ID metadata documents
+	// served on this machine in tests and local development.
+	Loopback bool
 	// Denied are addresses refused whatever Private says: those Caddy's
 	// admin endpoint listens on.
 	Denied []netip.AddrPort
@@ -85,7 +89,7 @@ func (p Policy) checkURL(u *url.URL) error {
 	p = p.forHost(hostPort(u))
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		if !p.Private {
+		if !p.Private && !p.Loopback {
 			return refuse(u, "host "+host+" is a loopback address, allowed only for links declared in the configuration")
 		}
 		return nil
@@ -118,7 +122,7 @@ func (p Policy) refusedAddrPort(ap netip.AddrPort) string {
 	if p.denied(netip.AddrPortFrom(ip, ap.Port())) {
 		return fmt.Sprintf("Caddy's admin endpoint (port %d)", ap.Port())
 	}
-	if !p.Private {
+	if !p.Private && !(p.Loopback && ip.IsLoopback()) {
 		if reason := privateAddr(ip); reason != "" {
 			return reason + ", allowed only for links declared in the configuration"
 		}

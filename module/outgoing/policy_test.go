@@ -276,3 +276,25 @@ func TestPrivateOriginsAllowOnlyTheIssuer(t *testing.T) {
 		t.Errorf("the issuer got %d requests, want 1", n)
 	}
 }
+
+// TestLoopbackPolicyAllowsNoPrivateAddress: the loopback-only policy (for
+// documents served on this machine in tests) reaches loopback addresses
+// but still refuses private ones and the admin endpoint.
+func TestLoopbackPolicyAllowsNoPrivateAddress(t *testing.T) {
+	admin := netip.MustParseAddrPort("127.0.0.1:2019")
+	p := outgoing.Policy{Loopback: true, Denied: []netip.AddrPort{admin}}
+	for raw, allowed := range map[string]bool{
+		"https://127.0.0.1:9000/client": true,
+		"https://localhost:9000/client": true,
+		"https://[::1]:9000/client":     true,
+		"https://10.0.0.5/client":       false,
+		"https://192.168.1.1/client":    false,
+		"http://127.0.0.1:2019/stop":    false,
+		"https://169.254.169.254/":      false,
+		"https://app.example.com/c":     true,
+	} {
+		if err := p.Check(raw); (err == nil) != allowed {
+			t.Errorf("Check(%q) = %v, want allowed %v", raw, err, allowed)
+		}
+	}
+}
