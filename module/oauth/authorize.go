@@ -229,6 +229,9 @@ func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, 
 	if len(in["redirect_uri"]) > 1 {
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The parameter redirect_uri appears more than once."}, nil
 	}
+	if link.Disabled {
+		return nil, &pageError{http.StatusForbidden, "Application disabled", fmt.Sprintf("An administrator has disabled %s, so it cannot ask for access now.", link.Name)}, nil
+	}
 	req := &authRequest{link: link, redirectURI: in.Get("redirect_uri"), params: url.Values{}}
 	switch {
 	case req.redirectURI != "" && !link.AllowsRedirect(req.redirectURI):
