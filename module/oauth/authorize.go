@@ -89,8 +89,11 @@ type consentPage struct {
 	// administrator vouched for it.
 	SelfRegistered bool
 	RedirectHost   string
-	CSRF           string
-	Params         []param
+	// Resource is the RFC 8707 resource the tokens will be bound to; ""
+	// when the client asks for none.
+	Resource string
+	CSRF     string
+	Params   []param
 }
 
 type param struct{ Name, Value string }
@@ -140,6 +143,7 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			RedirectOrigin: origin(req.target),
 			SelfRegistered: req.link.Registered,
 			RedirectHost:   redirectHost(req.target),
+			Resource:       req.resource,
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {
