@@ -126,13 +126,20 @@ func TestAdminAPILinks(t *testing.T) {
 // idOf returns the id of the link with the given name.
 func idOf(t *testing.T, name string) string {
 	t.Helper()
+	return linkIDWhere(t, "name", name)
+}
+
+// linkIDWhere returns the id of the incoming link whose field (in the
+// admin API's answer) is value.
+func linkIDWhere(t *testing.T, field, value string) string {
+	t.Helper()
 	_, _, list := adminCall(t, "GET", "/applinks/links", nil)
 	for _, e := range list {
-		if l := e.(map[string]any); l["name"] == name {
+		if l := e.(map[string]any); l[field] == value {
 			return l["id"].(string)
 		}
 	}
-	t.Fatalf("no link %s", name)
+	t.Fatalf("no link of %s %s", field, value)
 	return ""
 }
 

@@ -54,9 +54,9 @@ func listGrants(c *cobra.Command, cl *client, out output, _ []string) error {
 	}
 	rows := [][]string{}
 	for _, g := range gs {
-		rows = append(rows, []string{g.ID, g.User, linkName(g), g.Scope, when(g.CreatedAt), when(g.UpdatedAt), when(g.ExpiresAt)})
+		rows = append(rows, []string{g.ID, g.User, linkName(g), g.Scope, when(g.CreatedAt), when(g.UpdatedAt), when(g.ExpiresAt), g.Resource})
 	}
-	return out.table([]string{"ID", "USER", "LINK", "SCOPE", "CREATED", "LAST REFRESH", "EXPIRES"}, rows)
+	return out.table([]string{"ID", "USER", "LINK", "SCOPE", "CREATED", "LAST REFRESH", "EXPIRES", "RESOURCE"}, rows)
 }
 
 func showGrant(_ *cobra.Command, cl *client, out output, args []string) error {
@@ -67,7 +67,7 @@ func showGrant(_ *cobra.Command, cl *client, out output, args []string) error {
 	if out.json {
 		return out.document(g)
 	}
-	return out.fields([2]string{"ID", g.ID}, [2]string{"User", g.User}, [2]string{"Link", linkName(g)}, [2]string{"Client ID", g.ClientID}, [2]string{"Scope", g.Scope}, [2]string{"Created", when(g.CreatedAt)}, [2]string{"Last refresh", when(g.UpdatedAt)}, [2]string{"Expires", when(g.ExpiresAt)})
+	return out.fields([2]string{"ID", g.ID}, [2]string{"User", g.User}, [2]string{"Link", linkName(g)}, [2]string{"Client ID", g.ClientID}, [2]string{"Scope", g.Scope}, [2]string{"Resource", g.Resource}, [2]string{"Created", when(g.CreatedAt)}, [2]string{"Last refresh", when(g.UpdatedAt)}, [2]string{"Expires", when(g.ExpiresAt)})
 }
 
 func revokeGrant(_ *cobra.Command, cl *client, out output, args []string) error {

@@ -38,15 +38,16 @@ func linkCommands() []*cobra.Command {
 		RunE:    run(showLink),
 	}
 	edit := &cobra.Command{
-		Use:     "edit <link id or name> [--redirect-uri <uri>]… [--scope <permission>] [--require-pkce=true|false]",
-		Short:   "Changes an incoming link's redirect URIs, permission or PKCE requirement; flags left out stay",
-		Example: "  caddy applinks edit jira --scope read\n  caddy applinks edit jira --redirect-uri https://jira.example.com/cb --require-pkce",
+		Use:     "edit <link id or name> [--redirect-uri <uri>]… [--scope <permission>] [--require-pkce=true|false] [--disabled=true|false]",
+		Short:   "Changes an incoming link's redirect URIs, permission or PKCE requirement, or disables it; flags left out stay",
+		Example: "  caddy applinks edit jira --scope read\n  caddy applinks edit jira --redirect-uri https://jira.example.com/cb --require-pkce\n  caddy applinks edit jira --disabled\n  caddy applinks edit jira --disabled=false",
 		Args:    cobra.ExactArgs(1),
 		RunE:    run(editLink),
 	}
 	edit.Flags().StringArray("redirect-uri", nil, "A redirect URI (repeatable); replaces all of them")
 	edit.Flags().String("scope", "", "Permission, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	edit.Flags().Bool("require-pkce", false, "Refuse authorization requests without PKCE")
+	edit.Flags().Bool("disabled", false, "Refuse the link's requests and tokens until --disabled=false")
 	del := &cobra.Command{
 		Use:     "delete <link id or name>",
 		Short:   "Deletes an incoming link with its grants and tokens",
@@ -135,8 +136,12 @@ func editLink(c *cobra.Command, cl *client, out output, args []string) error {
 		pkce, _ := c.Flags().GetBool("require-pkce")
 		body["require_pkce"] = pkce
 	}
+	if c.Flags().Changed("disabled") {
+		disabled, _ := c.Flags().GetBool("disabled")
+		body["disabled"] = disabled
+	}
 	if len(body) == 0 {
-		return fmt.Errorf("nothing to change: give --redirect-uri, --scope or --require-pkce")
+		return fmt.Errorf("nothing to change: give --redirect-uri, --scope, --require-pkce or --disabled")
 	}
 	var l linkView
 	if err := cl.do(http.MethodPatch, "/applinks/links/"+seg(args[0]), body, &l); err != nil {
@@ -203,7 +208,7 @@ func linkFields(out output, l linkView, secret string) error {
 	if secret != "" {
 		pairs = append(pairs, [2]string{"Client secret", secret})
 	}
-	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE || l.Public)}, [2]string{"Public client", yes(l.Public)}, [2]string{"Registered by itself", yes(l.Registered)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
+	pairs = append(pairs, [2]string{"Scope", l.Scope}, [2]string{"Redirect URIs", strings.Join(l.RedirectURIs, " ")}, [2]string{"Requires PKCE", yes(l.RequirePKCE || l.Public)}, [2]string{"Public client", yes(l.Public)}, [2]string{"Registered by itself", yes(l.Registered)}, [2]string{"Disabled", yes(l.Disabled)}, [2]string{"Created", when(l.CreatedAt)}, [2]string{"Created by", l.CreatedBy})
 	return out.fields(pairs...)
 }
 

@@ -11,22 +11,24 @@ import (
 
 // grantView is a grant as the API shows it, with its link's name.
 type grantView struct {
-	ID         string    `json:"id"`
-	User       string    `json:"user_id"`
-	LinkID     string    `json:"link_id"`
-	Link       string    `json:"link"`
-	ClientID   string    `json:"client_id"`
-	Scope      string    `json:"scope"`
-	OIDCScopes []string  `json:"oidc_scopes,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	ID         string   `json:"id"`
+	User       string   `json:"user_id"`
+	LinkID     string   `json:"link_id"`
+	Link       string   `json:"link"`
+	ClientID   string   `json:"client_id"`
+	Scope      string   `json:"scope"`
+	OIDCScopes []string `json:"oidc_scopes,omitempty"`
+	// Resource is the RFC 8707 resource the grant's tokens are bound to.
+	Resource  string    `json:"resource,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // grantViewOf shows g with the name of its link ("" when the link is
 // gone).
 func grantViewOf(r *http.Request, app *applinks.App, g store.Grant) grantView {
-	v := grantView{ID: g.ID, User: g.UserID, LinkID: g.LinkID, ClientID: g.ClientID, Scope: g.Scope, OIDCScopes: g.OIDCScopes, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt, ExpiresAt: g.ExpiresAt}
+	v := grantView{ID: g.ID, User: g.UserID, LinkID: g.LinkID, ClientID: g.ClientID, Scope: g.Scope, OIDCScopes: g.OIDCScopes, Resource: g.Resource, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt, ExpiresAt: g.ExpiresAt}
 	if l, err := app.Links().Get(r.Context(), g.LinkID); err == nil {
 		v.Link = l.Name
 	}

@@ -30,15 +30,18 @@ type linkView struct {
 	// client_credentials grant.
 	ClientCredentials string `json:"client_credentials,omitempty"`
 	// Registered: the client registered itself (RFC 7591).
-	Registered bool      `json:"registered,omitempty"`
-	CreatedAt  time.Time `json:"created_at,omitzero"`
-	CreatedBy  string    `json:"created_by,omitempty"`
+	Registered bool `json:"registered,omitempty"`
+	// Disabled: the link may not authorize, and its tokens are refused,
+	// until enabled again.
+	Disabled  bool      `json:"disabled,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	CreatedBy string    `json:"created_by,omitempty"`
 	// ClientSecret is set only in the answer that creates or rotates it.
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func view(l links.Link) linkView {
-	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, Disabled: l.Disabled, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
 }
 
 // serveLinks lists (GET) or creates (POST) incoming links.
@@ -179,12 +182,14 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, app *applinks
 
 // patchLink edits an incoming link: the fields sent replace the link's,
 // those left out stay. Tokens already issued are held to a lowered scope
-// from their next request on.
+// from their next request on; "disabled" refuses them (and the link's
+// requests for new ones) until it is false again.
 func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.App, l links.Link) error {
 	var in struct {
 		RedirectURIs []string `json:"redirect_uris"`
 		Scope        string   `json:"scope"`
 		RequirePKCE  *bool    `json:"require_pkce"`
+		Disabled     *bool    `json:"disabled"`
 	}
 	if err := readJSON(r, &in); err != nil {
 		return err
@@ -192,28 +197,55 @@ func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.Ap
 	if l.Source == links.SourceConfig {
 		return conflict(links.ErrReadOnly)
 	}
-	edit := links.Edit{RedirectURIs: l.RedirectURIs, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
-	if in.RedirectURIs != nil {
-		edit.RedirectURIs = in.RedirectURIs
+	updated := l
+	if in.RedirectURIs != nil || in.Scope != "" || in.RequirePKCE != nil || in.Disabled == nil {
+		var err error
+		if updated, err = applyEdit(r, app, l, in.RedirectURIs, in.Scope, in.RequirePKCE); err != nil {
+			return err
+		}
 	}
-	if in.Scope != "" {
-		ceiling, err := scope.Parse(in.Scope)
+	if in.Disabled != nil {
+		var err error
+		if updated, err = app.Links().SetDisabled(r.Context(), l.ID, *in.Disabled, actor); err != nil {
+			return linkChangeError(err, l.ID, internal)
+		}
+	}
+	return writeJSON(w, http.StatusOK, view(updated))
+}
+
+// applyEdit changes the redirect URIs, scope and PKCE requirement of link
+// l to those given; nil or empty ones stay.
+func applyEdit(r *http.Request, app *applinks.App, l links.Link, redirectURIs []string, scopeName string, requirePKCE *bool) (links.Link, error) {
+	edit := links.Edit{RedirectURIs: l.RedirectURIs, Ceiling: l.Ceiling, RequirePKCE: l.RequirePKCE}
+	if redirectURIs != nil {
+		edit.RedirectURIs = redirectURIs
+	}
+	if scopeName != "" {
+		ceiling, err := scope.Parse(scopeName)
 		if err != nil {
-			return bad(err)
+			return links.Link{}, bad(err)
 		}
 		edit.Ceiling = ceiling
 	}
-	if in.RequirePKCE != nil {
-		edit.RequirePKCE = *in.RequirePKCE
+	if requirePKCE != nil {
+		edit.RequirePKCE = *requirePKCE
 	}
 	updated, err := app.Links().Update(r.Context(), l.ID, edit, actor)
+	if err != nil {
+		return links.Link{}, linkChangeError(err, l.ID, bad)
+	}
+	return updated, nil
+}
+
+// linkChangeError is the API error of a failed change of link id: a
+// declared link is read-only, a gone one not found, the rest as other
+// says.
+func linkChangeError(err error, id string, other func(error) error) error {
 	switch {
 	case errors.Is(err, links.ErrReadOnly):
 		return conflict(err)
 	case errors.Is(err, store.ErrNotFound):
-		return notFound("link", l.ID)
-	case err != nil:
-		return bad(err)
+		return notFound("link", id)
 	}
-	return writeJSON(w, http.StatusOK, view(updated))
+	return other(err)
 }

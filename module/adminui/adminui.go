@@ -48,6 +48,7 @@ func New(app *applinks.App) *UI {
 		Path + "/incoming/{id}":                      u.serveEditIncoming,
 		"GET " + Path + "/incoming/{id}/credentials": u.serveCredentials,
 		Path + "/incoming/{id}/rotate":               u.serveRotate,
+		Path + "/incoming/{id}/disable":              u.serveDisable,
 		Path + "/outgoing/{name}":                    u.serveEditOutgoing,
 		Path + "/delete":                             u.serveDelete,
 		Path + "/users":                              u.serveUsers,

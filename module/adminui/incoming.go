@@ -99,7 +99,11 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		return err
 	}
 	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Activity: act,
-		Intro: []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."}}
+		Intro:          []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."},
+		ActionsHeading: "Access", Actions: u.accessActions(s, l)}
+	if l.Disabled {
+		page.Intro = append(page.Intro, "This link is disabled: it cannot ask for access or get tokens, and the tokens it holds are refused.")
+	}
 	if l.Source == links.SourceConfig {
 		for i := range f.Fields {
 			f.Fields[i].ReadOnly = true

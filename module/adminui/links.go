@@ -82,11 +82,15 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 	var rows []linkRow
 	byName := map[string]int{}
 	for _, l := range in {
+		active := status{Direction: "Incoming", Text: "Active", Class: "ok"}
+		if l.Disabled {
+			active = status{Direction: "Incoming", Text: "Disabled", Class: "bad"}
+		}
 		row := linkRow{
 			Name: l.Name, Direction: "Incoming", Provider: incomingKind(l),
 			FromConfig: l.Source == links.SourceConfig,
 			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig, Public: l.Public},
-			Statuses:   []status{{Direction: "Incoming", Text: "Active", Class: "ok"}},
+			Statuses:   []status{active},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })

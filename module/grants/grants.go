@@ -47,7 +47,8 @@ type Users interface {
 
 // Links gives the current permission ceiling of a link, which bounds what
 // every token issued through it grants; store.ErrNotFound means its tokens
-// are void (a runtime link deleted, a config link removed from the config).
+// are void (a runtime link deleted, a config link removed from the config),
+// scope.None that they are refused for now (a disabled link).
 type Links interface {
 	Ceiling(ctx context.Context, id string) (scope.Scope, error)
 }
@@ -500,8 +501,9 @@ func (s *Service) RevokeUser(ctx context.Context, userID, by string) (int, error
 
 // Validate returns what a token grants now: it must be well-formed, known,
 // unexpired, of a live grant whose user still exists and is enabled and
-// whose link still exists; it grants no more than the user's role and the
-// link's ceiling allow today. kind selects access or refresh tokens.
+// whose link still exists and is enabled; it grants no more than the
+// user's role and the link's ceiling allow today. kind selects access or
+// refresh tokens.
 func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind) (Access, error) {
 	prefix := token.Access
 	if kind == store.RefreshToken {
@@ -526,7 +528,7 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 		return Access{}, ErrInvalidToken
 	}
 	ceiling, err := s.links.Ceiling(ctx, g.LinkID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && ceiling == scope.None) {
 		return Access{}, ErrInvalidToken
 	}
 	if err != nil {

@@ -172,11 +172,15 @@ func (r *Registry) ByClientID(ctx context.Context, clientID string) (Link, error
 }
 
 // Ceiling returns the current permission ceiling of the link with the
-// given id; store.ErrNotFound when there is no such link.
+// given id: scope.None while it is disabled (see SetDisabled);
+// store.ErrNotFound when there is no such link.
 func (r *Registry) Ceiling(ctx context.Context, id string) (scope.Scope, error) {
 	l, err := r.Get(ctx, id)
 	if err != nil {
 		return scope.None, err
+	}
+	if l.Disabled {
+		return scope.None, nil
 	}
 	return l.Ceiling, nil
 }

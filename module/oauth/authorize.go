@@ -95,8 +95,11 @@ type consentPage struct {
 	Document    bool
 	ClientHost  string
 	ClaimedName string
-	CSRF        string
-	Params      []param
+	// Resource is the RFC 8707 resource the tokens will be bound to; ""
+	// when the client asks for none.
+	Resource string
+	CSRF     string
+	Params   []param
 }
 
 type param struct{ Name, Value string }
@@ -149,6 +152,7 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			Document:       req.link.Source == links.SourceDocument,
 			ClientHost:     req.link.Name,
 			ClaimedName:    req.link.ClaimedName,
+			Resource:       req.resource,
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {
@@ -241,6 +245,9 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 func parseAuthParams(link links.Link, in url.Values) (*authRequest, *pageError, *oautherror.Error) {
 	if len(in["redirect_uri"]) > 1 {
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The parameter redirect_uri appears more than once."}, nil
+	}
+	if link.Disabled {
+		return nil, &pageError{http.StatusForbidden, "Application disabled", fmt.Sprintf("An administrator has disabled %s, so it cannot ask for access now.", link.Name)}, nil
 	}
 	req := &authRequest{link: link, redirectURI: in.Get("redirect_uri"), params: url.Values{}}
 	switch {
