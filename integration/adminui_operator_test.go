@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -253,12 +252,7 @@ func TestAdminWizardErrorsAreSentencesNotChains(t *testing.T) {
 	wizard := "/applinks/admin/new/gateway"
 	noMetadata := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(noMetadata.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + portToReuse(t)
 	for _, tc := range []struct{ url, want string }{
 		{noMetadata.URL, "No OAuth 2.0 metadata could be read from " + noMetadata.URL + ": its answer was not usable OAuth 2.0 metadata. Check the address"},
 		{closed, "No OAuth 2.0 metadata could be read from " + closed + ": nothing answers at that address."},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html"
 	"maps"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -742,12 +743,7 @@ func TestOIDCLoginDefaultRoleNone(t *testing.T) {
 // the gateway from starting; its button answers 502 until it is up, and
 // sign-in works once the discovery is tried again.
 func TestOIDCLoginProviderDownAtStart(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := portToReuse(t)
 	fakeOPGateway(t, "http://"+addr, "READ", "")
 
 	b := newOPBrowser(t)
@@ -759,7 +755,7 @@ func TestOIDCLoginProviderDownAtStart(t *testing.T) {
 	b.wantSignedOut(t)
 
 	f := newUnstartedFakeOP(t)
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listening again on %s: %v", addr, err)
 	}
@@ -887,4 +883,22 @@ func TestOIDCLoginOnlyShowsPasswordFormForLocalUsers(t *testing.T) {
 	if resp.Request.URL.Path == "/applinks/login" {
 		t.Fatalf("lou could not sign in: %d", resp.StatusCode)
 	}
+}
+
+// portToReuse returns a loopback address free now, for a server the test
+// starts later on it. The port is below Linux's ephemeral range
+// (32768–60999), so that no outgoing connection of the test binary (to
+// PostgreSQL, say) takes it meanwhile.
+func portToReuse(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.N(10000))
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
