@@ -49,31 +49,9 @@ func TestBackupRestoresIntoAFreshGateway(t *testing.T) {
 	if err := os.WriteFile(dir+".key", key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startProcessOn(t, caddyBinary(t), fmt.Sprintf(`{
-	admin off
-	http_port %d
-	applinks {
-		storage badger %s
-		refresh_grace 2s
-		user alice %s ADMIN
-		incoming app {
-			redirect_uri %s
-			scope WRITE
-			client_id %s
-			client_secret %s
-		}
-	}
-}
-:%d {
-	applinks
-	handle /api/* {
-		require_token
-		respond "{http.auth.user.id}" 200
-	}
-}
-`, backupPort, dir, hashFor(t, password), redirectURI, clientID, secretValue, backupPort), backupPort)
+	startProcessOn(t, caddyBinary(t), processGateway(t, backupPort, "off", "badger "+dir, "refresh_grace 2s"), backupPort)
 	restored := clusterNode{base: fmt.Sprintf("http://127.0.0.1:%d", backupPort)}
-	if status, body := callAPI(restored, http.MethodGet, tok.AccessToken); status != http.StatusOK || body != "alice" {
+	if status, body := callAPI(restored, http.MethodGet, tok.AccessToken); status != http.StatusOK || body != "alice WRITE" {
 		t.Fatalf("the restored gateway answered %d %q to a token of the backed-up one", status, body)
 	}
 	if status, m := refreshAt(restored.base, tok.RefreshToken); status != http.StatusOK {

@@ -40,31 +40,8 @@ type clusterNode struct {
 // database dsn: the same secret key and issuer on every node, as
 // examples/cluster has them.
 func clusterCaddyfile(t testing.TB, dsn string, port, admin int) string {
-	return fmt.Sprintf(`{
-	admin localhost:%d
-	http_port %d
-	applinks {
-		storage postgres %q
-		secret_key "the cluster's at-rest key, the same on every node"
-		issuer http://127.0.0.1:%d
-		refresh_grace 1s
-		user alice %s ADMIN
-		incoming app {
-			redirect_uri %s
-			scope WRITE
-			client_id %s
-			client_secret %s
-		}
-	}
-}
-:%d {
-	applinks
-	handle /api/* {
-		require_token
-		respond "{http.auth.user.id} {http.auth.user.scope}" 200
-	}
-}
-`, admin, port, dsn, clusterPortA, hashFor(t, password), redirectURI, clientID, secretValue, port)
+	return processGateway(t, port, fmt.Sprintf("localhost:%d", admin), fmt.Sprintf("postgres %q", dsn),
+		fmt.Sprintf("secret_key \"the cluster's at-rest key, the same on every node\"\n\t\tissuer http://127.0.0.1:%d\n\t\trefresh_grace 1s", clusterPortA))
 }
 
 // startCluster runs two gateway processes on one new database.

@@ -22,30 +22,8 @@ const (
 // migrateCaddyfile is a gateway on migratePort keeping its state in
 // storage, with a require_token site under /api/.
 func migrateCaddyfile(t *testing.T, storage string) string {
-	return fmt.Sprintf(`{
-	admin off
-	http_port %d
-	applinks {
-		storage %s
-		secret_key "the at-rest key, the same before and after the move"
-		refresh_grace %s
-		user alice %s ADMIN
-		incoming app {
-			redirect_uri %s
-			scope WRITE
-			client_id %s
-			client_secret %s
-		}
-	}
-}
-:%d {
-	applinks
-	handle /api/* {
-		require_token
-		respond "{http.auth.user.id} {http.auth.user.scope}" 200
-	}
-}
-`, migratePort, storage, migrateGrace, hashFor(t, password), redirectURI, clientID, secretValue, migratePort)
+	return processGateway(t, migratePort, "off", storage,
+		fmt.Sprintf("secret_key \"the at-rest key, the same before and after the move\"\n\t\trefresh_grace %s", migrateGrace))
 }
 
 // TestMigrateStoreFromBadgerToPostgres: `caddy applinks migrate-store`

@@ -236,12 +236,8 @@ func (r *Registry) Create(ctx context.Context, in NewLink) (Link, string, error)
 		UpdatedAt:    now,
 		CreatedBy:    in.CreatedBy,
 	}
-	var sec string
-	if !in.Public {
-		sec = token.New(token.ClientSecret)
-		sl.Secrets = []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(id)), CreatedAt: now}}
-	}
-	if err := r.store.CreateLink(ctx, sl); err != nil {
+	sec, err := r.createLink(ctx, &sl, now)
+	if err != nil {
 		return Link{}, "", err
 	}
 	r.audit.Info("link created", zap.String("link", sl.Name), zap.String("link_id", id), zap.String("client_id", sl.ClientID), zap.Bool("public", sl.Public), zap.String("by", in.CreatedBy))
@@ -482,4 +478,19 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// createLink gives a new confidential link its first secret (sealed; a
+// public link has none) and stores it; it returns the secret in the clear,
+// to be shown this once.
+func (r *Registry) createLink(ctx context.Context, sl *store.Link, now time.Time) (string, error) {
+	var sec string
+	if !sl.Public {
+		sec = token.New(token.ClientSecret)
+		sl.Secrets = []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(sl.ID)), CreatedAt: now}}
+	}
+	if err := r.store.CreateLink(ctx, *sl); err != nil {
+		return "", err
+	}
+	return sec, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/scope"
 	"github.com/applinks/caddy-applinks/module/store"
-	"github.com/applinks/caddy-applinks/module/token"
 )
 
 // Kinds of redirect URI a registration policy may allow.
@@ -115,12 +114,8 @@ func (r *Registry) Register(ctx context.Context, p Registration, in Registrant) 
 		UpdatedAt:    now,
 		CreatedBy:    "self-registration",
 	}
-	var sec string
-	if !in.Public {
-		sec = token.New(token.ClientSecret)
-		sl.Secrets = []store.Secret{{Sealed: r.keys.Seal([]byte(sec), []byte(id)), CreatedAt: now}}
-	}
-	if err := r.store.CreateLink(ctx, sl); err != nil {
+	sec, err := r.createLink(ctx, &sl, now)
+	if err != nil {
 		return Link{}, "", err
 	}
 	r.audit.Info("client registered", zap.String("link", sl.Name), zap.String("link_id", id), zap.String("client_id", sl.ClientID), zap.Bool("public", sl.Public), zap.Strings("redirect_uris", sl.RedirectURIs))
