@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/store/storepool"
 )
 
 func init() {
@@ -36,8 +36,7 @@ type Storage struct {
 	logger *zap.Logger
 	dir    string // cleaned absolute Dir, the pool key
 
-	mu     sync.Mutex
-	opened store.Store // set while this module holds a pool reference
+	ref storepool.Ref // this module's reference to the open database
 }
 
 // CaddyModule returns the Caddy module information.
@@ -66,15 +65,10 @@ func (s *Storage) Provision(ctx caddy.Context) error {
 // another config generation already has it open. Calling it again returns
 // the same store.
 func (s *Storage) OpenStore(context.Context) (store.Store, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opened != nil {
-		return s.opened, nil
-	}
 	if s.dir == "" {
 		return nil, errors.New("opening badger store: storage not provisioned")
 	}
-	val, loaded, err := pool.LoadOrNew(s.dir, func() (caddy.Destructor, error) {
+	val, loaded, err := s.ref.Open(pool, s.dir, func() (caddy.Destructor, error) {
 		st, err := Open(s.dir, Options{
 			SyncWrites: s.SyncWrites,
 			Logger:     s.logger,
@@ -95,8 +89,7 @@ func (s *Storage) OpenStore(context.Context) (store.Store, error) {
 				zap.String("dir", s.dir), zap.Bool("in_effect", ps.syncWrites))
 		}
 	}
-	s.opened = ps.Store
-	return s.opened, nil
+	return ps.Store, nil
 }
 
 // KeyFile returns the file next to the database directory (Dir + ".key")
@@ -123,13 +116,7 @@ func (s *Storage) Location() string {
 // Cleanup releases this module's reference to the database, which is
 // closed when no config generation uses it any more.
 func (s *Storage) Cleanup() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opened == nil {
-		return nil
-	}
-	s.opened = nil
-	deleted, err := pool.Delete(s.dir)
+	deleted, err := s.ref.Release(pool)
 	if deleted && s.logger != nil {
 		s.logger.Debug("closed unused badger database", zap.String("dir", s.dir))
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
@@ -15,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/applinks/caddy-applinks/module/store"
+	"github.com/applinks/caddy-applinks/module/store/storepool"
 )
 
 func init() {
@@ -43,8 +43,7 @@ type Storage struct {
 	dsn     string // DSN with placeholders resolved, the pool key
 	keyFile string // absolute KeyFilePath
 
-	mu     sync.Mutex
-	opened *Store // set while this module holds a pool reference
+	ref storepool.Ref // this module's reference to the open store
 }
 
 // CaddyModule returns the Caddy module information.
@@ -87,15 +86,10 @@ func (s *Storage) Provision(ctx caddy.Context) error {
 // migrating the schema) unless another config generation has it open.
 // Calling it again returns the same store.
 func (s *Storage) OpenStore(ctx context.Context) (store.Store, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opened != nil {
-		return s.opened, nil
-	}
 	if s.dsn == "" {
 		return nil, errors.New("opening postgres store: storage not provisioned")
 	}
-	val, loaded, err := pool.LoadOrNew(s.dsn, func() (caddy.Destructor, error) {
+	val, loaded, err := s.ref.Open(pool, s.dsn, func() (caddy.Destructor, error) {
 		st, err := Open(ctx, s.dsn, Options{Logger: s.logger})
 		if err != nil {
 			return nil, fmt.Errorf("opening postgres store %s: %w", s.Location(), err)
@@ -108,8 +102,7 @@ func (s *Storage) OpenStore(ctx context.Context) (store.Store, error) {
 	if loaded {
 		s.logger.Debug("sharing open postgres store", zap.String("database", s.Location()))
 	}
-	s.opened = val.(pooledStore).Store
-	return s.opened, nil
+	return val.(pooledStore).Store, nil
 }
 
 // KeyFile returns the key_file, or "" when none is configured (the app
@@ -138,13 +131,7 @@ func (s *Storage) Location() string {
 // Cleanup releases this module's reference to the store, which is closed
 // when no config generation uses it any more.
 func (s *Storage) Cleanup() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opened == nil {
-		return nil
-	}
-	s.opened = nil
-	deleted, err := pool.Delete(s.dsn)
+	deleted, err := s.ref.Release(pool)
 	if deleted && s.logger != nil {
 		s.logger.Debug("closed unused postgres store", zap.String("database", s.Location()))
 	}
