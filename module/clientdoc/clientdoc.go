@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -36,6 +38,10 @@ const (
 	MaxTTL = 24 * time.Hour
 	// MaxEntries bounds how many documents are cached.
 	MaxEntries = 1000
+	// FailureTTL is how long a document that could not be fetched, or was
+	// refused, is answered from the cache with the same refusal, so that
+	// requests naming it do not each make the gateway fetch it again.
+	FailureTTL = 30 * time.Second
 )
 
 // Document is the part of a client ID metadata document the gateway
@@ -74,12 +80,17 @@ type Fetcher struct {
 	client *http.Client
 	now    func() time.Time
 
+	// flight makes one fetch of a document for its concurrent callers.
+	flight singleflight.Group
+
 	mu    sync.Mutex
 	cache map[string]entry
 }
 
+// entry is a cached document, or the refusal of one (err set).
 type entry struct {
 	doc     Document
+	err     error
 	expires time.Time
 }
 
@@ -147,18 +158,34 @@ func (f *Fetcher) Fetch(ctx context.Context, clientID string) (Document, error) 
 	if err := f.Accepts(clientID); err != nil {
 		return Document{}, err
 	}
-	now := f.now()
 	f.mu.Lock()
 	e, ok := f.cache[clientID]
 	f.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.doc, nil
+	if ok && f.now().Before(e.expires) {
+		return e.doc, e.err
 	}
-	doc, ttl, err := f.fetch(ctx, clientID)
+	// One fetch for every concurrent caller, which the first caller's
+	// going away does not cut short.
+	v, err, _ := f.flight.Do(clientID, func() (any, error) {
+		return f.fetchAndRemember(context.WithoutCancel(ctx), clientID)
+	})
 	if err != nil {
 		return Document{}, err
 	}
-	if err := check(doc, clientID); err != nil {
+	return v.(Document), nil
+}
+
+// fetchAndRemember fetches and checks the document of clientID and caches
+// it for as long as its Cache-Control allows, or the refusal for
+// FailureTTL.
+func (f *Fetcher) fetchAndRemember(ctx context.Context, clientID string) (Document, error) {
+	doc, ttl, err := f.fetch(ctx, clientID)
+	if err == nil {
+		err = check(doc, clientID)
+	}
+	now := f.now()
+	if err != nil {
+		f.remember(clientID, entry{err: err, expires: now.Add(FailureTTL)}, now)
 		return Document{}, err
 	}
 	if ttl > 0 {

@@ -144,3 +144,56 @@ func TestPrivateAddressRefusedWithAllowLoopback(t *testing.T) {
 		t.Fatalf("private address: %v", err)
 	}
 }
+
+// TestRefusalsAndConcurrentFetchesDoNotMultiplyFetches: requests naming a
+// document that is refused do not each make the gateway fetch it again
+// (the refusal is kept FailureTTL), and concurrent requests for one
+// document share one fetch: a client cannot make the gateway fetch a URL
+// once per authorization request.
+func TestRefusalsAndConcurrentFetchesDoNotMultiplyFetches(t *testing.T) {
+	bad, badHits := docServer(t, "max-age=600", func(string) string { return `{"client_id":"https://other.example/c"}` })
+	c := &clock{time.Now()}
+	f := clientdoc.New(clientdoc.Policy{AllowLoopback: true}, c.now)
+	for range 3 {
+		if _, err := f.Fetch(context.Background(), bad); !errors.Is(err, links.ErrBadDocument) {
+			t.Fatalf("Fetch of a refused document = %v", err)
+		}
+	}
+	if n := badHits.Load(); n != 1 {
+		t.Fatalf("a refused document was fetched %d times within FailureTTL, want 1", n)
+	}
+	c.t = c.t.Add(clientdoc.FailureTTL + time.Second)
+	if _, err := f.Fetch(context.Background(), bad); !errors.Is(err, links.ErrBadDocument) || badHits.Load() != 2 {
+		t.Fatalf("after FailureTTL: %v, %d fetches, want 2", err, badHits.Load())
+	}
+
+	var hits atomic.Int32
+	var self string
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(good(self)))
+	}))
+	t.Cleanup(srv.Close)
+	self = srv.URL + "/client.json"
+	g := clientdoc.New(clientdoc.Policy{AllowLoopback: true}, time.Now)
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() {
+			_, err := g.Fetch(context.Background(), self)
+			errs <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // all ten are waiting by now
+	close(release)
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("10 concurrent requests fetched the document %d times, want 1", n)
+	}
+}
