@@ -114,28 +114,10 @@ func TestKill9KeepsGrantsOnPostgres(t *testing.T) {
 // kill9KeepsGrants runs the kill -9 test with the given storage option.
 func kill9KeepsGrants(t *testing.T, storage string) {
 	bin := caddyBinary(t)
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	http_port %d
-	applinks {
-		storage %s
-		secret_key "an at-rest key of at least thirty-two characters"
-		# A request in flight at the kill may have rotated the token without
-		# the client hearing of it: the grace lets the client retry it.
-		refresh_grace 30s
-		user alice %s ADMIN
-		incoming app {
-			redirect_uri %s
-			scope WRITE
-			client_id %s
-			client_secret %s
-		}
-	}
-}
-:%d {
-	applinks
-}
-`, crashPort, storage, hashFor(t, password), redirectURI, clientID, secretValue, crashPort)
+	// A request in flight at the kill may have rotated the token without
+	// the client hearing of it: the grace lets the client retry it.
+	caddyfile := processGateway(t, crashPort, "off", storage,
+		"secret_key \"an at-rest key of at least thirty-two characters\"\n\t\trefresh_grace 30s")
 	proc := startProcess(t, bin, caddyfile)
 	crashBase := fmt.Sprintf("http://127.0.0.1:%d", crashPort)
 
