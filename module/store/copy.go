@@ -63,6 +63,10 @@ type Copier interface {
 	// them: links, outgoing links, users, subjects, signing keys and the
 	// key check before grants, grants before their tokens, outgoing links
 	// before their connections. An error from fn stops it and is returned.
+	// OAuth 1.0a request tokens and nonces are not exported: both are
+	// worthless minutes after they were written (a consumer asks for a new
+	// request token; a nonce only guards its timestamp's window, which a
+	// migration outlasts).
 	Export(ctx context.Context, fn func(Record) error) error
 	// ImportGrant writes a grant as it is (its generation and expiry
 	// unchanged), replacing one of the same id; ImportToken writes a token

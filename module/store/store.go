@@ -59,6 +59,7 @@ type Store interface {
 	KeyStore
 	KeyCheckStore
 	OutgoingStore
+	OAuth1Store
 	// GarbageCollect deletes the records whose expiry is before now and
 	// returns how many it deleted (a backend that drops expired records
 	// by itself, like Badger's TTLs, may report 0). The app runs it
@@ -374,6 +375,9 @@ type Link struct {
 	// Disabled links can neither authorize nor use their tokens until
 	// enabled again.
 	Disabled bool `json:"disabled,omitempty"`
+	// OAuth1 makes the link an OAuth 1.0a consumer (ClientID its consumer
+	// key) instead of an OAuth 2.0 client; nil for an OAuth 2.0 client.
+	OAuth1 *OAuth1Consumer `json:"oauth1,omitempty"`
 	// LastUsedAt is when tokens were last issued to the link, kept to the
 	// day; zero when never.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
@@ -448,6 +452,8 @@ type TokenKind string
 const (
 	AccessToken  TokenKind = "access"
 	RefreshToken TokenKind = "refresh"
+	// OAuth1Token is an OAuth 1.0a access token, alone in its grant.
+	OAuth1Token TokenKind = "oauth1"
 )
 
 // Token is the stored form of an issued token: its SHA-256 and what it
@@ -472,6 +478,9 @@ type Token struct {
 	// sealed by the token service with a key only the refresh token itself
 	// gives, so that a retry within the grace gets the same pair back.
 	SealedChild []byte `json:"sealed_child,omitempty"`
+	// SealedSecret, on an OAuth 1.0a access token of an HMAC-SHA1
+	// consumer, is the token secret it signs with, sealed.
+	SealedSecret []byte `json:"sealed_secret,omitempty"`
 }
 
 // Session is a signed-in browser session.

@@ -1,5 +1,6 @@
 // Package token makes and checks the gateway's opaque secrets: access and
-// refresh tokens, authorization codes, client secrets and session cookies.
+// refresh tokens, authorization codes, client secrets, session cookies and
+// the tokens and token secrets of OAuth 1.0a consumers.
 //
 // A token is a type prefix followed by the base64url encoding of 32 random
 // bytes and a 4-byte CRC-32 of prefix and random part, so that secret
@@ -23,6 +24,12 @@ const (
 	Code         = "alc_"
 	ClientSecret = "als_"
 	Session      = "alk_"
+	// OAuth1Access is an OAuth 1.0a access token, OAuth1Request a request
+	// token awaiting the user's authorization, OAuth1Secret the token
+	// secret an HMAC-SHA1 consumer signs with.
+	OAuth1Access  = "alo_"
+	OAuth1Request = "alq_"
+	OAuth1Secret  = "alt_"
 )
 
 const (
@@ -61,7 +68,7 @@ func Valid(tok, prefix string) bool {
 // Kind returns the prefix of a well-formed token with a valid checksum, or
 // "" when tok is not one of ours.
 func Kind(tok string) string {
-	for _, p := range [...]string{Access, Refresh, Code, ClientSecret, Session} {
+	for _, p := range [...]string{Access, Refresh, Code, ClientSecret, Session, OAuth1Access, OAuth1Request, OAuth1Secret} {
 		if strings.HasPrefix(tok, p) {
 			if Valid(tok, p) {
 				return p

@@ -14,7 +14,7 @@ import (
 	"github.com/applinks/caddy-applinks/module/token"
 )
 
-var prefixes = []string{token.Access, token.Refresh, token.Code, token.ClientSecret, token.Session}
+var prefixes = []string{token.Access, token.Refresh, token.Code, token.ClientSecret, token.Session, token.OAuth1Access, token.OAuth1Request, token.OAuth1Secret}
 
 func TestNew(t *testing.T) {
 	for _, p := range prefixes {

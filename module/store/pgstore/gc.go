@@ -9,8 +9,8 @@ import (
 )
 
 // GarbageCollect deletes the codes, tokens (by the later of ExpiresAt and
-// KeepUntil), grants (with their tokens), sessions, pending authorizations
-// and signing keys that expired at or before now, in one transaction, and
+// KeepUntil), grants (with their tokens), sessions, pending authorizations,
+// signing keys, OAuth 1.0a request tokens and nonces that expired at or before now, in one transaction, and
 // returns how many it deleted. Grants and signing keys without an expiry
 // are kept.
 func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (int, error) {
@@ -30,6 +30,8 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time) (int, error) 
 			"DELETE FROM sessions WHERE expires_at <= $1",
 			"DELETE FROM pending WHERE expires_at <= $1",
 			"DELETE FROM signing_keys WHERE expires_at <= $1",
+			"DELETE FROM request_tokens WHERE expires_at <= $1",
+			"DELETE FROM nonces WHERE expires_at <= $1",
 		} {
 			b.Queue(sql, now).Exec(func(tag pgconn.CommandTag) error {
 				n += int(tag.RowsAffected())

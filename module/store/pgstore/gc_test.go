@@ -46,6 +46,9 @@ func TestClockAndGarbageCollect(t *testing.T) {
 	must(t, s.CreatePending(ctx, p))
 	must(t, s.PutSigningKey(ctx, store.SigningKey{ID: "old", CreatedAt: now, ExpiresAt: hour}))
 	must(t, s.PutSigningKey(ctx, store.SigningKey{ID: "kept", CreatedAt: now}))
+	rt := store.RequestToken{Hash: hash(), LinkID: "link-1", ConsumerKey: "jira", Callback: "oob", CreatedAt: now, ExpiresAt: hour}
+	must(t, s.CreateRequestToken(ctx, rt))
+	must(t, s.RememberNonce(ctx, store.Nonce{Hash: hash(), ExpiresAt: hour}))
 
 	// The store whose clock is two hours ahead finds them expired.
 	if _, err := later.GetSession(ctx, sess.Hash); !errors.Is(err, store.ErrNotFound) {
@@ -69,9 +72,9 @@ func TestClockAndGarbageCollect(t *testing.T) {
 	n, err = s.GarbageCollect(ctx, now.Add(2*time.Hour))
 	must(t, err)
 	// 3 codes, 3 tokens (two of the expiring grant, one of the other),
-	// the expiring grant, the session, the pending authorization and the
-	// old signing key.
-	if want := 3 + 3 + 1 + 1 + 1 + 1; n != want {
+	// the expiring grant, the session, the pending authorization, the
+	// old signing key, the request token and the nonce.
+	if want := 3 + 3 + 1 + 1 + 1 + 1 + 1 + 1; n != want {
 		t.Errorf("GarbageCollect deleted %d records, want %d", n, want)
 	}
 	if _, _, err := s.LookupToken(ctx, kept.Hash); err != nil {

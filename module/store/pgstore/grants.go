@@ -20,7 +20,7 @@ const (
 	grantColumns = `g.id, g.link_id, g.client_id, g.user_id, g.scope, g.oidc_scopes, g.auth_time,
 	g.generation, g.created_at, g.updated_at, g.expires_at, g.resource`
 	tokenColumns = `t.hash, t.kind, t.grant_id, t.generation, t.scope, t.issued_at, t.expires_at,
-	t.keep_until, t.used_at, t.access_hash, t.sealed_child`
+	t.keep_until, t.used_at, t.access_hash, t.sealed_child, t.sealed_secret`
 )
 
 // selectTokenAndGrant reads the token with hash $1 and its grant, both
@@ -48,14 +48,14 @@ const (
 		auth_time = EXCLUDED.auth_time, generation = EXCLUDED.generation, created_at = EXCLUDED.created_at,
 		updated_at = EXCLUDED.updated_at, expires_at = EXCLUDED.expires_at, resource = EXCLUDED.resource`
 	upsertToken = `INSERT INTO tokens (hash, kind, grant_id, generation, scope, issued_at, expires_at,
-		keep_until, used_at, access_hash, sealed_child)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		keep_until, used_at, access_hash, sealed_child, sealed_secret)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	ON CONFLICT (hash) DO UPDATE SET kind = EXCLUDED.kind, grant_id = EXCLUDED.grant_id,
 		generation = EXCLUDED.generation, scope = EXCLUDED.scope, issued_at = EXCLUDED.issued_at,
 		expires_at = EXCLUDED.expires_at, keep_until = EXCLUDED.keep_until, used_at = EXCLUDED.used_at,
-		access_hash = EXCLUDED.access_hash, sealed_child = EXCLUDED.sealed_child`
+		access_hash = EXCLUDED.access_hash, sealed_child = EXCLUDED.sealed_child, sealed_secret = EXCLUDED.sealed_secret`
 	updateToken = `UPDATE tokens SET kind = $2, grant_id = $3, generation = $4, scope = $5, issued_at = $6,
-		expires_at = $7, keep_until = $8, used_at = $9, access_hash = $10, sealed_child = $11
+		expires_at = $7, keep_until = $8, used_at = $9, access_hash = $10, sealed_child = $11, sealed_secret = $12
 	WHERE hash = $1`
 )
 
@@ -255,11 +255,11 @@ func grantArgs(g store.Grant) []any {
 // tokenDest returns the scan targets of tokenColumns.
 func tokenDest(t *store.Token) []any {
 	return []any{&t.Hash, &t.Kind, &t.GrantID, &t.Generation, &t.Scope, &t.IssuedAt, &t.ExpiresAt,
-		(*nullTime)(&t.KeepUntil), (*nullTime)(&t.UsedAt), &t.AccessHash, &t.SealedChild}
+		(*nullTime)(&t.KeepUntil), (*nullTime)(&t.UsedAt), &t.AccessHash, &t.SealedChild, &t.SealedSecret}
 }
 
 // tokenArgs returns the values of tokenColumns.
 func tokenArgs(t store.Token) []any {
 	return []any{t.Hash, string(t.Kind), t.GrantID, t.Generation, t.Scope, t.IssuedAt, t.ExpiresAt,
-		nullTime(t.KeepUntil), nullTime(t.UsedAt), t.AccessHash, t.SealedChild}
+		nullTime(t.KeepUntil), nullTime(t.UsedAt), t.AccessHash, t.SealedChild, t.SealedSecret}
 }

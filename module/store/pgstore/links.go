@@ -14,7 +14,9 @@ import (
 // selectLinks reads links with their secrets, one row per secret (or one
 // row for a link without secrets); a WHERE clause is appended.
 const selectLinks = `SELECT l.id, l.name, l.client_id, l.redirect_uris, l.ceiling, l.require_pkce,
-	l.public, l.service_user, l.registered, l.disabled, l.last_used_at, l.created_at, l.updated_at, l.created_by, s.position, s.sealed, s.created_at, s.expires_at
+	l.public, l.service_user, l.registered, l.disabled, l.last_used_at, l.created_at, l.updated_at, l.created_by,
+	l.oauth1, l.consumer_public_key, l.consumer_callback, l.two_legged, l.execute_as, l.impersonation,
+	s.position, s.sealed, s.created_at, s.expires_at
 FROM links l LEFT JOIN link_secrets s ON s.link_id = l.id `
 
 // linksOrder orders the rows of selectLinks by link name and secret.
@@ -28,8 +30,9 @@ func (s *Store) CreateLink(ctx context.Context, l store.Link) error {
 	}
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO links (id, name, client_id, redirect_uris, ceiling, require_pkce,
-		public, service_user, registered, disabled, last_used_at, created_at, updated_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, linkArgs(l)...)
+		public, service_user, registered, disabled, last_used_at, created_at, updated_at, created_by,
+		oauth1, consumer_public_key, consumer_callback, two_legged, execute_as, impersonation)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`, linkArgs(l)...)
 	queueSecrets(b, l.ID, l.Secrets)
 	// A batch runs in one implicit transaction: all of it or nothing.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -96,7 +99,8 @@ func (s *Store) UpdateLink(ctx context.Context, id string, fn func(*store.Link) 
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE links SET name = $2, client_id = $3, redirect_uris = $4, ceiling = $5, require_pkce = $6,
 			public = $7, service_user = $8, registered = $9, disabled = $10, last_used_at = $11,
-			created_at = $12, updated_at = $13, created_by = $14 WHERE id = $1`, linkArgs(l)...)
+			created_at = $12, updated_at = $13, created_by = $14, oauth1 = $15, consumer_public_key = $16,
+			consumer_callback = $17, two_legged = $18, execute_as = $19, impersonation = $20 WHERE id = $1`, linkArgs(l)...)
 		b.Queue("DELETE FROM link_secrets WHERE link_id = $1", id)
 		queueSecrets(b, id, l.Secrets)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
@@ -133,8 +137,13 @@ func (s *Store) DeleteLink(ctx context.Context, id string) error {
 // linkArgs returns the values of a link's columns in the order of the
 // INSERT and UPDATE statements, id first.
 func linkArgs(l store.Link) []any {
+	var c store.OAuth1Consumer
+	if l.OAuth1 != nil {
+		c = *l.OAuth1
+	}
 	return []any{l.ID, l.Name, l.ClientID, l.RedirectURIs, l.Ceiling, l.RequirePKCE,
-		l.Public, l.ServiceUser, l.Registered, l.Disabled, nullTime(l.LastUsedAt), l.CreatedAt, l.UpdatedAt, l.CreatedBy}
+		l.Public, l.ServiceUser, l.Registered, l.Disabled, nullTime(l.LastUsedAt), l.CreatedAt, l.UpdatedAt, l.CreatedBy,
+		l.OAuth1 != nil, c.PublicKey, c.Callback, c.TwoLegged, c.ExecuteAs, c.Impersonation}
 }
 
 // queueSecrets queues the inserts of a link's secrets, numbered in order.
@@ -192,14 +201,21 @@ func eachLink(rows pgx.Rows, fn func(store.Link) error) error {
 	)
 	for rows.Next() {
 		var (
-			l   store.Link
-			pos *int32
-			sec store.Secret
+			l        store.Link
+			pos      *int32
+			sec      store.Secret
+			isOAuth1 bool
+			c        store.OAuth1Consumer
 		)
 		err := rows.Scan(&l.ID, &l.Name, &l.ClientID, &l.RedirectURIs, &l.Ceiling, &l.RequirePKCE,
-			&l.Public, &l.ServiceUser, &l.Registered, &l.Disabled, (*nullTime)(&l.LastUsedAt), &l.CreatedAt, &l.UpdatedAt, &l.CreatedBy, &pos, &sec.Sealed, (*nullTime)(&sec.CreatedAt), (*nullTime)(&sec.ExpiresAt))
+			&l.Public, &l.ServiceUser, &l.Registered, &l.Disabled, (*nullTime)(&l.LastUsedAt), &l.CreatedAt, &l.UpdatedAt, &l.CreatedBy,
+			&isOAuth1, &c.PublicKey, &c.Callback, &c.TwoLegged, &c.ExecuteAs, &c.Impersonation,
+			&pos, &sec.Sealed, (*nullTime)(&sec.CreatedAt), (*nullTime)(&sec.ExpiresAt))
 		if err != nil {
 			return err
+		}
+		if isOAuth1 {
+			l.OAuth1 = &c
 		}
 		if !started || cur.ID != l.ID {
 			if started {

@@ -60,10 +60,19 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 	p := newPending("google", "alice", time.Hour)
 	must(t, "CreatePending", from.CreatePending(ctx, p))
 	conn := putConnection(t, from, newConnection("google", "alice"))
+	// An OAuth 1.0a access token (a grant of its own, with a sealed token
+	// secret) goes through unchanged; its request token and nonces are
+	// not copied.
+	rt := newRequestToken(l, 10*time.Minute)
+	authorize(&rt, "bob")
+	must(t, "CreateRequestToken", from.CreateRequestToken(ctx, rt))
+	oauth1, err := from.RedeemRequestToken(ctx, rt.Hash, redeemOnce(time.Hour))
+	must(t, "RedeemRequestToken", err)
+	must(t, "RememberNonce", from.RememberNonce(ctx, store.Nonce{Hash: newHash(), ExpiresAt: now().Add(time.Minute)}))
 
 	counts, err := store.Copy(ctx, from, to)
 	must(t, "Copy", err)
-	for kind, want := range map[string]int{"link": 1, "outgoing link": 1, "user": 1, "subject": 1, "signing key": 1, "key check": 1, "grant": 1, "token": 3, "session": 1, "pending authorization": 1, "connection": 1} {
+	for kind, want := range map[string]int{"link": 1, "outgoing link": 1, "user": 1, "subject": 1, "signing key": 1, "key check": 1, "grant": 2, "token": 4, "session": 1, "pending authorization": 1, "connection": 1} {
 		if counts[kind] != want {
 			t.Errorf("copied %d of kind %q, want %d (all: %v)", counts[kind], kind, want, counts)
 		}
@@ -97,7 +106,10 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 	checkEqual(t, "used refresh token", gotUsed, used)
 	checkEqual(t, "grant of the used token", gotGrant, rotated.Grant)
 	checkGrants(t, "grants of alice", listGrants(t, to, store.GrantFilter{UserID: "alice"}), rotated.Grant)
-	checkGrants(t, "grants of the link", listGrants(t, to, store.GrantFilter{LinkID: l.ID}), rotated.Grant)
+	checkGrants(t, "grants of the link", listGrants(t, to, store.GrantFilter{LinkID: l.ID}), rotated.Grant, oauth1.Grant)
+	checkLookup(t, to, oauth1.Tokens[0], oauth1.Grant)
+	_, err = to.GetRequestToken(ctx, rt.Hash)
+	wantErr(t, "GetRequestToken in the copy", err, store.ErrNotFound)
 	gotSess, err := to.GetSession(ctx, sess.Hash)
 	must(t, "GetSession", err)
 	checkEqual(t, "session", gotSess, sess)

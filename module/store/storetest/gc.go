@@ -18,12 +18,16 @@ type gcRecords struct {
 	session store.Session
 	key     store.SigningKey
 	pending store.Pending
+	reqTok  store.RequestToken
+	nonce   store.Nonce
 
 	liveCode    store.Code
 	liveGrant   store.Issue
 	liveSession store.Session
 	liveKey     store.SigningKey
 	livePending store.Pending
+	liveReqTok  store.RequestToken
+	liveNonce   store.Nonce
 }
 
 // writeGCRecords stores one record of each kind that expires after ttl
@@ -70,6 +74,16 @@ func writeGCRecords(t *testing.T, s store.Store, ttl time.Duration) gcRecords {
 	for _, p := range []store.Pending{r.pending, r.livePending} {
 		must(t, "CreatePending", s.CreatePending(ctx, p))
 	}
+	r.reqTok = newRequestToken(l, ttl)
+	r.liveReqTok = newRequestToken(l, time.Hour)
+	for _, rt := range []store.RequestToken{r.reqTok, r.liveReqTok} {
+		must(t, "CreateRequestToken", s.CreateRequestToken(ctx, rt))
+	}
+	r.nonce = store.Nonce{Hash: newHash(), ExpiresAt: r.exp}
+	r.liveNonce = store.Nonce{Hash: newHash(), ExpiresAt: n.Add(time.Hour)}
+	for _, x := range []store.Nonce{r.nonce, r.liveNonce} {
+		must(t, "RememberNonce", s.RememberNonce(ctx, x))
+	}
 	return r
 }
 
@@ -107,6 +121,8 @@ func (r gcRecords) checkExpiredGone(t *testing.T, s store.Store) {
 	checkGrants(t, "all grants", listGrants(t, s, store.GrantFilter{}), r.liveGrant.Grant)
 	checkGrants(t, "grants of alice", listGrants(t, s, store.GrantFilter{UserID: "alice"}))
 	checkEqual(t, "ListSigningKeys", listSigningKeys(t, s), []store.SigningKey{r.liveKey})
+	_, err = s.GetRequestToken(ctx, r.reqTok.Hash)
+	wantErr(t, "GetRequestToken of an expired request token", err, store.ErrNotFound)
 }
 
 // checkLive checks that the live records are all returned. It takes the
@@ -124,6 +140,10 @@ func (r gcRecords) checkLive(t *testing.T, s store.Store) {
 	got, err := s.GetSession(ctx, r.liveSession.Hash)
 	must(t, "GetSession of a live session", err)
 	checkEqual(t, "live session", got, r.liveSession)
+	rt, err := s.GetRequestToken(ctx, r.liveReqTok.Hash)
+	must(t, "GetRequestToken of a live request token", err)
+	checkEqual(t, "live request token", rt, r.liveReqTok)
+	wantErr(t, "RememberNonce of a live nonce", s.RememberNonce(ctx, r.liveNonce), store.ErrAlreadyExists)
 	p, err := s.TakePending(ctx, r.livePending.StateHash)
 	must(t, "TakePending of a live pending authorization", err)
 	checkEqual(t, "live pending authorization", p, r.livePending)

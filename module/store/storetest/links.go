@@ -12,11 +12,16 @@ import (
 func testLinkCreateGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	l := createLink(t, s, newLink("alpha"))
-	other := createLink(t, s, newLink("bravo"))
+	oauth2 := newLink("bravo")
+	oauth2.OAuth1 = nil
+	other := createLink(t, s, oauth2)
 
 	got, err := s.GetLink(ctx, l.ID)
 	must(t, "GetLink", err)
 	checkEqual(t, "GetLink", got, l)
+	if got, _ := s.GetLink(ctx, other.ID); got.OAuth1 != nil {
+		t.Errorf("a link without an OAuth 1.0a consumer came back with %+v", got.OAuth1)
+	}
 
 	got, err = s.GetLinkByClientID(ctx, l.ClientID)
 	must(t, "GetLinkByClientID", err)
@@ -139,6 +144,7 @@ func testUpdateLink(t *testing.T, s store.Store) {
 	want.RequirePKCE = false
 	want.Public, want.Registered, want.Disabled = false, false, false
 	want.ServiceUser = ""
+	want.OAuth1 = &store.OAuth1Consumer{Callback: "https://alpha.example/cb"}
 	want.LastUsedAt = later
 	want.UpdatedAt = later
 
@@ -151,6 +157,7 @@ func testUpdateLink(t *testing.T, s store.Store) {
 		x.RequirePKCE = false
 		x.Public, x.Registered, x.Disabled = false, false, false
 		x.ServiceUser = ""
+		x.OAuth1 = &store.OAuth1Consumer{Callback: "https://alpha.example/cb"}
 		x.LastUsedAt = later
 		x.UpdatedAt = later
 		return nil

@@ -103,6 +103,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OutgoingLinks", testOutgoingLinks},
 		{"UpdateOutgoingLink", testUpdateOutgoingLink},
 		{"UpdateOutgoingLinkFnError", testUpdateOutgoingLinkFnError},
+		{"RequestTokens", testRequestTokens},
+		{"RedeemRequestToken", testRedeemRequestToken},
+		{"Nonces", testNonces},
 		{"WrittenExpired", testWrittenExpired},
 		{"GarbageCollectEmpty", testGarbageCollectEmpty},
 		{"GarbageCollectWrittenExpired", testGarbageCollectWrittenExpired},
@@ -116,6 +119,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"Session", expirySession},
 			{"SigningKey", expirySigningKey},
 			{"Pending", expiryPending},
+			{"OAuth1", expiryOAuth1},
 			{"GarbageCollect", expiryGarbageCollect},
 		})
 	})
@@ -134,6 +138,8 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"UpdateOutgoingLink", testConcurrentUpdateOutgoingLink},
 		{"CreateSubject", testConcurrentCreateSubject},
 		{"UpdateUser", testConcurrentUpdateUser},
+		{"RedeemRequestToken", testConcurrentRedeemRequestToken},
+		{"RememberNonce", testConcurrentRememberNonce},
 	})
 }
 
@@ -183,10 +189,15 @@ func newLink(name string) store.Link {
 		ServiceUser: "svc-" + name,
 		Registered:  true,
 		Disabled:    true,
-		LastUsedAt:  n.Add(-time.Hour),
-		CreatedAt:   n.Add(-48 * time.Hour),
-		UpdatedAt:   n,
-		CreatedBy:   "admin",
+		OAuth1: &store.OAuth1Consumer{
+			PublicKey: "-----BEGIN PUBLIC KEY-----\n" + rand.Text() + "\n-----END PUBLIC KEY-----\n",
+			Callback:  "https://" + name + ".example/plugins/servlet/applinks/oauth/login.dance/access",
+			TwoLegged: true, ExecuteAs: "svc-" + name, Impersonation: true,
+		},
+		LastUsedAt: n.Add(-time.Hour),
+		CreatedAt:  n.Add(-48 * time.Hour),
+		UpdatedAt:  n,
+		CreatedBy:  "admin",
 	}
 }
 
