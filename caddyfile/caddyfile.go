@@ -80,6 +80,8 @@ func init() {
 //			scopes <scope...>
 //			mode per_user|shared
 //		}
+//		oauth1_token_ttl <duration>
+//		oauth1_timestamp_window <duration>
 //		incoming <name> {
 //			redirect_uri <uri...>
 //			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
@@ -88,6 +90,13 @@ func init() {
 //			require_pkce
 //			public
 //			client_credentials <user>
+//			oauth1 <consumer_key> {
+//				public_key <path>
+//				shared_secret <secret>
+//				callback <url>
+//				two_legged [<user>]
+//				impersonation
+//			}
 //		}
 //		registration open|<initial-access-token> {
 //			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
@@ -174,6 +183,10 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		return durationArg(d, &app.SecretOverlap)
 	case "max_stale_validation":
 		return durationArg(d, &app.MaxStaleValidation)
+	case "oauth1_token_ttl":
+		return durationArg(d, &app.OAuth1TokenTTL)
+	case "oauth1_timestamp_window":
+		return durationArg(d, &app.OAuth1TimestampWindow)
 	case "allow_private_endpoints":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -248,7 +261,7 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		app.Incoming = append(app.Incoming, l)
 	default:
 		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
-			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration", "client_id_metadata_documents")
+			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "oauth1_token_ttl", "oauth1_timestamp_window", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration", "client_id_metadata_documents")
 	}
 	return nil
 }
@@ -256,16 +269,29 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 // checkIncoming refuses a link whose name or client id an earlier one
 // has.
 func checkIncoming(earlier []links.ConfigLink, l links.ConfigLink) error {
-	clientID := cmp.Or(l.ClientID, l.Name)
+	clientID := clientIDOf(l)
+	what := "client_id"
+	if l.OAuth1 != nil {
+		what = "consumer key"
+	}
 	for _, o := range earlier {
 		if o.Name == l.Name {
 			return fmt.Errorf("incoming link %q is declared twice", l.Name)
 		}
-		if cmp.Or(o.ClientID, o.Name) == clientID {
-			return fmt.Errorf("incoming link %q: client_id %q is used by incoming link %q", l.Name, clientID, o.Name)
+		if clientIDOf(o) == clientID {
+			return fmt.Errorf("incoming link %q: %s %q is used by incoming link %q", l.Name, what, clientID, o.Name)
 		}
 	}
 	return nil
+}
+
+// clientIDOf is the client id a declared link gets: its consumer key, its
+// client_id or its name.
+func clientIDOf(l links.ConfigLink) string {
+	if l.OAuth1 != nil {
+		return l.OAuth1.ConsumerKey
+	}
+	return cmp.Or(l.ClientID, l.Name)
 }
 
 // checkLogins checks the sign-in providers against each other: with
@@ -489,8 +515,17 @@ func parseIncoming(d *caddyfile.Dispenser) (links.ConfigLink, error) {
 			if err := singleArg(d, &l.ClientCredentials); err != nil {
 				return l, err
 			}
+		case "oauth1":
+			if l.OAuth1 != nil {
+				return l, d.Err("oauth1 given twice")
+			}
+			c, err := parseOAuth1(d)
+			if err != nil {
+				return l, err
+			}
+			l.OAuth1 = c
 		default:
-			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public", "client_credentials")
+			return l, unrecognized(d, "redirect_uri", "scope", "client_id", "client_secret", "require_pkce", "public", "client_credentials", "oauth1")
 		}
 	}
 	return l, nil

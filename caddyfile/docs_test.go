@@ -77,13 +77,14 @@ func TestEveryCaddyfileOptionHasAReferenceHeading(t *testing.T) {
 		"parseLogin":         "login oidc: ",
 		"parseOutgoing":      "outgoing: ",
 		"parseIncoming":      "incoming: ",
+		"parseOAuth1":        "incoming: oauth1: ",
 		"parseRequireToken":  "require_token: ",
 		"parseMCP":           "require_token: mcp: ",
 		"parseOutgoingToken": "outgoing_token: ",
 		"UnmarshalCaddyfile": "storage: ",
 	}
 	var want []string
-	for _, file := range []string{"caddyfile.go", "../module/store/badgerstore/caddyfile.go", "../module/store/pgstore/caddyfile.go"} {
+	for _, file := range []string{"caddyfile.go", "oauth1.go", "../module/store/badgerstore/caddyfile.go", "../module/store/pgstore/caddyfile.go"} {
 		directives, options := parserWords(t, file)
 		want = append(want, directives...)
 		for fn, words := range options {

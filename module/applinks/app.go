@@ -21,6 +21,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/grants"
 	"github.com/applinks/caddy-applinks/module/links"
+	"github.com/applinks/caddy-applinks/module/oauth1/provider"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/ratelimit"
 	"github.com/applinks/caddy-applinks/module/resource"
@@ -71,6 +72,14 @@ type App struct {
 	RefreshGrace caddy.Duration `json:"refresh_grace,omitempty"`
 	// SessionTTL is how long a sign-in session lasts. Default: 12h.
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+	// OAuth1TokenTTL is the lifetime of the access tokens of OAuth 1.0a
+	// consumers, which do not refresh. Default: 5 years (43800h), as
+	// Atlassian's products issue them.
+	OAuth1TokenTTL caddy.Duration `json:"oauth1_token_ttl,omitempty"`
+	// OAuth1TimestampWindow is how far the oauth_timestamp of a signed
+	// request may be from the gateway's clock, either way; nonces are
+	// remembered that long. Default: 5m.
+	OAuth1TimestampWindow caddy.Duration `json:"oauth1_timestamp_window,omitempty"`
 	// SecretOverlap is how long a rotated-out client secret stays valid.
 	// Default: 24h.
 	SecretOverlap caddy.Duration `json:"secret_overlap,omitempty"`
@@ -118,6 +127,7 @@ type App struct {
 	grants   *grants.Service
 	epoch    *grants.Epoch
 	tokens   *grants.Validator
+	oauth1   *provider.Service
 	keyring  *signing.Keyring
 	// shared is the store when other gateways share it; nil otherwise.
 	shared store.Shared
@@ -236,6 +246,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	declaredLinks := make([]links.ConfigLink, len(a.Incoming))
 	for i, l := range a.Incoming {
+		if l.OAuth1 != nil {
+			if l, err = resolveConsumer(repl, l); err != nil {
+				return err
+			}
+			declaredLinks[i] = l
+			continue
+		}
 		if l.ClientSecret, err = repl.ReplaceOrErr(l.ClientSecret, true, true); err != nil {
 			return fmt.Errorf("incoming link %q: client_secret: %w", l.Name, err)
 		}
@@ -257,6 +274,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		CodeTTL:      time.Duration(a.CodeTTL),
 		RefreshGrace: time.Duration(a.RefreshGrace),
 		ReplayMemory: DefaultReplayMemory,
+		OAuth1TTL:    time.Duration(a.OAuth1TokenTTL),
 	}, time.Now, a.audit)
 	if a.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
@@ -265,6 +283,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.grants.SetObserver(tokenObserver{Metrics: a.metrics, activity: a.activity})
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
 	a.tokens.SetMaxStale(time.Duration(a.MaxStaleValidation))
+	a.oauth1 = provider.New(a.store, a.links, a.users, a.grants, a.tokens, a.keys, provider.Config{
+		TimestampWindow: time.Duration(a.OAuth1TimestampWindow),
+	}, time.Now, a.audit)
 	if a.pages, err = web.New(); err != nil {
 		return fmt.Errorf("loading pages: %w", err)
 	}
@@ -311,6 +332,7 @@ func (a *App) Validate() error {
 	for name, d := range map[string]caddy.Duration{
 		"access_token_ttl": a.AccessTokenTTL, "refresh_token_ttl": a.RefreshTokenTTL, "code_ttl": a.CodeTTL,
 		"session_ttl": a.SessionTTL, "secret_overlap": a.SecretOverlap,
+		"oauth1_token_ttl": a.OAuth1TokenTTL, "oauth1_timestamp_window": a.OAuth1TimestampWindow,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
@@ -408,6 +430,9 @@ func (a *App) Grants() *grants.Service { return a.grants }
 // Tokens returns the cached access-token validator used by the guard.
 func (a *App) Tokens() *grants.Validator { return a.tokens }
 
+// OAuth1 returns the OAuth 1.0a service provider.
+func (a *App) OAuth1() *provider.Service { return a.oauth1 }
+
 // Keyring returns the keys that sign ID tokens, opening the store if
 // needed (they are kept there).
 func (a *App) Keyring() (*signing.Keyring, error) {
@@ -463,6 +488,8 @@ func (a *App) setDefaults() {
 	def(&a.RefreshGrace, DefaultRefreshGrace)
 	def(&a.SessionTTL, DefaultSessionTTL)
 	def(&a.SecretOverlap, links.DefaultSecretOverlap)
+	def(&a.OAuth1TokenTTL, provider.DefaultTokenTTL)
+	def(&a.OAuth1TimestampWindow, provider.DefaultTimestampWindow)
 	if a.IDTokenAlgorithm == "" {
 		a.IDTokenAlgorithm = signing.ES256
 	}

@@ -34,6 +34,9 @@ type Config struct {
 	// presenting it again revokes its family instead of answering
 	// "unknown token".
 	ReplayMemory time.Duration
+	// OAuth1TTL is the lifetime of OAuth 1.0a access tokens, which do not
+	// refresh.
+	OAuth1TTL time.Duration
 }
 
 // Users gives the current role of a user; an error means the user is gone
@@ -130,6 +133,9 @@ type Access struct {
 	// Resource is the RFC 8707 resource the token is bound to (its
 	// audience); "" when every guard accepts it.
 	Resource string
+	// SealedSecret is the sealed token secret of an OAuth 1.0a access
+	// token of an HMAC-SHA1 consumer; nil otherwise.
+	SealedSecret []byte
 }
 
 // ErrInvalidToken means a token is unknown, malformed, expired or revoked.
@@ -502,12 +508,15 @@ func (s *Service) RevokeUser(ctx context.Context, userID, by string) (int, error
 // Validate returns what a token grants now: it must be well-formed, known,
 // unexpired, of a live grant whose user still exists and is enabled and
 // whose link still exists and is enabled; it grants no more than the
-// user's role and the link's ceiling allow today. kind selects access or
-// refresh tokens.
+// user's role and the link's ceiling allow today. kind selects access,
+// refresh or OAuth 1.0a access tokens.
 func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind) (Access, error) {
 	prefix := token.Access
-	if kind == store.RefreshToken {
+	switch kind {
+	case store.RefreshToken:
 		prefix = token.Refresh
+	case store.OAuth1Token:
+		prefix = token.OAuth1Access
 	}
 	if !token.Valid(tok, prefix) {
 		return Access{}, ErrInvalidToken
@@ -546,6 +555,8 @@ func (s *Service) Validate(ctx context.Context, tok string, kind store.TokenKind
 		ExpiresAt:  t.ExpiresAt,
 		Kind:       t.Kind,
 		Resource:   g.Resource,
+		// SealedSecret: the token secret of an OAuth 1.0a token.
+		SealedSecret: t.SealedSecret,
 	}, nil
 }
 

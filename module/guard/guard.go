@@ -18,6 +18,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/grants"
+	"github.com/applinks/caddy-applinks/module/oauth1"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/resource"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -46,7 +47,10 @@ const identityVar = "applinks.identity"
 // values cannot hold one of our tokens.
 const maxAuthorizationLen = 1024
 
-// Guard requires a gateway access token. With no scope it applies
+// Guard requires a gateway access token, or a request signed by an OAuth
+// 1.0a consumer (`Authorization: OAuth`, or the protocol parameters in the
+// query or form body): with an access token of the gateway or, where its
+// link allows, two-legged. With no scope it applies
 // Confluence's rule: GET, HEAD and OPTIONS need READ, every other method
 // WRITE; with MCP it judges the JSON-RPC messages instead. A scope adds a
 // stricter ceiling for the requests it handles. Several guards on one
@@ -54,7 +58,11 @@ const maxAuthorizationLen = 1024
 //
 // Every 401 and 403 names, in WWW-Authenticate, the scope the request
 // needs and the RFC 9728 metadata of the protected resource. A token bound
-// to another resource (RFC 8707) is refused.
+// to another resource (RFC 8707) is refused. Signed OAuth 1.0a requests
+// are refused as that protocol words it: `WWW-Authenticate: OAuth
+// realm="…", oauth_problem="…"`, 403 permission_denied for too little
+// permission; where some link is a consumer, a request without
+// credentials is offered the OAuth scheme beside Bearer.
 //
 // The effective permission is min(token scope, the user's current role,
 // the link's current ceiling), re-checked on every request: a revoked
@@ -169,6 +177,9 @@ type Identity struct {
 	// Resource is the RFC 8707 resource the token is bound to; "" for
 	// none (and for a session).
 	Resource string
+	// OAuth1: the request was signed by an OAuth 1.0a consumer, whose
+	// refusals are worded as OAuth 1.0a's.
+	OAuth1 bool
 }
 
 // ServeHTTP lets the request through or answers 401/403 per RFC 6750.
@@ -249,6 +260,11 @@ var errOtherResource = &refusal{code: oautherror.InvalidToken, description: "the
 // Authorization header, else (with Session) the signed-in person. It
 // returns a nil identity when it has answered the request itself.
 func (g *Guard) identify(w http.ResponseWriter, r *http.Request) (*Identity, error) {
+	if g.mayBeSigned(r) {
+		if id, err := g.identifyOAuth1(w, r); id != nil || err != nil {
+			return id, err
+		}
+	}
 	tok, present, err := bearerToken(r)
 	if err != nil {
 		return nil, err
@@ -350,6 +366,10 @@ func isScheme(scheme, name string) bool {
 // other errors go to Caddy. The challenge names need, the scope the
 // request needs.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error, need scope.Scope) error {
+	var o1 *oauth1Refusal
+	if errors.As(err, &o1) {
+		return g.refuseOAuth1(w, r, o1.p)
+	}
 	var rf *refusal
 	if !errors.As(err, &rf) {
 		return err
@@ -363,15 +383,24 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, err error, need s
 	}
 	challenge := g.challenge(r, rf.code, rf.description, need)
 	code := rf.code
+	var others []string
 	if code == "" {
 		code = oautherror.Unauthorized
+		// Without credentials the client may not know which scheme to
+		// use: OAuth 1.0a consumers are offered theirs too.
+		if g.app.Links().HasConsumers(r.Context()) {
+			others = []string{oauth1.Challenge(g.Realm, nil)}
+		}
 	}
-	oautherror.Write(w, &oautherror.Error{Code: code, Description: rf.description, Status: http.StatusUnauthorized, Challenge: challenge})
+	oautherror.Write(w, &oautherror.Error{Code: code, Description: rf.description, Status: http.StatusUnauthorized, Challenge: challenge, OtherChallenges: others})
 	return nil
 }
 
 // insufficient answers 403 insufficient_scope with the scope needed.
 func (g *Guard) insufficient(w http.ResponseWriter, r *http.Request, id *Identity, need scope.Scope) error {
+	if id.OAuth1 {
+		return g.insufficientOAuth1(w, id, need)
+	}
 	desc := fmt.Sprintf("request does not have %s scope (the token grants %s)", strings.ToLower(need.String()), id.Scope)
 	oautherror.Write(w, &oautherror.Error{
 		Code:        oautherror.InsufficientScope,

@@ -18,14 +18,17 @@ func (c ConfigLink) Check() error {
 	if err := validateName(c.Name); err != nil {
 		return err
 	}
-	// A link that only acts as its service user needs no redirect URI.
-	if len(c.RedirectURIs) > 0 || c.ClientCredentials == "" {
-		if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
+	if c.Scope != "" {
+		if _, err := scope.Parse(c.Scope); err != nil {
 			return err
 		}
 	}
-	if c.Scope != "" {
-		if _, err := scope.Parse(c.Scope); err != nil {
+	if c.OAuth1 != nil {
+		return c.checkOAuth1()
+	}
+	// A link that only acts as its service user needs no redirect URI.
+	if len(c.RedirectURIs) > 0 || c.ClientCredentials == "" {
+		if err := ValidateRedirectURIs(c.RedirectURIs); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,8 @@ type Kinds struct {
 	Public bool
 	// ClientCredentials: some link may use the client_credentials grant.
 	ClientCredentials bool
+	// OAuth1: some link is an OAuth 1.0a consumer.
+	OAuth1 bool
 }
 
 // Kinds reports which kinds of client the declared and runtime links
@@ -24,6 +26,7 @@ func (r *Registry) Kinds(ctx context.Context) (Kinds, error) {
 		}
 		k.Public = k.Public || l.Public
 		k.ClientCredentials = k.ClientCredentials || l.ServiceUser != ""
+		k.OAuth1 = k.OAuth1 || l.IsOAuth1()
 	}
 	return k, nil
 }

@@ -41,7 +41,8 @@ var (
 	ErrBadClient = errors.New("unknown client or wrong client secret")
 )
 
-// ConfigLink declares an incoming link in the configuration.
+// ConfigLink declares an incoming link in the configuration: an OAuth 2.0
+// client, or with OAuth1 an OAuth 1.0a consumer.
 type ConfigLink struct {
 	// Name identifies the link in lists and logs; unique.
 	Name string `json:"name"`
@@ -69,6 +70,10 @@ type ConfigLink struct {
 	// without a refresh token. Needs a client_secret. Default: none (the
 	// link may not use the grant).
 	ClientCredentials string `json:"client_credentials,omitempty"`
+	// OAuth1 makes the link an OAuth 1.0a consumer instead of an OAuth 2.0
+	// client: it then has no redirect_uris, client_id or client_secret.
+	// Default: none (an OAuth 2.0 client).
+	OAuth1 *OAuth1Config `json:"oauth1,omitempty"`
 }
 
 // Link is an incoming link with where it comes from.
@@ -113,6 +118,9 @@ type Registry struct {
 	audit    *zap.Logger
 	changed  func()
 	docs     Documents
+	// consumers remembers whether runtime links include OAuth 1.0a
+	// consumers; see HasConsumers.
+	consumers consumerCheck
 }
 
 // New returns a registry over st holding the config-declared links, whose
@@ -270,14 +278,21 @@ func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (L
 	if _, ok := r.byID[id]; ok {
 		return Link{}, ErrReadOnly
 	}
-	if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
-		return Link{}, err
-	}
 	if err := validateCeiling(in.Ceiling); err != nil {
 		return Link{}, err
 	}
 	now := r.now().UTC()
 	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+		// An OAuth 1.0a consumer has no redirect URIs or PKCE: only its
+		// ceiling changes.
+		if l.OAuth1 != nil && (len(in.RedirectURIs) > 0 || in.RequirePKCE) {
+			return errors.New("an OAuth 1.0a consumer has no redirect URLs or PKCE; only its permission can change")
+		}
+		if l.OAuth1 == nil {
+			if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
+				return err
+			}
+		}
 		l.RedirectURIs = slices.Clone(in.RedirectURIs)
 		l.Ceiling = in.Ceiling.String()
 		l.RequirePKCE = in.RequirePKCE
@@ -303,6 +318,8 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 		return "", err
 	} else if l.Public {
 		return "", ErrPublic
+	} else if l.OAuth1 != nil && l.OAuth1.PublicKey != "" {
+		return "", errors.New("the OAuth 1.0a consumer signs with its RSA key and has no shared secret to rotate")
 	}
 	now := r.now().UTC()
 	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
@@ -340,7 +357,9 @@ func (r *Registry) Secret(l Link) (string, error) {
 }
 
 // Authenticate returns the link whose client id and (current or
-// overlapping) secret match, comparing secrets in constant time.
+// overlapping) secret match, comparing secrets in constant time. An OAuth
+// 1.0a consumer is no OAuth 2.0 client: its consumer key and shared
+// secret are refused (ErrBadClient).
 func (r *Registry) Authenticate(ctx context.Context, clientID, clientSecret string) (Link, error) {
 	l, err := r.ByClientID(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrBadDocument) {
@@ -349,16 +368,15 @@ func (r *Registry) Authenticate(ctx context.Context, clientID, clientSecret stri
 	if err != nil {
 		return Link{}, err
 	}
-	now := r.now()
-	for _, s := range l.Secrets {
-		if !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt) {
-			continue
-		}
-		plain, err := r.keys.Open(s.Sealed, []byte(l.ID))
-		if err != nil {
-			return Link{}, fmt.Errorf("opening secret of link %s: %w", l.ID, err)
-		}
-		if subtle.ConstantTimeCompare(plain, []byte(clientSecret)) == 1 {
+	if l.IsOAuth1() {
+		return Link{}, ErrBadClient
+	}
+	secrets, err := openSecrets(r.keys, l, r.now())
+	if err != nil {
+		return Link{}, err
+	}
+	for _, plain := range secrets {
+		if subtle.ConstantTimeCompare([]byte(plain), []byte(clientSecret)) == 1 {
 			return l, nil
 		}
 	}
@@ -419,6 +437,9 @@ func IsLoopback(host string) bool {
 }
 
 func (r *Registry) fromConfig(c ConfigLink) (Link, error) {
+	if c.OAuth1 != nil {
+		return r.fromConsumerConfig(c)
+	}
 	if err := c.Check(); err != nil {
 		return Link{}, err
 	}

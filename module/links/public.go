@@ -35,7 +35,7 @@ func (r *Registry) AuthenticatePublic(ctx context.Context, clientID string) (Lin
 	case err != nil:
 		return Link{}, err
 	}
-	if !l.Public {
+	if !l.Public || l.IsOAuth1() {
 		return Link{}, ErrBadClient
 	}
 	return l, nil

@@ -98,8 +98,14 @@ type consentPage struct {
 	// Resource is the RFC 8707 resource the tokens will be bound to; ""
 	// when the client asks for none.
 	Resource string
-	CSRF     string
-	Params   []param
+	// Action is where the form posts: the consent path, or the OAuth 1.0a
+	// authorize path.
+	Action string
+	// OOB: an OAuth 1.0a consumer without a callback; the person is
+	// shown a verifier instead of being sent back.
+	OOB    bool
+	CSRF   string
+	Params []param
 }
 
 type param struct{ Name, Value string }
@@ -153,6 +159,7 @@ func (s *Server) ServeConsent(w http.ResponseWriter, r *http.Request) error {
 			ClientHost:     req.link.Name,
 			ClaimedName:    req.link.ClaimedName,
 			Resource:       req.resource,
+			Action:         ConsentPath,
 			CSRF:           s.app.Sessions().CSRFToken(sess),
 		}
 		for _, k := range authParams {
@@ -227,6 +234,10 @@ func (s *Server) parseAuthRequest(ctx context.Context, in url.Values) (*authRequ
 		return nil, &pageError{http.StatusBadRequest, "Invalid request", "The request has no client_id: the application that sent you here is misconfigured."}, nil
 	}
 	link, err := s.app.Links().ByClientID(ctx, clientID)
+	if err == nil && link.IsOAuth1() {
+		// An OAuth 1.0a consumer's key is no OAuth 2.0 client id.
+		err = store.ErrNotFound
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &pageError{http.StatusBadRequest, "Unknown application", "No application is linked with this client_id. It may have been deleted by an administrator."}, nil
 	}

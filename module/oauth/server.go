@@ -1,6 +1,8 @@
 // Package oauth is the gateway's OAuth 2.0 authorization server: the
 // authorization and consent pages, the token, revocation (RFC 7009) and
-// introspection (RFC 7662) endpoints, and RFC 8414 / RFC 9728 metadata.
+// introspection (RFC 7662) endpoints, and RFC 8414 / RFC 9728 metadata;
+// and the HTTP endpoints of its OAuth 1.0a service provider (request
+// token, authorization, access token at Atlassian's paths).
 package oauth
 
 import (

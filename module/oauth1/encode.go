@@ -2,6 +2,7 @@ package oauth1
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -80,4 +81,31 @@ func unhex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// WithoutProtocolParams returns an application/x-www-form-urlencoded
+// string (a query or a form body) without its OAuth protocol parameters
+// (oauth_*) and the names given in also, every other pair kept exactly as
+// written; changed is false when there were none.
+func WithoutProtocolParams(s string, also ...string) (out string, changed bool) {
+	var b strings.Builder
+	rest := s
+	for rest != "" {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, "&")
+		k, _, _ := strings.Cut(kv, "=")
+		name, err := decode(k, true)
+		if err == nil && (strings.HasPrefix(name, "oauth_") || slices.Contains(also, name)) {
+			changed = true
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv)
+	}
+	if !changed {
+		return s, false
+	}
+	return b.String(), true
 }

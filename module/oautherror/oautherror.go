@@ -41,6 +41,9 @@ type Error struct {
 	// Challenge, when set, is sent as WWW-Authenticate (e.g. `Basic
 	// realm="applinks"` for a failed HTTP Basic client authentication).
 	Challenge string `json:"-"`
+	// OtherChallenges are further WWW-Authenticate values, each its own
+	// header line (e.g. the OAuth 1.0a scheme beside Bearer).
+	OtherChallenges []string `json:"-"`
 	// Extra members added to the JSON body (e.g. authorize_url).
 	Extra map[string]string `json:"-"`
 }
@@ -73,6 +76,9 @@ func Write(w http.ResponseWriter, e *Error) {
 	h.Set("Pragma", "no-cache")
 	if e.Challenge != "" {
 		h.Set("WWW-Authenticate", e.Challenge)
+	}
+	for _, c := range e.OtherChallenges {
+		h.Add("WWW-Authenticate", c)
 	}
 	status := e.Status
 	if status == 0 {

@@ -25,8 +25,9 @@ type stripped struct {
 // goes to the next handler, whatever that is (an upstream of this site, a
 // third party's API through outgoing_token): every cookie named applinks_*,
 // also with a __Host- or __Secure- prefix, and an Authorization header
-// holding a gateway token (Bearer, or as the password of Basic). Other
-// cookies and other Authorization values pass unchanged.
+// holding a gateway token (Bearer, as the password of Basic, or as the
+// oauth_token of an OAuth 1.0a signature). Other cookies and other
+// Authorization values pass unchanged.
 //
 // The returned request carries what was taken in its context, so a later
 // handler of the gateway (require_token after the applinks handler) still
@@ -135,7 +136,8 @@ func stripAuthorization(h http.Header) []string {
 }
 
 // holdsGatewayToken reports whether an Authorization value carries one of
-// the gateway's tokens, as a Bearer token or the password of Basic.
+// the gateway's tokens, as a Bearer token, the password of Basic or the
+// oauth_token of an OAuth 1.0a signature.
 func holdsGatewayToken(v string) bool {
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
 	rest = strings.TrimSpace(rest)
@@ -149,6 +151,13 @@ func holdsGatewayToken(v string) bool {
 		}
 		user, pass, _ := strings.Cut(string(raw), ":")
 		return token.Kind(pass) != "" || token.Kind(user) != ""
+	case strings.EqualFold(scheme, "OAuth"):
+		for _, param := range strings.Split(rest, ",") {
+			name, value, ok := strings.Cut(strings.TrimSpace(param), "=")
+			if ok && strings.TrimSpace(name) == "oauth_token" {
+				return token.Kind(strings.Trim(strings.TrimSpace(value), `"`)) != ""
+			}
+		}
 	}
 	return false
 }
