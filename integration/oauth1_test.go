@@ -45,7 +45,7 @@ const (
 	spImpSecret    = "imp-shared-secret-0123456789"
 	// spCallback points at a port nothing listens on: the test browser
 	// stops at the redirect and reads the verifier from Location.
-	spCallback   = "http://127.0.0.1:9481/oauth1/callback"
+	spCallback         = "http://127.0.0.1:9481/oauth1/callback"
 	spDeclaredCallback = "http://127.0.0.1:9481/declared"
 )
 
