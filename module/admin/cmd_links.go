@@ -19,17 +19,25 @@ func linkCommands() []*cobra.Command {
 		RunE:    run(listLinks),
 	}
 	create := &cobra.Command{
-		Use:     "create --name <name> --redirect-uri <uri> [--scope <permission>] [--require-pkce] [--public]",
-		Short:   "Creates an incoming link and prints its client id and secret",
-		Example: "  caddy applinks create --name jira --redirect-uri https://jira.example.com/plugins/servlet/oauth2/callback --scope write",
-		Args:    cobra.NoArgs,
-		RunE:    run(createLink),
+		Use:   "create --name <name> --redirect-uri <uri> [--scope <permission>] [--require-pkce] [--public]\n  create --name <name> --oauth1 <consumer key> [--public-key <PEM file>] [--callback <url>] [--two-legged] [--execute-as <user>] [--impersonation] [--scope <permission>]",
+		Short: "Creates an incoming link and prints its client id and secret (an OAuth 1.0a consumer with --oauth1)",
+		Example: "  caddy applinks create --name jira --redirect-uri https://jira.example.com/plugins/servlet/oauth2/callback --scope write\n" +
+			"  caddy applinks create --name jira --oauth1 jira-consumer --public-key jira.pem --scope write\n" +
+			"  caddy applinks create --name scripts --oauth1 scripts --two-legged --execute-as ci --scope read",
+		Args: cobra.NoArgs,
+		RunE: run(createLink),
 	}
 	create.Flags().String("name", "", "The link's name")
 	create.Flags().StringArray("redirect-uri", nil, "A redirect URI (repeatable)")
 	create.Flags().String("scope", "READ", "Permission, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	create.Flags().Bool("require-pkce", false, "Refuse authorization requests without PKCE")
 	create.Flags().Bool("public", false, "A public client: no secret, PKCE with S256, loopback redirect URIs match any port")
+	create.Flags().String("oauth1", "", "Make the link an OAuth 1.0a consumer with this consumer key")
+	create.Flags().String("public-key", "", "OAuth 1.0a: a file with the consumer's RSA public key (PEM); without it a shared secret for HMAC-SHA1 is generated")
+	create.Flags().String("callback", "", "OAuth 1.0a: the consumer's callback URL; oauth_callback must be under it")
+	create.Flags().Bool("two-legged", false, "OAuth 1.0a: allow two-legged requests (without a token)")
+	create.Flags().String("execute-as", "", "OAuth 1.0a: the user two-legged requests act as (implies --two-legged)")
+	create.Flags().Bool("impersonation", false, "OAuth 1.0a: two-legged requests may name their user in xoauth_requestor_id")
 	show := &cobra.Command{
 		Use:     "show <link id or name>",
 		Short:   "Shows an incoming link and its credentials",
@@ -94,8 +102,16 @@ func createLink(c *cobra.Command, cl *client, out output, _ []string) error {
 	scope, _ := c.Flags().GetString("scope")
 	pkce, _ := c.Flags().GetBool("require-pkce")
 	public, _ := c.Flags().GetBool("public")
+	body := map[string]any{"name": name, "redirect_uris": uris, "scope": permission(scope), "require_pkce": pkce, "public": public}
+	if c.Flags().Changed("oauth1") {
+		consumer, err := consumerFlags(c)
+		if err != nil {
+			return err
+		}
+		body = map[string]any{"name": name, "scope": permission(scope), "oauth1": consumer}
+	}
 	var l linkView
-	if err := cl.do(http.MethodPost, "/applinks/links", map[string]any{"name": name, "redirect_uris": uris, "scope": permission(scope), "require_pkce": pkce, "public": public}, &l); err != nil {
+	if err := cl.do(http.MethodPost, "/applinks/links", body, &l); err != nil {
 		return err
 	}
 	if out.json {
@@ -111,11 +127,15 @@ func showLink(_ *cobra.Command, cl *client, out output, args []string) error {
 	}
 	var cred struct {
 		ClientSecret string `json:"client_secret"`
+		SharedSecret string `json:"shared_secret"`
 	}
 	if err := cl.do(http.MethodGet, "/applinks/links/"+seg(l.ID)+"/credentials", nil, &cred); err != nil {
 		return err
 	}
 	l.ClientSecret = cred.ClientSecret
+	if l.OAuth1 != nil {
+		l.OAuth1.SharedSecret = cred.SharedSecret
+	}
 	if out.json {
 		return out.document(l)
 	}
@@ -182,6 +202,8 @@ func rotateLinkSecret(c *cobra.Command, cl *client, out output, args []string) e
 	var cred struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
+		ConsumerKey  string `json:"consumer_key"`
+		SharedSecret string `json:"shared_secret"`
 	}
 	if err := cl.do(http.MethodPost, "/applinks/links/"+seg(l.ID)+"/rotate-secret", body, &cred); err != nil {
 		return err
@@ -197,11 +219,17 @@ func rotateLinkSecret(c *cobra.Command, cl *client, out output, args []string) e
 	default:
 		previous = "works for " + overlap
 	}
+	if cred.ConsumerKey != "" {
+		return out.fields([2]string{"Link", l.Name}, [2]string{"Consumer key", cred.ConsumerKey}, [2]string{"Shared secret", cred.SharedSecret}, [2]string{"Previous secret", previous})
+	}
 	return out.fields([2]string{"Link", l.Name}, [2]string{"Client ID", cred.ClientID}, [2]string{"Client secret", cred.ClientSecret}, [2]string{"Previous secret", previous})
 }
 
 // linkFields prints an incoming link, with its secret when one is given.
 func linkFields(out output, l linkView, secret string) error {
+	if l.OAuth1 != nil {
+		return consumerFields(out, l)
+	}
 	pairs := [][2]string{
 		{"Name", l.Name}, {"ID", l.ID}, {"Source", l.Source}, {"Client ID", l.ClientID},
 	}

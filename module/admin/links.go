@@ -33,15 +33,23 @@ type linkView struct {
 	Registered bool `json:"registered,omitempty"`
 	// Disabled: the link may not authorize, and its tokens are refused,
 	// until enabled again.
-	Disabled  bool      `json:"disabled,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	CreatedBy string    `json:"created_by,omitempty"`
+	Disabled bool `json:"disabled,omitempty"`
+	// Authentication is how the application authenticates: oauth2, or
+	// oauth1 for an OAuth 1.0a consumer (then described by OAuth1).
+	Authentication string        `json:"authentication"`
+	OAuth1         *consumerView `json:"oauth1,omitempty"`
+	CreatedAt      time.Time     `json:"created_at,omitzero"`
+	CreatedBy      string        `json:"created_by,omitempty"`
 	// ClientSecret is set only in the answer that creates or rotates it.
 	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 func view(l links.Link) linkView {
-	return linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, Disabled: l.Disabled, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	v := linkView{ID: l.ID, Name: l.Name, Direction: "incoming", Source: l.Source, ClientID: l.ClientID, RedirectURIs: l.RedirectURIs, Scope: l.Ceiling.String(), RequirePKCE: l.RequirePKCE, Public: l.Public, ClientCredentials: l.ServiceUser, Registered: l.Registered, Disabled: l.Disabled, Authentication: "oauth2", CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy}
+	if l.IsOAuth1() {
+		v.Authentication, v.OAuth1 = "oauth1", consumerOf(l)
+	}
+	return v
 }
 
 // serveLinks lists (GET) or creates (POST) incoming links.
@@ -68,6 +76,8 @@ func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
 			Scope        string   `json:"scope"`
 			RequirePKCE  bool     `json:"require_pkce"`
 			Public       bool     `json:"public"`
+			// OAuth1 creates an OAuth 1.0a consumer instead.
+			OAuth1 *newConsumer `json:"oauth1"`
 		}
 		if err := readJSON(r, &in); err != nil {
 			return err
@@ -75,6 +85,12 @@ func (a *API) serveLinks(w http.ResponseWriter, r *http.Request) error {
 		ceiling, err := scope.Parse(in.Scope)
 		if err != nil {
 			return bad(err)
+		}
+		if in.OAuth1 != nil {
+			if len(in.RedirectURIs) > 0 || in.RequirePKCE || in.Public {
+				return bad(errors.New("an OAuth 1.0a consumer has no redirect_uris, require_pkce or public"))
+			}
+			return a.createConsumer(w, r, app, in.Name, ceiling, *in.OAuth1)
 		}
 		l, sec, err := app.Links().Create(r.Context(), links.NewLink{Name: in.Name, RedirectURIs: in.RedirectURIs, Ceiling: ceiling, RequirePKCE: in.RequirePKCE, Public: in.Public, CreatedBy: actor})
 		if errors.Is(err, store.ErrAlreadyExists) {
@@ -122,6 +138,9 @@ func (a *API) serveLink(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case action == "credentials" && r.Method == http.MethodGet:
+		if l.IsOAuth1() {
+			return consumerCredentials(w, app, l)
+		}
 		if l.Public {
 			return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID})
 		}
@@ -171,11 +190,17 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, app *applinks
 	if overlap < 0 {
 		return bad(errors.New("overlap must not be negative"))
 	}
+	if l.IsOAuth1() && l.OAuth1.PublicKey != "" {
+		return conflict(errors.New("the OAuth 1.0a consumer signs with its RSA key: it has no shared secret to rotate"))
+	}
 	sec, err := app.Links().RotateSecret(r.Context(), l.ID, overlap, actor)
 	if errors.Is(err, links.ErrReadOnly) || errors.Is(err, links.ErrPublic) {
 		return conflict(err)
 	} else if err != nil {
 		return internal(err)
+	}
+	if l.IsOAuth1() {
+		return writeJSON(w, http.StatusOK, map[string]string{"consumer_key": l.ClientID, "shared_secret": sec})
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"client_id": l.ClientID, "client_secret": sec})
 }

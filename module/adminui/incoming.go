@@ -104,6 +104,11 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 	if l.Disabled {
 		page.Intro = append(page.Intro, "This link is disabled: it cannot ask for access or get tokens, and the tokens it holds are refused.")
 	}
+	if l.IsOAuth1() {
+		f = consumerForm(l)
+		page.Form = f
+		page.Intro = []string{"Consumer key: " + l.ClientID + ". This application links with OAuth 1.0; change it with the admin API or `caddy applinks`."}
+	}
 	if l.Source == links.SourceConfig {
 		for i := range f.Fields {
 			f.Fields[i].ReadOnly = true
@@ -111,8 +116,11 @@ func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.S
 		f.Buttons = nil
 		page.Intro = append(page.Intro, "This link is declared in the Caddyfile: change it there.")
 	}
-	if r.Method == http.MethodPost && l.Source == links.SourceConfig {
+	if r.Method == http.MethodPost && (l.Source == links.SourceConfig || l.IsOAuth1()) {
 		page.Error = "Nothing was saved: this link is declared in the Caddyfile."
+		if l.IsOAuth1() && l.Source != links.SourceConfig {
+			page.Error = "Nothing was saved: an OAuth 1.0 link is changed with the admin API or the command line."
+		}
 		u.render(w, s, http.StatusConflict, page)
 		return nil
 	}

@@ -47,6 +47,9 @@ type incomingRow struct {
 	ReadOnly      bool
 	// Public: a client without a secret, so nothing to rotate.
 	Public bool
+	// OAuth1: an OAuth 1.0a consumer, shown read-only here (the admin API
+	// and the CLI manage it).
+	OAuth1 bool
 }
 
 type outgoingRow struct {
@@ -89,11 +92,14 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		row := linkRow{
 			Name: l.Name, Direction: "Incoming", Provider: incomingKind(l),
 			FromConfig: l.Source == links.SourceConfig,
-			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig, Public: l.Public},
+			Incoming:   &incomingRow{ID: l.ID, EditLabel: "Edit", ReadOnly: l.Source == links.SourceConfig, Public: l.Public, OAuth1: l.IsOAuth1()},
 			Statuses:   []status{active},
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })
+		if l.IsOAuth1() {
+			row.Incoming.EditLabel = "View"
+		}
 		byName[l.Name] = len(rows)
 		rows = append(rows, row)
 	}
@@ -224,6 +230,9 @@ func (u *UI) serveCredentials(w http.ResponseWriter, r *http.Request, s users.Se
 	if !ok {
 		return err
 	}
+	if l.IsOAuth1() {
+		return u.consumerCredentials(w, r, s, l)
+	}
 	if l.Public {
 		u.credentials(w, r, s, l, "", "Credentials of "+l.Name, []string{l.Name + " is a public client: copy the client ID into it; it has no secret and must use PKCE."})
 		return nil
@@ -268,6 +277,10 @@ func (u *UI) serveRotate(w http.ResponseWriter, r *http.Request, s users.Session
 	}
 	if l.Public {
 		u.redirectRefused(w, r, s, Path, l.Name+" is a public client: it has no secret to rotate.")
+		return nil
+	}
+	if l.IsOAuth1() {
+		u.redirectRefused(w, r, s, Path, l.Name+" links with OAuth 1.0: rotate its shared secret with the admin API or `caddy applinks rotate-secret`.")
 		return nil
 	}
 	overlap := time.Duration(u.app.SecretOverlap)
