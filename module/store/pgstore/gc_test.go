@@ -109,3 +109,28 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestNonceReplayedToAnotherGateway: gateways sharing the database share
+// their nonces, so a signed request replayed to another gateway of the
+// cluster within its timestamp window is refused there too, also when the
+// two arrive at once.
+func TestNonceReplayedToAnotherGateway(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn, Options{}), open(t, dsn, Options{})
+	n := store.Nonce{Hash: hash(), ExpiresAt: time.Now().Add(5 * time.Minute)}
+	must(t, a.RememberNonce(t.Context(), n))
+	if err := b.RememberNonce(t.Context(), n); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("the nonce at the other gateway: %v, want ErrAlreadyExists", err)
+	}
+	for range 20 {
+		n := store.Nonce{Hash: hash(), ExpiresAt: time.Now().Add(5 * time.Minute)}
+		errs := make(chan error, 2)
+		for _, s := range []*Store{a, b} {
+			go func() { errs <- s.RememberNonce(t.Context(), n) }()
+		}
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) || !(errors.Is(e1, store.ErrAlreadyExists) || errors.Is(e2, store.ErrAlreadyExists)) {
+			t.Fatalf("one nonce at two gateways at once: %v and %v, want one success and ErrAlreadyExists", e1, e2)
+		}
+	}
+}
