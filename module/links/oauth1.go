@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/applinks/caddy-applinks/module/oauth1"
 	"github.com/applinks/caddy-applinks/module/scope"
@@ -259,7 +261,8 @@ const consumerCheckInterval = 10 * time.Second
 
 // consumerCheck is the last answer of HasConsumers for runtime links.
 type consumerCheck struct {
-	last atomic.Pointer[consumerAnswer]
+	last    atomic.Pointer[consumerAnswer]
+	listing singleflight.Group
 }
 
 type consumerAnswer struct {
@@ -287,17 +290,15 @@ func (r *Registry) HasConsumers(ctx context.Context) bool {
 	if a := r.consumers.last.Load(); a != nil && now.Sub(a.at) < consumerCheckInterval && !now.Before(a.at) {
 		return a.has
 	}
-	stored, err := r.store.ListLinks(ctx)
-	if err != nil {
-		return false
-	}
-	has := false
-	for _, l := range stored {
-		if l.OAuth1 != nil && !l.Disabled {
-			has = true
-			break
+	// Requests that find the answer stale at once share one listing.
+	has, err, _ := r.consumers.listing.Do("", func() (any, error) {
+		stored, err := r.store.ListLinks(ctx)
+		if err != nil {
+			return false, err
 		}
-	}
-	r.consumers.seen(now, has)
-	return has
+		has := slices.ContainsFunc(stored, func(l store.Link) bool { return l.OAuth1 != nil && !l.Disabled })
+		r.consumers.seen(now, has)
+		return has, nil
+	})
+	return err == nil && has.(bool)
 }

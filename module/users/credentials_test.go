@@ -19,6 +19,7 @@ import (
 func TestStripCredentialsTakesEveryGatewayCookie(t *testing.T) {
 	access := token.New(token.Access)
 	session := token.New(token.Session)
+	oauth1 := token.New(token.OAuth1Access)
 	for _, tc := range []struct {
 		name           string
 		cookies        []string
@@ -32,6 +33,8 @@ func TestStripCredentialsTakesEveryGatewayCookie(t *testing.T) {
 		{"lookalike kept", []string{"my_applinks_session=z; applinks=1"}, "", "my_applinks_session=z; applinks=1", ""},
 		{"gateway bearer", nil, "Bearer " + access, "", ""},
 		{"gateway token as Basic password", nil, "Basic " + base64.StdEncoding.EncodeToString([]byte("bob:"+access)), "", ""},
+		{"gateway OAuth 1.0a token", nil, `OAuth oauth_consumer_key="jira", oauth_token="` + oauth1 + `", oauth_signature="c2ln"`, "", ""},
+		{"foreign OAuth 1.0a header kept", nil, `OAuth oauth_consumer_key="jira", oauth_token="abc", oauth_signature="c2ln"`, "", `OAuth oauth_consumer_key="jira", oauth_token="abc", oauth_signature="c2ln"`},
 		{"foreign bearer kept", nil, "Bearer ghp_abc", "", "Bearer ghp_abc"},
 		{"foreign basic kept", []string{"k=v"}, "Basic " + base64.StdEncoding.EncodeToString([]byte("u:p")), "k=v", "Basic " + base64.StdEncoding.EncodeToString([]byte("u:p"))},
 	} {
