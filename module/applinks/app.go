@@ -283,7 +283,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.grants.SetObserver(tokenObserver{Metrics: a.metrics, activity: a.activity})
 	a.tokens = grants.NewValidator(a.grants, a.epoch, grants.DefaultCacheEntries, time.Now)
 	a.tokens.SetMaxStale(time.Duration(a.MaxStaleValidation))
-	a.oauth1 = provider.New(a.store, a.links, a.users, a.grants, a.tokens, a.keys, provider.Config{
+	a.oauth1 = provider.New(a.store, a.links, a.users, a.grants, a.tokens, provider.Config{
 		TimestampWindow: time.Duration(a.OAuth1TimestampWindow),
 	}, time.Now, a.audit)
 	if a.pages, err = web.New(); err != nil {

@@ -64,8 +64,9 @@ type RequestToken struct {
 	// Callback is where the user is sent once they decide; "oob" when
 	// the verifier is shown to them instead.
 	Callback string `json:"callback"`
-	// SealedSecret is the token secret, sealed; HMAC-SHA1 consumers sign
-	// the access-token request with it.
+	// SealedSecret is the token secret, sealed with a key only the
+	// request token itself gives; HMAC-SHA1 consumers sign the
+	// access-token request with it.
 	SealedSecret []byte `json:"sealed_secret,omitempty"`
 	// VerifierHash is the SHA-256 of the verifier, set once a user
 	// authorized the token.

@@ -479,7 +479,8 @@ type Token struct {
 	// gives, so that a retry within the grace gets the same pair back.
 	SealedChild []byte `json:"sealed_child,omitempty"`
 	// SealedSecret, on an OAuth 1.0a access token of an HMAC-SHA1
-	// consumer, is the token secret it signs with, sealed.
+	// consumer, is the token secret it signs with, sealed by the service
+	// provider with a key only the token itself gives.
 	SealedSecret []byte `json:"sealed_secret,omitempty"`
 }
 

@@ -64,7 +64,7 @@ func (s *Service) IssueAccessToken(ctx context.Context, r *http.Request, uri str
 	}
 	var tokenSecret string
 	if hmacConsumer(sr.link) {
-		if tokenSecret, err = s.openFor(hash, rt.SealedSecret); err != nil {
+		if tokenSecret, err = openFor(q.Token, rt.SealedSecret); err != nil {
 			return Credentials{}, err
 		}
 	}
@@ -95,7 +95,9 @@ func (s *Service) IssueAccessToken(ctx context.Context, r *http.Request, uri str
 		}
 		access, secret = tok, token.New(token.OAuth1Secret)
 		if hmacConsumer(sr.link) {
-			iss.Tokens[0].SealedSecret = s.sealFor(iss.Tokens[0].Hash, secret)
+			if iss.Tokens[0].SealedSecret, err = sealFor(access, secret); err != nil {
+				return store.Issue{}, err
+			}
 		}
 		t.UsedAt, t.GrantID = now, iss.Grant.ID
 		return iss, nil

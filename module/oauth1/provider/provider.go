@@ -73,7 +73,6 @@ type Service struct {
 	users     Users
 	grants    *grants.Service
 	tokens    *grants.Validator
-	keys      *secret.Keys
 	cfg       Config
 	now       func() time.Time
 	audit     *zap.Logger
@@ -84,7 +83,7 @@ type Service struct {
 
 // New returns the service provider. Request tokens and nonces are kept in
 // st; access tokens are grants of gs, validated through tokens.
-func New(st store.OAuth1Store, consumers Consumers, users Users, gs *grants.Service, tokens *grants.Validator, keys *secret.Keys, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
+func New(st store.OAuth1Store, consumers Consumers, users Users, gs *grants.Service, tokens *grants.Validator, cfg Config, now func() time.Time, audit *zap.Logger) *Service {
 	if cfg.TimestampWindow <= 0 {
 		cfg.TimestampWindow = DefaultTimestampWindow
 	}
@@ -94,7 +93,7 @@ func New(st store.OAuth1Store, consumers Consumers, users Users, gs *grants.Serv
 	if cfg.MaxForm <= 0 {
 		cfg.MaxForm = DefaultMaxForm
 	}
-	return &Service{store: st, consumers: consumers, users: users, grants: gs, tokens: tokens, keys: keys, cfg: cfg, now: now, audit: audit}
+	return &Service{store: st, consumers: consumers, users: users, grants: gs, tokens: tokens, cfg: cfg, now: now, audit: audit}
 }
 
 // signed is a request whose consumer is known and enabled, before its
@@ -190,14 +189,29 @@ func problem(code, advice string) *oauth1.Problem {
 	return &oauth1.Problem{Code: code, Advice: advice}
 }
 
-// sealFor seals a token secret bound to the token it belongs to.
-func (s *Service) sealFor(tokenHash []byte, tokenSecret string) []byte {
-	return s.keys.Seal([]byte(tokenSecret), append([]byte("oauth1 token secret\x00"), tokenHash...))
+// secretPurpose binds a sealed token secret to its use.
+const secretPurpose = "oauth1 token secret"
+
+// sealFor seals a token secret with a key derived from the token itself
+// (secret.FromToken): it opens only for whoever presents the token, not
+// with the gateway's at-rest key, so a copy of the store and that key
+// together do not give it away, and rotating the at-rest key leaves it
+// alone.
+func sealFor(tok, tokenSecret string) ([]byte, error) {
+	keys, err := secret.FromToken(tok)
+	if err != nil {
+		return nil, fmt.Errorf("sealing a token secret: %w", err)
+	}
+	return keys.Seal([]byte(tokenSecret), []byte(secretPurpose)), nil
 }
 
-// openFor opens what sealFor sealed.
-func (s *Service) openFor(tokenHash, sealed []byte) (string, error) {
-	b, err := s.keys.Open(sealed, append([]byte("oauth1 token secret\x00"), tokenHash...))
+// openFor opens what sealFor sealed for the same token.
+func openFor(tok string, sealed []byte) (string, error) {
+	keys, err := secret.FromToken(tok)
+	if err != nil {
+		return "", fmt.Errorf("opening a token secret: %w", err)
+	}
+	b, err := keys.Open(sealed, []byte(secretPurpose))
 	if err != nil {
 		return "", fmt.Errorf("opening a token secret: %w", err)
 	}

@@ -89,7 +89,7 @@ func newFixture(tb testing.TB) *fixture {
 	}
 	gs := grants.New(st, dir, reg, epoch, grants.Config{AccessTTL: time.Hour, RefreshTTL: time.Hour, CodeTTL: time.Minute, OAuth1TTL: 24 * time.Hour}, time.Now, zap.NewNop())
 	v := grants.NewValidator(gs, epoch, grants.DefaultCacheEntries, time.Now)
-	return &fixture{svc: provider.New(st, reg, dir, gs, v, sk, provider.Config{}, time.Now, zap.NewNop()), grants: gs, tokens: v, store: st, key: keys.rsa}
+	return &fixture{svc: provider.New(st, reg, dir, gs, v, provider.Config{}, time.Now, zap.NewNop()), grants: gs, tokens: v, store: st, key: keys.rsa}
 }
 
 // sink records the Authorization header of a request and answers 200.

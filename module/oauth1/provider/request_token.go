@@ -55,7 +55,9 @@ func (s *Service) IssueRequestToken(ctx context.Context, r *http.Request, uri st
 		ExpiresAt:   now.Add(s.cfg.RequestTokenTTL),
 	}
 	if hmacConsumer(sr.link) {
-		rt.SealedSecret = s.sealFor(rt.Hash, sec)
+		if rt.SealedSecret, err = sealFor(tok, sec); err != nil {
+			return Credentials{}, err
+		}
 	}
 	if err := s.store.CreateRequestToken(ctx, rt); err != nil {
 		return Credentials{}, err

@@ -68,7 +68,7 @@ func (s *Service) Authenticate(ctx context.Context, r *http.Request, uri string)
 	}
 	var tokenSecret string
 	if hmacConsumer(sr.link) {
-		if tokenSecret, err = s.openFor(token.Hash(sr.q.Token), a.SealedSecret); err != nil {
+		if tokenSecret, err = openFor(sr.q.Token, a.SealedSecret); err != nil {
 			return Access{}, err
 		}
 	}
