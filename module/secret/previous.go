@@ -46,8 +46,8 @@ type Outcome int
 const (
 	// Current: the value is sealed with the current key already.
 	Current Outcome = iota
-	// Resealed: a previous key opened it; it is sealed with the current
-	// key now.
+	// Resealed: a previous key opened it; Reseal sealed it with the
+	// current key.
 	Resealed
 	// Unreadable: no key opens it (see ErrUnreadable); it is left as it
 	// is.
@@ -68,6 +68,11 @@ func (k *Keys) Reseal(sealed, additional []byte) ([]byte, Outcome) {
 	return k.Seal(plain, additional), Resealed
 }
 
+// ErrCurrent is what an updater re-sealing a record returns when every
+// value of it is sealed with the current key already (or is unreadable),
+// so that the store writes nothing; the caller takes it for success.
+var ErrCurrent = errors.New("sealed with the current key already")
+
 // CheckMAC reports, in constant time, whether mac is what MAC returns for
 // purpose and data under the key or under one of its previous keys, so
 // that what was MACed before a rotation (an anti-CSRF token in a page, a
@@ -78,4 +83,18 @@ func (k *Keys) CheckMAC(mac []byte, purpose string, data ...[]byte) bool {
 		ok = hmac.Equal(mac, p.MAC(purpose, data...)) || ok
 	}
 	return ok
+}
+
+// A Tally follows a re-seal pass over one kind of record: the service
+// that owns the records counts each sealed value it finds, then re-seals
+// those of previous keys.
+type Tally interface {
+	// Found counts one stored value as the pass found it, before it
+	// re-seals any.
+	Found(Outcome)
+	// Resealed counts n values that Found counted as Resealed and that no
+	// longer need a previous key: one write re-sealed them (or a
+	// concurrent one replaced or deleted them). An error stops the pass
+	// and is returned by it.
+	Resealed(n int) error
 }
