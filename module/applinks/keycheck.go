@@ -198,14 +198,14 @@ func (a *App) wrongKey(sealedWith string) error {
 // store was re-keyed from the key configured now to the one kc names, and
 // that it must be configured.
 func (a *App) rekeyedAway(kc store.KeyCheck) error {
-	newKey := "a secret_key: set secret_key to it"
+	newKey := "it is a secret_key: set secret_key to it"
 	switch path := a.backend.KeyFile(); {
 	case kc.Kind != store.KeyKindFile:
 	case path == "":
-		newKey = "a key file: give it as the storage's key_file"
+		newKey = "it is a key file: give it as the storage's key_file"
 	default:
-		newKey = fmt.Sprintf("the key file %s: remove secret_key, and restore that file from the backup made after the rotation if it is not the one there", path)
+		newKey = fmt.Sprintf("it is the key file %s: remove secret_key, restoring that file from the backup made after the rotation if it is not the one there", path)
 	}
-	return fmt.Errorf("%w: the data directory %s was re-keyed on %s from the at-rest key configured now to another one, and is sealed with that key now; configure the new key, %s, and keep this one as previous_secret_key (or previous_key_file) until `caddy applinks keys at-rest` says it can go",
+	return fmt.Errorf("%w: the data directory %s was re-keyed on %s from the at-rest key configured now to another one, and is sealed with that key now; configure the new key (%s), and keep this one as previous_secret_key (or previous_key_file) until `caddy applinks keys at-rest` says it can go",
 		ErrWrongKey, a.backend.Location(), kc.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), newKey)
 }
