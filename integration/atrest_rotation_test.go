@@ -211,6 +211,7 @@ func TestAtRestKeyRotationWithoutDowntime(t *testing.T) {
 	out, err := cli(t, "keys", "at-rest", "--wait", "--timeout", "2m")
 	close(stop)
 	wg.Wait()
+	t.Logf("keys at-rest --wait:\n%s", out)
 	if err != nil || !strings.Contains(out, "Re-seal:") || !strings.Contains(out, "done") {
 		t.Fatalf("keys at-rest --wait: %v\n%s", err, out)
 	}
@@ -226,6 +227,9 @@ func TestAtRestKeyRotationWithoutDowntime(t *testing.T) {
 	}
 	if !s.Done || s.RekeyedAt.IsZero() || s.CanRemovePrevious || !strings.Contains(s.Statement, "until") {
 		t.Errorf("status once done: %+v; want done, and the previous key kept while pending authorizations from before may come back", s)
+	}
+	if status, _, _ := adminCall(t, http.MethodPost, "/applinks/keys/at-rest", nil); status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /applinks/keys/at-rest: %d, want 405", status)
 	}
 	client.works(t, "once the re-seal is done", kid)
 	g.unload()
