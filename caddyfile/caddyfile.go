@@ -51,6 +51,8 @@ func init() {
 //	applinks {
 //		storage <backend> [<args...>]
 //		secret_key <passphrase>
+//		previous_secret_key <passphrase>
+//		previous_key_file <path>
 //		issuer <url>
 //		id_token_algorithm <ES256|RS256>
 //		access_token_ttl <duration>
@@ -155,6 +157,33 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		if n := utf8.RuneCountInString(app.SecretKey); !hasPlaceholder(app.SecretKey) && n < secret.MinPassphraseLen {
 			return d.Errf("secret_key is %d characters long; it must have at least %d (or use a placeholder such as {env.APPLINKS_SECRET_KEY})", n, secret.MinPassphraseLen)
 		}
+		if slices.Contains(app.PreviousSecretKeys, app.SecretKey) {
+			return d.Errf("secret_key is also a previous_secret_key: a previous key must be the one being rotated out")
+		}
+	case "previous_secret_key":
+		var p string
+		if err := singleArg(d, &p); err != nil {
+			return err
+		}
+		if n := utf8.RuneCountInString(p); !hasPlaceholder(p) && n < secret.MinPassphraseLen {
+			return d.Errf("previous_secret_key is %d characters long; a secret_key has at least %d", n, secret.MinPassphraseLen)
+		}
+		if p == app.SecretKey {
+			return d.Errf("previous_secret_key is the secret_key in use: a previous key must be the one being rotated out")
+		}
+		if slices.Contains(app.PreviousSecretKeys, p) {
+			return d.Errf("previous_secret_key is given twice")
+		}
+		app.PreviousSecretKeys = append(app.PreviousSecretKeys, p)
+	case "previous_key_file":
+		var p string
+		if err := singleArg(d, &p); err != nil {
+			return err
+		}
+		if slices.Contains(app.PreviousKeyFiles, p) {
+			return d.Errf("previous_key_file %s is given twice", p)
+		}
+		app.PreviousKeyFiles = append(app.PreviousKeyFiles, p)
 	case "issuer":
 		if err := singleArg(d, &app.Issuer); err != nil {
 			return err
@@ -260,7 +289,7 @@ func parseAppOption(d *caddyfile.Dispenser, app *applinks.App) error {
 		}
 		app.Incoming = append(app.Incoming, l)
 	default:
-		return unrecognized(d, "storage", "secret_key", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
+		return unrecognized(d, "storage", "secret_key", "previous_secret_key", "previous_key_file", "issuer", "id_token_algorithm", "access_token_ttl", "refresh_token_ttl",
 			"code_ttl", "refresh_grace", "session_ttl", "secret_overlap", "max_stale_validation", "oauth1_token_ttl", "oauth1_timestamp_window", "allow_private_endpoints", "user", "login", "outgoing", "incoming", "registration", "client_id_metadata_documents")
 	}
 	return nil

@@ -3,8 +3,8 @@
 // incoming links (create, show, edit, credentials, rotate secret, delete),
 // outgoing links (create, list, show, edit, delete) and their connections
 // (list, disconnect), grants (list, show, revoke), users (list, show,
-// create or update, delete, sign out everywhere) and signing keys (list,
-// rotate). A link is named by its id or its name wherever one is asked
+// create or update, delete, sign out everywhere), signing keys (list,
+// rotate) and the rotation of the at-rest key (status). A link is named by its id or its name wherever one is asked
 // for.
 package admin
 
@@ -51,6 +51,7 @@ func (a *API) Routes() []caddy.AdminRoute {
 		{Pattern: "/applinks/users/", Handler: caddy.AdminHandlerFunc(a.serveUser)},
 		{Pattern: "/applinks/keys", Handler: caddy.AdminHandlerFunc(a.serveKeys)},
 		{Pattern: "/applinks/keys/", Handler: caddy.AdminHandlerFunc(a.serveKeyAction)},
+		{Pattern: "/applinks/keys/at-rest", Handler: caddy.AdminHandlerFunc(a.serveAtRest)},
 		{Pattern: "/applinks/backup", Handler: caddy.AdminHandlerFunc(a.serveBackup)},
 	}
 }

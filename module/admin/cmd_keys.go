@@ -9,11 +9,11 @@ import (
 )
 
 // keysCommand is `keys`: it lists the token-signing keys; `keys rotate`
-// makes a new one.
+// makes a new one, `keys at-rest` shows the rotation of the at-rest key.
 func keysCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "keys",
-		Short:   "Lists the token-signing keys (kid, algorithm, status), never their private parts; its subcommand rotates them",
+		Short:   "Lists the token-signing keys (kid, algorithm, status), never their private parts; its subcommands rotate them and show the rotation of the at-rest key",
 		Example: "  caddy applinks keys\n  caddy applinks keys --json",
 		Args:    cobra.NoArgs,
 		RunE:    run(listKeys),
@@ -25,7 +25,24 @@ func keysCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    run(rotateKeys),
 	}
-	cmd.AddCommand(rotate)
+	atRest := &cobra.Command{
+		Use:   "at-rest",
+		Short: "Shows how far the rotation of the at-rest key has come: stored values by the key that seals them, and whether the previous keys can be removed",
+		Long: `
+Shows, for each kind of stored record, how many values are sealed with the
+current at-rest key, with a previous one (previous_secret_key,
+previous_key_file) and with none of them; whether a re-seal pass runs;
+until when short-lived values (pending outgoing authorizations, sign-in
+state cookies) still need the previous key; and whether the previous keys
+can be removed now. --wait polls until every stored value is sealed with
+the current key, printing progress, then shows the status.`,
+		Example: "  caddy applinks keys at-rest\n  caddy applinks keys at-rest --wait --timeout 10m",
+		Args:    cobra.NoArgs,
+		RunE:    run(atRestStatus),
+	}
+	atRest.Flags().Bool("wait", false, "Wait until every stored value is sealed with the current key")
+	atRest.Flags().Duration("timeout", 0, "With --wait, give up after this long (default: wait as long as it takes)")
+	cmd.AddCommand(rotate, atRest)
 	return cmd
 }
 

@@ -58,6 +58,16 @@ type App struct {
 	// encrypts secrets at rest is derived; placeholders such as {env.X} are
 	// resolved. Default: a random key kept in a 0600 file beside the data.
 	SecretKey string `json:"secret_key,omitempty"`
+	// PreviousSecretKeys are passphrases of at-rest keys being rotated
+	// out: values they sealed still open (and their anti-CSRF tokens and
+	// cookies still pass), are re-sealed with the current key in the
+	// background, and nothing new is sealed with them. Placeholders are
+	// resolved. Default: none.
+	PreviousSecretKeys []string `json:"previous_secret_keys,omitempty"`
+	// PreviousKeyFiles are key files (32 bytes, mode 0600) of at-rest
+	// keys being rotated out, like PreviousSecretKeys; a file must exist.
+	// Default: none.
+	PreviousKeyFiles []string `json:"previous_key_files,omitempty"`
 	// Issuer is the gateway's public base URL, e.g. https://app.example.com.
 	// Default: the scheme and host of each request.
 	Issuer string `json:"issuer,omitempty"`
@@ -143,6 +153,9 @@ type App struct {
 	// resources are what the guards of this config protect; see
 	// resources.go.
 	resources resource.Set
+	// resealing is the state of the background re-seal of a rotation of
+	// the at-rest key; see reseal.go.
+	resealing resealing
 }
 
 // Limits are the rate limiters of sign-in and the token endpoint.
@@ -377,6 +390,9 @@ func (a *App) Start() error {
 	go a.sweep()
 	go a.refreshOutgoing()
 	go a.collectGarbage()
+	if len(a.keys.Previous()) > 0 {
+		go a.resealInBackground()
+	}
 	return nil
 }
 
@@ -495,7 +511,60 @@ func (a *App) setDefaults() {
 	}
 }
 
+// loadKeys loads the at-rest key (see loadCurrentKey) with the previous
+// keys of a rotation. A previous key that is the current one, or given
+// twice, is an error naming the option, never the key.
 func (a *App) loadKeys(repl *caddy.Replacer) (*secret.Keys, error) {
+	keys, err := a.loadCurrentKey(repl)
+	if err != nil {
+		return nil, err
+	}
+	var previous []*secret.Keys
+	add := func(name string, k *secret.Keys) error {
+		if _, err := keys.WithPrevious(k); err != nil {
+			return fmt.Errorf("%s is the at-rest key in use; a previous key must be the one being rotated out", name)
+		}
+		if _, err := keys.WithPrevious(append(previous, k)...); err != nil {
+			return fmt.Errorf("%s is given twice", name)
+		}
+		previous = append(previous, k)
+		return nil
+	}
+	for i, p := range a.PreviousSecretKeys {
+		name := fmt.Sprintf("previous_secret_key %d", i+1)
+		pass, err := repl.ReplaceOrErr(p, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		k, err := secret.FromPassphrase(pass)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := add(name, k); err != nil {
+			return nil, err
+		}
+	}
+	for _, path := range a.PreviousKeyFiles {
+		k, missing, err := secret.ReadKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("previous_key_file: %w", err)
+		}
+		if missing {
+			return nil, fmt.Errorf("previous_key_file %s does not exist", path)
+		}
+		if err := add("previous_key_file "+path, k); err != nil {
+			return nil, err
+		}
+	}
+	if len(previous) == 0 {
+		return keys, nil
+	}
+	return keys.WithPrevious(previous...)
+}
+
+// loadCurrentKey loads the at-rest key: from secret_key, else from the
+// backend's key file (generated when missing, and written by open).
+func (a *App) loadCurrentKey(repl *caddy.Replacer) (*secret.Keys, error) {
 	if a.SecretKey != "" {
 		pass, err := repl.ReplaceOrErr(a.SecretKey, true, true)
 		if err != nil {

@@ -277,6 +277,15 @@ func (ls *lazyStore) DeleteSigningKey(ctx context.Context, id string) error {
 	return st.DeleteSigningKey(ctx, id)
 }
 
+// UpdateSigningKey opens the store if needed and calls its UpdateSigningKey.
+func (ls *lazyStore) UpdateSigningKey(ctx context.Context, id string, fn func(*store.SigningKey) error) (store.SigningKey, error) {
+	st, err := ls.open()
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	return st.UpdateSigningKey(ctx, id, fn)
+}
+
 // CreatePending opens the store if needed and calls its CreatePending.
 func (ls *lazyStore) CreatePending(ctx context.Context, p store.Pending) error {
 	st, err := ls.open()
@@ -401,6 +410,15 @@ func (ls *lazyStore) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
 		return store.KeyCheck{}, err
 	}
 	return st.GetKeyCheck(ctx)
+}
+
+// UpdateKeyCheck opens the store if needed and calls its UpdateKeyCheck.
+func (ls *lazyStore) UpdateKeyCheck(ctx context.Context, fn func(*store.KeyCheck) error) (store.KeyCheck, error) {
+	st, err := ls.open()
+	if err != nil {
+		return store.KeyCheck{}, err
+	}
+	return st.UpdateKeyCheck(ctx, fn)
 }
 
 // UpdateUser opens the store if needed and calls its UpdateUser.

@@ -54,7 +54,7 @@ func (a *App) open() (store.Store, error) {
 	}
 	// Before anything is written: a wrong key must not seal new records
 	// or write a new key file over the trace of the right one.
-	unchecked, err := a.checkKey(a.ctx, st)
+	step, err := a.checkKey(a.ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +64,17 @@ func (a *App) open() (store.Store, error) {
 		}
 		o.keyFile = ""
 	}
-	// Recorded once the key is kept, so that a key file that could not
-	// be written does not leave a check no key passes.
-	if unchecked {
-		if err := a.recordKeyCheck(a.ctx, st, time.Now()); err != nil {
-			return nil, err
-		}
+	// Recorded (or re-keyed) once the key is kept, so that a key file
+	// that could not be written does not leave a check no key passes,
+	// and before anything is sealed with the key.
+	switch step {
+	case keyCheckRecord:
+		err = a.recordKeyCheck(a.ctx, st, time.Now())
+	case keyCheckRekey:
+		err = a.rekey(a.ctx, st, time.Now())
+	}
+	if err != nil {
+		return nil, err
 	}
 	keyring, err := signing.New(a.ctx, st, a.keys, a.IDTokenAlgorithm, time.Duration(a.AccessTokenTTL), time.Now)
 	if err != nil {

@@ -24,8 +24,11 @@ const (
 	CallbackPrefix = "/applinks/callback/"
 )
 
+// PendingTTL is how long an outgoing authorization may take: the
+// lifetime of its pending record and sealed PKCE verifier.
+const PendingTTL = 10 * time.Minute
+
 const (
-	pendingTTL = 10 * time.Minute
 	// shortLifetime: a provider that gives no refresh token and an access
 	// token living less than this gets a warning at connect time.
 	shortLifetime = 24 * time.Hour
@@ -75,7 +78,7 @@ func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo s
 		SealedVerifier: s.keys.Seal([]byte(verifier), []byte("pending "+l.Name)),
 		ReturnTo:       returnto.Path(returnTo),
 		CreatedAt:      now,
-		ExpiresAt:      now.Add(pendingTTL),
+		ExpiresAt:      now.Add(PendingTTL),
 	})
 	if err != nil {
 		return "", fmt.Errorf("storing pending authorization: %w", err)

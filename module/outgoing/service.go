@@ -161,13 +161,13 @@ func (s *Service) seal(c *store.Connection, tok *oauth2.Token) error {
 	if err != nil {
 		return fmt.Errorf("encoding provider token: %w", err)
 	}
-	c.Sealed = s.keys.Seal(raw, []byte("connection "+c.LinkID+"\x00"+c.UserID))
+	c.Sealed = s.keys.Seal(raw, connectionBinding(c.LinkID, c.UserID))
 	c.Expiry = tok.Expiry.UTC()
 	return nil
 }
 
 func (s *Service) open(c store.Connection) (*oauth2.Token, error) {
-	raw, err := s.keys.Open(c.Sealed, []byte("connection "+c.LinkID+"\x00"+c.UserID))
+	raw, err := s.keys.Open(c.Sealed, connectionBinding(c.LinkID, c.UserID))
 	if err != nil {
 		return nil, fmt.Errorf("opening provider token: %w", err)
 	}
@@ -176,4 +176,10 @@ func (s *Service) open(c store.Connection) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("decoding provider token: %w", err)
 	}
 	return &tok, nil
+}
+
+// connectionBinding is the additional data a connection's provider token
+// is sealed with, so that it opens only as that link's for that user.
+func connectionBinding(linkID, userID string) []byte {
+	return []byte("connection " + linkID + "\x00" + userID)
 }

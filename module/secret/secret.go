@@ -23,10 +23,14 @@ const MinPassphraseLen = 32
 
 const keyLen = 32
 
-// Keys holds the master key and what is derived from it.
+// Keys holds the master key and what is derived from it, and the
+// previous keys kept during a rotation (see WithPrevious).
 type Keys struct {
 	master []byte
 	aead   cipher.AEAD
+	// previous open values and verify MACs that they made; nothing is
+	// sealed or MACed with them.
+	previous []*Keys
 }
 
 // FromPassphrase derives the master key from a passphrase of at least
@@ -125,17 +129,39 @@ func (k *Keys) Seal(plaintext, additional []byte) []byte {
 	return k.aead.Seal(nonce, nonce, plaintext, additional)
 }
 
-// Open decrypts what Seal returned for the same additional data.
+// Open decrypts what Seal returned for the same additional data, under
+// the key or, failing that, one of its previous keys. A value that none
+// of them opens gives an error wrapping ErrUnreadable.
 func (k *Keys) Open(sealed, additional []byte) ([]byte, error) {
+	plain, _, err := k.open(sealed, additional)
+	return plain, err
+}
+
+// ErrUnreadable means a sealed value opens with none of the keys: it was
+// sealed with another key, for other additional data, or was damaged.
+var ErrUnreadable = errors.New("sealed with another key or damaged")
+
+// open is Open that also tells whether the current key opened the value.
+func (k *Keys) open(sealed, additional []byte) (plain []byte, current bool, err error) {
+	if plain, ok := k.openOwn(sealed, additional); ok {
+		return plain, true, nil
+	}
+	for _, p := range k.previous {
+		if plain, ok := p.openOwn(sealed, additional); ok {
+			return plain, false, nil
+		}
+	}
+	return nil, false, fmt.Errorf("opening sealed value: %w", ErrUnreadable)
+}
+
+// openOwn opens a value with k's own key alone.
+func (k *Keys) openOwn(sealed, additional []byte) ([]byte, bool) {
 	n := k.aead.NonceSize()
 	if len(sealed) < n {
-		return nil, errors.New("opening sealed value: too short")
+		return nil, false
 	}
 	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], additional)
-	if err != nil {
-		return nil, fmt.Errorf("opening sealed value: %w", err)
-	}
-	return plain, nil
+	return plain, err == nil
 }
 
 // MAC returns an HMAC-SHA256 of data under a key derived for purpose, e.g.

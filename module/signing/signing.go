@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -94,12 +95,20 @@ func (k *Keyring) Rotate(ctx context.Context) error {
 	}
 	now := k.now().UTC()
 	for _, sk := range keys {
-		if sk.RetiredAt.IsZero() {
-			sk.RetiredAt = now
-			sk.ExpiresAt = now.Add(k.tokenTTL)
-			if err := k.store.PutSigningKey(ctx, sk); err != nil {
-				return fmt.Errorf("retiring signing key: %w", err)
+		if !sk.RetiredAt.IsZero() {
+			continue
+		}
+		// An update of the key as stored, so that a re-seal of it
+		// meanwhile is kept (see Reseal).
+		_, err := k.store.UpdateSigningKey(ctx, sk.ID, func(cur *store.SigningKey) error {
+			if cur.RetiredAt.IsZero() {
+				cur.RetiredAt = now
+				cur.ExpiresAt = now.Add(k.tokenTTL)
 			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("retiring signing key: %w", err)
 		}
 	}
 	if _, err := k.create(ctx); err != nil {
@@ -181,7 +190,7 @@ func (k *Keyring) create(ctx context.Context) (store.SigningKey, error) {
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
 	sk := store.SigningKey{ID: hex.EncodeToString(id), Algorithm: k.alg, CreatedAt: k.now().UTC()}
-	sk.Sealed = k.seal.Seal(der, []byte("signing key "+sk.ID))
+	sk.Sealed = k.seal.Seal(der, keyBinding(sk.ID))
 	if err := k.store.PutSigningKey(ctx, sk); err != nil {
 		return store.SigningKey{}, fmt.Errorf("storing signing key: %w", err)
 	}
@@ -189,7 +198,7 @@ func (k *Keyring) create(ctx context.Context) (store.SigningKey, error) {
 }
 
 func (k *Keyring) open(sk store.SigningKey) (crypto.Signer, error) {
-	der, err := k.seal.Open(sk.Sealed, []byte("signing key "+sk.ID))
+	der, err := k.seal.Open(sk.Sealed, keyBinding(sk.ID))
 	if err != nil {
 		return nil, fmt.Errorf("opening signing key %s: %w", sk.ID, err)
 	}
@@ -203,3 +212,7 @@ func (k *Keyring) open(sk store.SigningKey) (crypto.Signer, error) {
 	}
 	return signer, nil
 }
+
+// keyBinding is the additional data a signing key is sealed with, so that
+// it opens only as the key of its id.
+func keyBinding(id string) []byte { return []byte("signing key " + id) }

@@ -192,16 +192,26 @@ type KeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// DeleteSigningKey removes a key; a missing one is not an error.
 	DeleteSigningKey(ctx context.Context, id string) error
+	// UpdateSigningKey runs fn on the stored key and saves the result
+	// atomically, kept until its ExpiresAt as PutSigningKey keeps it; an
+	// error from fn aborts without a write. ErrNotFound when there is no
+	// live key of the id. fn must not change the id; if it does, nothing
+	// is written and an error is returned.
+	UpdateSigningKey(ctx context.Context, id string, fn func(*SigningKey) error) (SigningKey, error)
 }
 
 // KeyCheckStore keeps the record that tells whether the at-rest key in
 // use is the one the store's sealed values were sealed with.
 type KeyCheckStore interface {
 	// CreateKeyCheck stores the key check; ErrAlreadyExists when one is
-	// stored already, which is never replaced.
+	// stored already, which CreateKeyCheck never replaces.
 	CreateKeyCheck(ctx context.Context, c KeyCheck) error
 	// GetKeyCheck returns the key check; ErrNotFound when none is stored.
 	GetKeyCheck(ctx context.Context) (KeyCheck, error)
+	// UpdateKeyCheck runs fn on the stored key check and saves the result
+	// atomically (a rotation of the at-rest key replaces it); an error
+	// from fn aborts without a write. ErrNotFound when none is stored.
+	UpdateKeyCheck(ctx context.Context, fn func(*KeyCheck) error) (KeyCheck, error)
 }
 
 // The kinds of at-rest key a KeyCheck records.
@@ -218,8 +228,13 @@ type KeyCheck struct {
 	// Kind is KeyKindPassphrase or KeyKindFile.
 	Kind string `json:"kind"`
 	// MAC is the MAC by which a key is recognised.
-	MAC       []byte    `json:"mac"`
+	MAC []byte `json:"mac"`
+	// CreatedAt is when the check was recorded: when the store was first
+	// sealed, or re-keyed to this key.
 	CreatedAt time.Time `json:"created_at"`
+	// Retired are the MACs of the keys the store was re-keyed from,
+	// newest first; empty when it never was.
+	Retired [][]byte `json:"retired,omitempty"`
 }
 
 // OutgoingStore keeps the provider tokens of outgoing links, sealed by the

@@ -1,7 +1,6 @@
 package users
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -21,6 +20,9 @@ const DeviceCookie = "applinks_device"
 // browsers allow a cookie.
 const deviceTTL = 400 * 24 * time.Hour
 
+// devicePurpose is the MAC purpose of the known-device cookie.
+const devicePurpose = "applinks device"
+
 // RememberDevice marks the browser of r as one where user signs in.
 func (s *Sessions) RememberDevice(w http.ResponseWriter, r *http.Request, user string) {
 	nonce := make([]byte, 16)
@@ -37,9 +39,9 @@ func (s *Sessions) KnownDevice(r *http.Request, user string) bool {
 		return false
 	}
 	nonce, mac, ok := strings.Cut(v, ".")
-	return ok && nonce != "" && hmac.Equal([]byte(mac), []byte(s.deviceMAC(nonce, user)))
+	return ok && nonce != "" && s.checkMAC(mac, devicePurpose, []byte(nonce), []byte{0}, []byte(user))
 }
 
 func (s *Sessions) deviceMAC(nonce, user string) string {
-	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks device", []byte(nonce), []byte{0}, []byte(user)))
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC(devicePurpose, []byte(nonce), []byte{0}, []byte(user)))
 }

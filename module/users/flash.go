@@ -1,7 +1,6 @@
 package users
 
 import (
-	"crypto/hmac"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -15,6 +14,9 @@ const flashCookie = "applinks_flash"
 
 // flashTTL is how long a message waits for its page.
 const flashTTL = time.Minute
+
+// flashPurpose is the MAC purpose that binds a message to its session.
+const flashPurpose = "applinks flash"
 
 // maxFlash bounds a message, so the cookie stays well under browser limits.
 const maxFlash = 1024
@@ -56,7 +58,7 @@ func (s *Sessions) TakeFlash(w http.ResponseWriter, r *http.Request, sess Sessio
 		return Flash{}
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil || len(raw) < 2 || !hmac.Equal([]byte(mac), []byte(s.flashMAC(sess, string(raw)))) {
+	if err != nil || len(raw) < 2 || !s.checkMAC(mac, flashPurpose, sess.hash, raw) {
 		return Flash{}
 	}
 	return Flash{Text: string(raw[1:]), Warning: raw[0] == 'w'}
@@ -64,5 +66,5 @@ func (s *Sessions) TakeFlash(w http.ResponseWriter, r *http.Request, sess Sessio
 
 // flashMAC binds a message to the session.
 func (s *Sessions) flashMAC(sess Session, msg string) string {
-	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks flash", sess.hash, []byte(msg)))
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC(flashPurpose, sess.hash, []byte(msg)))
 }

@@ -38,9 +38,12 @@ const (
 	// OIDCLegacyCallbackPath was the one callback of all providers; it
 	// now only tells that the redirect URI changed.
 	OIDCLegacyCallbackPath = "/applinks/login/callback"
-	oidcStateTTL           = 10 * time.Minute
 	discoveryRetry         = 2 * time.Second
 )
+
+// OIDCStateTTL is how long a sign-in through a provider may take: the
+// lifetime of its sealed state cookie.
+const OIDCStateTTL = 10 * time.Minute
 
 // OIDCCallbackPath is the callback path (the redirect URI's path) of the
 // provider of that name.
@@ -270,10 +273,10 @@ func (l *OIDCLogin) ServeStart(w http.ResponseWriter, r *http.Request) error {
 		Nonce:    oauth2.GenerateVerifier(),
 		Verifier: oauth2.GenerateVerifier(),
 		ReturnTo: returnto.Path(r.URL.Query().Get("return_to")),
-		Expires:  l.now().Add(oidcStateTTL),
+		Expires:  l.now().Add(OIDCStateTTL),
 	}
 	raw, _ := json.Marshal(st)
-	l.sessions.Cookies().Set(w, r, oidcCookie, base64.RawURLEncoding.EncodeToString(l.keys.Seal(raw, []byte(oidcCookie))), oidcStateTTL)
+	l.sessions.Cookies().Set(w, r, oidcCookie, base64.RawURLEncoding.EncodeToString(l.keys.Seal(raw, []byte(oidcCookie))), OIDCStateTTL)
 	conf := l.oauthConfig(r, p, d)
 	http.Redirect(w, r, conf.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusSeeOther)
 	return nil

@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -111,15 +110,23 @@ func (s *Sessions) EndAll(ctx context.Context, userID string) (int, error) {
 	return n, nil
 }
 
+// MAC purposes of the anti-CSRF tokens of a session's forms and of the
+// sign-in form.
+const (
+	csrfSessionPurpose = "applinks csrf session"
+	csrfLoginPurpose   = "applinks csrf login"
+)
+
 // CSRFToken returns the anti-CSRF token for forms shown in this session.
 func (s *Sessions) CSRFToken(sess Session) string {
-	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks csrf session", sess.hash))
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC(csrfSessionPurpose, sess.hash))
 }
 
 // CheckCSRF reports whether the request's form carries this session's
-// anti-CSRF token.
+// anti-CSRF token (one made before an at-rest key rotation passes while
+// the previous key is configured).
 func (s *Sessions) CheckCSRF(r *http.Request, sess Session) bool {
-	return equalToken(r.PostFormValue(CSRFField), s.CSRFToken(sess))
+	return s.checkMAC(r.PostFormValue(CSRFField), csrfSessionPurpose, sess.hash)
 }
 
 // LoginCSRFToken returns the anti-CSRF token for the sign-in form, setting
@@ -140,13 +147,17 @@ func (s *Sessions) CheckLoginCSRF(r *http.Request) bool {
 	if !ok || !token.Valid(c, token.Session) {
 		return false
 	}
-	return equalToken(r.PostFormValue(CSRFField), s.loginToken(c))
+	return s.checkMAC(r.PostFormValue(CSRFField), csrfLoginPurpose, []byte(c))
 }
 
 func (s *Sessions) loginToken(cookie string) string {
-	return base64.RawURLEncoding.EncodeToString(s.keys.MAC("applinks csrf login", []byte(cookie)))
+	return base64.RawURLEncoding.EncodeToString(s.keys.MAC(csrfLoginPurpose, []byte(cookie)))
 }
 
-func equalToken(got, want string) bool {
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+// checkMAC reports whether encoded is the base64url MAC of data for
+// purpose under the at-rest key, or under a previous key while one is
+// configured (see secret.Keys.CheckMAC).
+func (s *Sessions) checkMAC(encoded, purpose string, data ...[]byte) bool {
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(encoded)
+	return err == nil && len(mac) > 0 && s.keys.CheckMAC(mac, purpose, data...)
 }

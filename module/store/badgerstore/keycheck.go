@@ -44,3 +44,10 @@ func (s *Store) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
 	}
 	return c, nil
 }
+
+// UpdateKeyCheck runs fn on the stored key check and saves what it left,
+// in one transaction; store.ErrNotFound when none is stored.
+func (s *Store) UpdateKeyCheck(ctx context.Context, fn func(*store.KeyCheck) error) (store.KeyCheck, error) {
+	return updateJSON(ctx, s, "key check", skey(prefixKeyCheck), nil,
+		func(c *store.KeyCheck, _ bool) error { return fn(c) }, nil)
+}

@@ -64,3 +64,41 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// UpdateSigningKey runs fn on the stored key and saves what it left in
+// one transaction (retried on conflicts), with the TTL of its ExpiresAt
+// as PutSigningKey sets it. store.ErrNotFound when there is no live key
+// of the id.
+func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.SigningKey) error) (store.SigningKey, error) {
+	var (
+		updated store.SigningKey
+		fnErr   error
+	)
+	k := skey(prefixSigningKey, id)
+	err := s.update(ctx, func(txn *badger.Txn) error {
+		fnErr = nil
+		var sk store.SigningKey
+		if err := getJSON(txn, k, &sk); err != nil {
+			return err
+		}
+		if expired(sk.ExpiresAt, s.now()) {
+			return store.ErrNotFound
+		}
+		if err := fn(&sk); err != nil {
+			fnErr = err
+			return err
+		}
+		if err := sameKey("id", id, sk.ID); err != nil {
+			return err
+		}
+		updated = sk
+		return setJSON(txn, k, sk, sk.ExpiresAt)
+	})
+	if fnErr != nil {
+		return store.SigningKey{}, fnErr
+	}
+	if err != nil {
+		return store.SigningKey{}, fmt.Errorf("updating signing key %q: %w", id, err)
+	}
+	return updated, nil
+}

@@ -3,7 +3,10 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -12,7 +15,7 @@ import (
 // and keyCheckDest.
 const (
 	signingKeyColumns = "id, algorithm, sealed, created_at, retired_at, expires_at"
-	keyCheckColumns   = "kind, mac, created_at"
+	keyCheckColumns   = "kind, mac, created_at, retired"
 )
 
 // PutSigningKey creates or replaces a key. It is kept until k.ExpiresAt
@@ -57,7 +60,7 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 // (store.ErrAlreadyExists): the table holds one row at most, so that of
 // two openers with different keys only the first one's check is kept.
 func (s *Store) CreateKeyCheck(ctx context.Context, c store.KeyCheck) error {
-	_, err := s.pool.Exec(ctx, "INSERT INTO key_check ("+keyCheckColumns+") VALUES ($1, $2, $3)", c.Kind, c.MAC, c.CreatedAt)
+	_, err := s.pool.Exec(ctx, "INSERT INTO key_check ("+keyCheckColumns+") VALUES ($1, $2, $3, $4)", c.Kind, c.MAC, c.CreatedAt, c.Retired)
 	if err != nil {
 		return failed(err, "creating key check")
 	}
@@ -75,6 +78,63 @@ func (s *Store) GetKeyCheck(ctx context.Context) (store.KeyCheck, error) {
 	return c, nil
 }
 
+// UpdateKeyCheck runs fn on the key check, its row locked, and saves
+// what fn left in the same transaction; store.ErrNotFound when none is
+// stored.
+func (s *Store) UpdateKeyCheck(ctx context.Context, fn func(*store.KeyCheck) error) (store.KeyCheck, error) {
+	var updated store.KeyCheck
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var c store.KeyCheck
+		if err := tx.QueryRow(ctx, "SELECT "+keyCheckColumns+" FROM key_check FOR UPDATE").Scan(keyCheckDest(&c)...); err != nil {
+			return err
+		}
+		if err := fn(&c); err != nil {
+			return updaterError{err}
+		}
+		if _, err := tx.Exec(ctx, "UPDATE key_check SET kind = $1, mac = $2, created_at = $3, retired = $4", c.Kind, c.MAC, c.CreatedAt, c.Retired); err != nil {
+			return err
+		}
+		updated = c
+		return nil
+	})
+	if err != nil {
+		return store.KeyCheck{}, failed(err, "updating key check")
+	}
+	return updated, nil
+}
+
+// UpdateSigningKey runs fn on the live key of the id, its row locked, and
+// saves what fn left in the same transaction; store.ErrNotFound when
+// there is none.
+func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.SigningKey) error) (store.SigningKey, error) {
+	var updated store.SigningKey
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var k store.SigningKey
+		err := tx.QueryRow(ctx, "SELECT "+signingKeyColumns+" FROM signing_keys WHERE id = $1 AND "+liveSigningKey("$2")+" FOR UPDATE", id, s.now()).
+			Scan(signingKeyDest(&k)...)
+		if err != nil {
+			return err
+		}
+		if err := fn(&k); err != nil {
+			return updaterError{err}
+		}
+		if k.ID != id {
+			return fmt.Errorf("the id cannot change (to %q)", k.ID)
+		}
+		_, err = tx.Exec(ctx, `UPDATE signing_keys SET algorithm = $2, sealed = $3, created_at = $4, retired_at = $5, expires_at = $6 WHERE id = $1`,
+			k.ID, k.Algorithm, k.Sealed, k.CreatedAt, nullTime(k.RetiredAt), nullTime(k.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		updated = k
+		return nil
+	})
+	if err != nil {
+		return store.SigningKey{}, failed(err, "updating signing key "+strconv.Quote(id))
+	}
+	return updated, nil
+}
+
 // liveSigningKey is the condition that a signing key has not expired at
 // the time in parameter p.
 func liveSigningKey(p string) string {
@@ -88,5 +148,5 @@ func signingKeyDest(k *store.SigningKey) []any {
 
 // keyCheckDest returns the scan targets of keyCheckColumns.
 func keyCheckDest(c *store.KeyCheck) []any {
-	return []any{&c.Kind, &c.MAC, &c.CreatedAt}
+	return []any{&c.Kind, &c.MAC, &c.CreatedAt, &c.Retired}
 }

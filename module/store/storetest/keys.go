@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -86,9 +87,66 @@ func expirySigningKey(t *testing.T, s store.Store) (time.Time, func(*testing.T))
 	for _, k := range []store.SigningKey{short, long, forever} {
 		must(t, "PutSigningKey", s.PutSigningKey(ctx, k))
 	}
+	// An update keeps the key's expiry.
+	updated, err := s.UpdateSigningKey(ctx, short.ID, func(sk *store.SigningKey) error {
+		sk.Sealed = []byte("resealed-" + rand.Text())
+		return nil
+	})
+	must(t, "UpdateSigningKey", err)
+	short = updated
 	checkEqual(t, "ListSigningKeys before expiry", listSigningKeys(t, s), []store.SigningKey{short, long, forever})
 
 	return short.ExpiresAt, func(t *testing.T) {
 		checkEqual(t, "ListSigningKeys after expiry", listSigningKeys(t, s), []store.SigningKey{long, forever})
 	}
+}
+
+func testUpdateSigningKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	n := now()
+	if _, err := s.UpdateSigningKey(ctx, "missing", func(*store.SigningKey) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateSigningKey of a missing key: got %v, want ErrNotFound", err)
+	}
+	k := newSigningKey("key", n)
+	k.RetiredAt = n
+	k.ExpiresAt = n.Add(time.Hour)
+	other := newSigningKey("key-2", n.Add(-time.Hour))
+	must(t, "PutSigningKey", s.PutSigningKey(ctx, k))
+	must(t, "PutSigningKey", s.PutSigningKey(ctx, other))
+
+	// The updater sees the stored key, and what it leaves is stored.
+	resealed := []byte("resealed-" + rand.Text())
+	got, err := s.UpdateSigningKey(ctx, k.ID, func(sk *store.SigningKey) error {
+		checkEqual(t, "the key UpdateSigningKey's updater gets", *sk, k)
+		sk.Sealed = resealed
+		return nil
+	})
+	must(t, "UpdateSigningKey", err)
+	k.Sealed = resealed
+	checkEqual(t, "UpdateSigningKey's result", got, k)
+	checkEqual(t, "ListSigningKeys after UpdateSigningKey", listSigningKeys(t, s), []store.SigningKey{k, other})
+
+	// An updater's error aborts without a write.
+	_, err = s.UpdateSigningKey(ctx, k.ID, func(sk *store.SigningKey) error {
+		sk.Sealed = []byte("not written")
+		return errBoom
+	})
+	wantErr(t, "UpdateSigningKey with a failing fn", err, errBoom)
+	// Changing the id is refused, without a write.
+	if _, err := s.UpdateSigningKey(ctx, k.ID, func(sk *store.SigningKey) error {
+		sk.ID = "renamed"
+		return nil
+	}); err == nil {
+		t.Fatal("UpdateSigningKey let the updater change the id")
+	}
+	checkEqual(t, "ListSigningKeys after refused updates", listSigningKeys(t, s), []store.SigningKey{k, other})
+
+	// A key past its ExpiresAt is not found.
+	gone := newSigningKey("gone", n)
+	gone.ExpiresAt = n.Add(-time.Second)
+	must(t, "PutSigningKey of an expired key", s.PutSigningKey(ctx, gone))
+	if _, err := s.UpdateSigningKey(ctx, gone.ID, func(*store.SigningKey) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateSigningKey of an expired key: got %v, want ErrNotFound", err)
+	}
+	checkEqual(t, "ListSigningKeys after updating an expired key", listSigningKeys(t, s), []store.SigningKey{k, other})
 }
