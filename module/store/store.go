@@ -59,6 +59,7 @@ type Store interface {
 	KeyStore
 	KeyCheckStore
 	OutgoingStore
+	ConsumerIdentityStore
 	// GarbageCollect deletes the records whose expiry is before now and
 	// returns how many it deleted (a backend that drops expired records
 	// by itself, like Badger's TTLs, may report 0). The app runs it
@@ -265,14 +266,26 @@ type OutgoingStore interface {
 // OutgoingLink is a runtime-created outgoing link.
 type OutgoingLink struct {
 	Name string `json:"name"`
-	// Provider is the provider module's JSON, with its "provider" key.
-	Provider     json.RawMessage `json:"provider"`
+	// Provider is the provider module's JSON, with its "provider" key;
+	// nil for an OAuth 1.0a link.
+	Provider     json.RawMessage `json:"provider,omitempty"`
 	ClientID     string          `json:"client_id"`
 	SealedSecret []byte          `json:"sealed_secret,omitempty"`
 	Scopes       []string        `json:"scopes,omitempty"`
 	Mode         string          `json:"mode"`
-	CreatedAt    time.Time       `json:"created_at"`
-	CreatedBy    string          `json:"created_by,omitempty"`
+	// OAuth1 is set on an OAuth 1.0a link, which has no provider, client
+	// id or secret.
+	OAuth1    *OutgoingOAuth1 `json:"oauth1,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy string          `json:"created_by,omitempty"`
+}
+
+// OutgoingOAuth1 is what an OAuth 1.0a outgoing link has instead of a
+// provider: the remote product's application URL, and the consumer key it
+// knows the gateway by when not the gateway's own (see ConsumerIdentity).
+type OutgoingOAuth1 struct {
+	ApplicationURL string `json:"application_url"`
+	ConsumerKey    string `json:"consumer_key,omitempty"`
 }
 
 // Pending is an outgoing authorization in progress: the browser went to
@@ -282,7 +295,9 @@ type Pending struct {
 	LinkID    string `json:"link_id"`
 	// UserID is who connects; empty for a shared link's connection.
 	UserID string `json:"user_id,omitempty"`
-	// SealedVerifier is the PKCE code verifier, sealed.
+	// SealedVerifier is the secret the callback needs, sealed: the PKCE
+	// code verifier of an OAuth 2.0 link, the request token and its
+	// secret of an OAuth 1.0a link.
 	SealedVerifier []byte    `json:"sealed_verifier"`
 	ReturnTo       string    `json:"return_to,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -302,7 +317,7 @@ type Connection struct {
 	// UserID is empty for a shared link's connection.
 	UserID string `json:"user_id,omitempty"`
 	// Sealed is the provider's token (access and refresh token, type,
-	// expiry), sealed.
+	// expiry; an OAuth 1.0a link's access token and its secret), sealed.
 	Sealed []byte `json:"sealed"`
 	// Expiry is when the access token expires; zero when the provider did
 	// not say.

@@ -39,6 +39,8 @@ import (
 //	                        a shared connection
 //	ou/<user>\x00<link>     empty, connection-by-user index
 //	ol/<name>               outgoing link (runtime-created)
+//	oc/                     the OAuth 1.0a consumer identity (JSON), one
+//	                        record
 //
 // Ids that are joined with \x00 may not contain NUL, so that one link's
 // (or user's) entries are exactly those under <id>\x00. The records of
@@ -62,6 +64,7 @@ const (
 	prefixConn       = "o/"
 	prefixConnUser   = "ou/"
 	prefixOutLink    = "ol/"
+	prefixConsumer   = "oc/"
 )
 
 const (

@@ -103,6 +103,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OutgoingLinks", testOutgoingLinks},
 		{"UpdateOutgoingLink", testUpdateOutgoingLink},
 		{"UpdateOutgoingLinkFnError", testUpdateOutgoingLinkFnError},
+		{"OAuth1OutgoingLinks", testOAuth1OutgoingLinks},
+		{"ConsumerIdentity", testConsumerIdentity},
 		{"WrittenExpired", testWrittenExpired},
 		{"GarbageCollectEmpty", testGarbageCollectEmpty},
 		{"GarbageCollectWrittenExpired", testGarbageCollectWrittenExpired},
@@ -134,6 +136,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"UpdateOutgoingLink", testConcurrentUpdateOutgoingLink},
 		{"CreateSubject", testConcurrentCreateSubject},
 		{"UpdateUser", testConcurrentUpdateUser},
+		{"CreateConsumerIdentity", testConcurrentCreateConsumerIdentity},
 	})
 }
 
