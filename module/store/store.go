@@ -59,7 +59,6 @@ type Store interface {
 	KeyStore
 	KeyCheckStore
 	OutgoingStore
-	ConsumerIdentityStore
 	// GarbageCollect deletes the records whose expiry is before now and
 	// returns how many it deleted (a backend that drops expired records
 	// by itself, like Badger's TTLs, may report 0). The app runs it
@@ -223,8 +222,10 @@ type KeyCheck struct {
 }
 
 // OutgoingStore keeps the provider tokens of outgoing links, sealed by the
-// caller, and the authorizations in progress.
+// caller, the authorizations in progress, and the gateway's identity as
+// an OAuth 1.0a consumer.
 type OutgoingStore interface {
+	ConsumerIdentityStore
 	// CreatePending stores an outgoing authorization in progress until
 	// p.ExpiresAt.
 	CreatePending(ctx context.Context, p Pending) error
