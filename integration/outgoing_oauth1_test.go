@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"math/big"
 	"net/http"
 	"os"
@@ -294,5 +295,93 @@ func TestOAuth1ConsumerUnknownToJira(t *testing.T) {
 	}
 	if jira.Refused(oauth1.ProblemConsumerKeyUnknown) != 1 {
 		t.Fatalf("Jira refused %d request-token requests as consumer_key_unknown, want 1", jira.Refused(oauth1.ProblemConsumerKeyUnknown))
+	}
+}
+
+// TestOAuth1RuntimeLinkThroughCLIAndAdminAPI: an OAuth 1.0a link created
+// with `caddy applinks outgoing create --oauth1` prints the consumer key
+// and public key to enter in Jira (those of `outgoing consumer` and
+// consumer-info), is shown and edited like other outgoing links, refuses
+// OAuth 2.0 settings, survives a restart and, once Jira trusts its
+// consumer key, connects and signs; its admin UI page shows what to enter
+// in Jira and the connection's status.
+func TestOAuth1RuntimeLinkThroughCLIAndAdminAPI(t *testing.T) {
+	jira := fakejira.New(t)
+	dir := t.TempDir()
+	startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + "\n\t\tallow_private_endpoints"})
+	key, publicKey := consumerInfo(t)
+
+	out, stderr, err := cliIO(t, "", "outgoing", "create", "--name", "jira-rt", "--oauth1", jira.URL)
+	if err != nil || !fieldIs(out, "Name", "jira-rt") || !strings.Contains(out, " "+key+"  (enter it") {
+		t.Fatalf("outgoing create --oauth1: %v\n%s%s", err, out, stderr)
+	}
+	block := out[strings.Index(out, "-----BEGIN PUBLIC KEY-----"):]
+	if pub, err := oauth1.ParsePublicKey([]byte(block)); err != nil || modulusOf(t, publicKey) == nil || !bytes.Equal(pub.N.Bytes(), modulusOf(t, publicKey)) {
+		t.Fatalf("the public key printed is not consumer-info's: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "outgoing", "consumer"); err != nil || !fieldIs(out, "Consumer key", key) || !fieldIs(out, "Public key", publicKey) {
+		t.Fatalf("outgoing consumer: %v\n%s", err, out)
+	}
+	if line := cliFails(t, "outgoing", "create", "--name", "x", "--oauth1", jira.URL, "--client-id", "c"); !strings.Contains(line, "--client-id is for OAuth 2.0 links") {
+		t.Fatalf("--oauth1 with --client-id: %s", line)
+	}
+	if out, err := cli(t, "outgoing", "edit", "jira-rt", "--consumer-key", "gw-rt", "--mode", "per_user"); err != nil || !fieldIs(out, "Consumer key", "gw-rt") || !fieldIs(out, "OAuth 1.0a to", jira.URL) {
+		t.Fatalf("outgoing edit --consumer-key: %v\n%s", err, out)
+	}
+	if status, m, _ := adminCall(t, "PATCH", "/applinks/outgoing/jira-rt", map[string]any{"client_id": "c"}); status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(m["error"]), "OAuth 1.0a link") {
+		t.Fatalf("PATCH client_id of an OAuth 1.0a link: %d %v", status, m)
+	}
+	status, m, _ := adminCall(t, "GET", "/applinks/outgoing/jira-rt", nil)
+	o, _ := m["oauth1"].(map[string]any)
+	if status != http.StatusOK || o["consumer_key"] != "gw-rt" || o["own_consumer_key"] != true || o["request_token_url"] != jira.URL+outgoing.OAuth1RequestTokenPath || !strings.Contains(fmt.Sprint(o["public_key"]), "BEGIN PUBLIC KEY") {
+		t.Fatalf("GET the OAuth 1.0a link: %d %v", status, m)
+	}
+	if out, err := cli(t, "outgoing"); err != nil || !tableRow(out, "jira-rt", "runtime", "per_user", "gw-rt") {
+		t.Fatalf("outgoing: %v\n%s", err, out)
+	}
+
+	// Restarted with a route through the runtime link; Jira trusts gw-rt.
+	pub, _ := oauth1.ParsePublicKey([]byte(publicKey))
+	jira.Trust("gw-rt", pub)
+	g := startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + "\n\t\tallow_private_endpoints", site: fmt.Sprintf(`applinks
+	handle /rest/* {
+		require_token
+		outgoing_token jira-rt
+		reverse_proxy %s {
+			header_up Host {upstream_hostport}
+		}
+	}`, jira.URL)})
+	if again, _ := consumerInfo(t); again != key {
+		t.Fatalf("the consumer key changed across the restart: %s, %s", key, again)
+	}
+	jira.Approve("wendy-in-jira", false)
+	outConnected(t, outBrowser(t), "jira-rt", "wendy", "/done")
+	resp, seen, body := jiraCall(t, "GET", "/rest/api/2/myself?expand=groups", bearer(mint(t, g, "wendy", scope.Read).AccessToken), "", "")
+	if resp.StatusCode != http.StatusOK || seen.Consumer != "gw-rt" || seen.User != "wendy-in-jira" {
+		t.Fatalf("a call through the runtime link: %d %s %+v", resp.StatusCode, body, seen)
+	}
+	if out, err := cli(t, "connections", "--link", "jira-rt"); err != nil || !tableRow(out, "jira-rt", "wendy", outgoing.StatusValid) {
+		t.Fatalf("connections: %v\n%s", err, out)
+	}
+
+	sam := browser(t)
+	signIn(t, sam, "sam", password).Body.Close()
+	for path, want := range map[string][]string{
+		"/applinks/admin":                  {"OAuth 1.0 (Atlassian)", "jira-rt"},
+		"/applinks/admin/outgoing/jira-rt": {"gw-rt", publicKey, "Connected: 1 user", jira.URL + outgoing.OAuth1AuthorizePath, outgoing.ConsumerInfoPath},
+	} {
+		resp, err := sam.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := html.UnescapeString(readBody(t, resp))
+		for _, w := range want {
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, w) {
+				t.Errorf("%s: %d, no %q", path, resp.StatusCode, w)
+			}
+		}
+	}
+	if out, err := cli(t, "outgoing", "delete", "jira-rt"); err != nil || !strings.Contains(out, `Deleted outgoing link "jira-rt" (per_user, OAuth 1.0a to `+jira.URL+`) with its 1 connection(s).`) {
+		t.Fatalf("outgoing delete: %v\n%s", err, out)
 	}
 }
