@@ -114,9 +114,9 @@ type Caller struct {
 // it (RFC 6749 §10.12: an answer carried to another user's browser must
 // not connect an account to the wrong user), that its iss, if any, is the
 // provider's (RFC 9207), exchanges the code (for an OAuth 1.0a link, the
-// request token and verifier) and stores the provider's token. It returns the pending authorization (who
-// connected, where to return) and a warning for people, if any. Nothing is
-// stored when it fails.
+// request token and verifier) and stores the provider's token. It returns
+// the pending authorization (who connected, where to return) and a
+// warning for people, if any. Nothing is stored when it fails.
 func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer string, caller Caller) (store.Pending, string, error) {
 	state := q.Get("state")
 	if !token.Valid(state, token.Session) {
