@@ -84,6 +84,12 @@ func init() {
 //		}
 //		oauth1_token_ttl <duration>
 //		oauth1_timestamp_window <duration>
+//		outgoing <name> {
+//			oauth1 <application URL> {
+//				consumer_key <key>
+//			}
+//			mode per_user|shared
+//		}
 //		incoming <name> {
 //			redirect_uri <uri...>
 //			scope <READ|WRITE|ADMIN|SYSTEM_ADMIN>
@@ -464,11 +470,46 @@ func parseOutgoing(d *caddyfile.Dispenser) (outgoing.ConfigLink, error) {
 			if l.Mode != outgoing.ModePerUser && l.Mode != outgoing.ModeShared {
 				return l, d.Errf("mode %q: want per_user or shared%s", l.Mode, nearest.Suggest(l.Mode, []string{outgoing.ModePerUser, outgoing.ModeShared}))
 			}
+		case "oauth1":
+			o, err := parseOutgoingOAuth1(d)
+			if err != nil {
+				return l, err
+			}
+			l.OAuth1 = o
 		default:
-			return l, unrecognized(d, "provider", "client_id", "client_secret", "scopes", "mode")
+			return l, unrecognized(d, "provider", "client_id", "client_secret", "scopes", "mode", "oauth1")
 		}
 	}
 	return l, nil
+}
+
+// parseOutgoingOAuth1 reads an outgoing link's oauth1 line and block.
+//
+// Syntax:
+//
+//	oauth1 <application URL> {
+//		consumer_key <key>
+//	}
+func parseOutgoingOAuth1(d *caddyfile.Dispenser) (*outgoing.OAuth1Config, error) {
+	o := new(outgoing.OAuth1Config)
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	o.ApplicationURL = d.Val()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "consumer_key":
+			if err := singleArg(d, &o.ConsumerKey); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, unrecognized(d, "consumer_key")
+		}
+	}
+	return o, nil
 }
 
 // parseOutgoingToken sets up the outgoing_token handler.

@@ -54,6 +54,11 @@ func TestAdaptRefusesWhatProvisionRefuses(t *testing.T) {
 		{"outgoing without client_id", "\t\toutgoing drive {\n\t\t\tprovider google\n\t\t}\n", `outgoing link "drive": client_id is required`, 3},
 		{"outgoing with unknown mode", "\t\toutgoing drive {\n\t\t\tprovider google\n\t\t\tclient_id gw\n\t\t\tmode everyone\n\t\t}\n", `mode "everyone": want per_user or shared`, 6},
 		{"outgoing twice", "\t\toutgoing d {\n\t\t\tprovider google\n\t\t\tclient_id gw\n\t\t}\n\t\toutgoing d {\n\t\t\tprovider google\n\t\t\tclient_id gw\n\t\t}\n", `outgoing link "d" is declared twice`, 7},
+		{"oauth1 with a provider", "\t\toutgoing jira {\n\t\t\toauth1 https://jira.example.com\n\t\t\tprovider google\n\t\t}\n", `outgoing link "jira": an oauth1 link has no provider`, 3},
+		{"oauth1 with a client_id", "\t\toutgoing jira {\n\t\t\toauth1 https://jira.example.com\n\t\t\tclient_id gw\n\t\t}\n", `an oauth1 link has no provider, client_id`, 3},
+		{"oauth1 over plain http", "\t\toutgoing jira {\n\t\t\toauth1 http://jira.example.com\n\t\t}\n", `oauth1 http://jira.example.com`, 3},
+		{"oauth1 with a query", "\t\toutgoing jira {\n\t\t\toauth1 https://jira.example.com/?a=b\n\t\t}\n", `without a query`, 3},
+		{"oauth1 without URL", "\t\toutgoing jira {\n\t\t\toauth1\n\t\t}\n", `wrong argument count`, 4},
 		{"login without client_id", "\t\tlogin oidc https://idp.example {\n\t\t}\n", "client_id is required", 3},
 		{"login over plain http", "\t\tlogin oidc http://idp.example {\n\t\t\tclient_id gw\n\t\t}\n", "must use https", 3},
 		{"login with unknown role", "\t\tlogin oidc https://idp.example {\n\t\t\tclient_id gw\n\t\t\trole admins OWNER\n\t\t}\n", `unknown scope "OWNER"`, 5},
@@ -83,6 +88,7 @@ func TestAdaptSuggestsNearestWord(t *testing.T) {
 		{"lower-case role", "{\n\tapplinks {\n\t\tuser alice " + hash + " admin\n\t}\n}\n", `(did you mean "ADMIN"?)`, 3},
 		{"outgoing option", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tclient_secrte x\n\t\t}\n\t}\n}\n", `(did you mean "client_secret"?)`, 4},
 		{"outgoing mode", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tmode peruser\n\t\t}\n\t}\n}\n", `(did you mean "per_user"?)`, 4},
+		{"oauth1 option", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\toauth1 https://jira.example.com {\n\t\t\t\tconsumer_kye x\n\t\t\t}\n\t\t}\n\t}\n}\n", `(did you mean "consumer_key"?)`, 5},
 		{"provider", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tprovider googel\n\t\t}\n\t}\n}\n", `unknown provider "googel" (did you mean "google"?)`, 4},
 		{"storage option", "{\n\tapplinks {\n\t\tstorage badger /tmp/x {\n\t\t\tsync_write\n\t\t}\n\t}\n}\n", `(did you mean "sync_writes"?)`, 4},
 		{"provider option", "{\n\tapplinks {\n\t\toutgoing d {\n\t\t\tprovider microsoft {\n\t\t\t\ttennant x\n\t\t\t}\n\t\t}\n\t}\n}\n", `(did you mean "tenant"?)`, 5},
@@ -106,7 +112,8 @@ func TestAdaptSuggestsNearestWord(t *testing.T) {
 // adapter's checks of length, form and bcrypt hashes.
 func TestAdaptLeavesPlaceholdersToProvision(t *testing.T) {
 	body := "\t\tsecret_key {env.APPLINKS_SECRET_KEY}\n\t\tissuer {env.APPLINKS_ISSUER}\n\t\tuser alice {env.ALICE_HASH} ADMIN\n" +
-		"\t\tincoming app {\n\t\t\tredirect_uri https://a.example/cb\n\t\t\tclient_secret {env.APP_SECRET}\n\t\t}\n"
+		"\t\tincoming app {\n\t\t\tredirect_uri https://a.example/cb\n\t\t\tclient_secret {env.APP_SECRET}\n\t\t}\n" +
+		"\t\toutgoing jira {\n\t\t\toauth1 {env.JIRA_URL} {\n\t\t\t\tconsumer_key {env.JIRA_CONSUMER_KEY}\n\t\t\t}\n\t\t}\n"
 	if err := adaptErr(body); err != nil {
 		t.Fatalf("placeholders refused while adapting: %v", err)
 	}

@@ -73,15 +73,16 @@ func TestEveryCaddyfileOptionHasAReferenceHeading(t *testing.T) {
 	headings := markdownHeadings(t, "../docs/caddyfile.md")
 	// The parse functions and the prefix their options' headings carry.
 	prefixes := map[string]string{
-		"parseAppOption":     "",
-		"parseLogin":         "login oidc: ",
-		"parseOutgoing":      "outgoing: ",
-		"parseIncoming":      "incoming: ",
-		"parseOAuth1":        "incoming: oauth1: ",
-		"parseRequireToken":  "require_token: ",
-		"parseMCP":           "require_token: mcp: ",
-		"parseOutgoingToken": "outgoing_token: ",
-		"UnmarshalCaddyfile": "storage: ",
+		"parseAppOption":      "",
+		"parseLogin":          "login oidc: ",
+		"parseOutgoing":       "outgoing: ",
+		"parseIncoming":       "incoming: ",
+		"parseOAuth1":         "incoming: oauth1: ",
+		"parseOutgoingOAuth1": "outgoing: oauth1: ",
+		"parseRequireToken":   "require_token: ",
+		"parseMCP":            "require_token: mcp: ",
+		"parseOutgoingToken":  "outgoing_token: ",
+		"UnmarshalCaddyfile":  "storage: ",
 	}
 	var want []string
 	for _, file := range []string{"caddyfile.go", "oauth1.go", "../module/store/badgerstore/caddyfile.go", "../module/store/pgstore/caddyfile.go"} {

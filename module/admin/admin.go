@@ -2,9 +2,10 @@
 // (an admin.api module) and the `caddy applinks` command on top of it:
 // incoming links (create, show, edit, credentials, rotate secret, delete),
 // outgoing links (create, list, show, edit, delete) and their connections
-// (list, disconnect), grants (list, show, revoke), users (list, show,
-// create or update, delete, sign out everywhere), signing keys (list,
-// rotate) and the rotation of the at-rest key (status). A link is named by its id or its name wherever one is asked
+// (list, disconnect), the OAuth 1.0a consumer identity (show), grants
+// (list, show, revoke), users (list, show, create or update, delete, sign
+// out everywhere), signing keys (list, rotate) and the rotation of the
+// at-rest key (status). A link is named by its id or its name wherever one is asked
 // for.
 package admin
 
@@ -45,6 +46,7 @@ func (a *API) Routes() []caddy.AdminRoute {
 		{Pattern: "/applinks/outgoing", Handler: caddy.AdminHandlerFunc(a.serveOutgoingLinks)},
 		{Pattern: "/applinks/outgoing/", Handler: caddy.AdminHandlerFunc(a.serveOutgoingLink)},
 		{Pattern: "/applinks/connections", Handler: caddy.AdminHandlerFunc(a.serveConnections)},
+		{Pattern: "/applinks/oauth1/consumer", Handler: caddy.AdminHandlerFunc(a.serveConsumer)},
 		{Pattern: "/applinks/grants", Handler: caddy.AdminHandlerFunc(a.serveGrants)},
 		{Pattern: "/applinks/grants/", Handler: caddy.AdminHandlerFunc(a.serveGrant)},
 		{Pattern: "/applinks/users", Handler: caddy.AdminHandlerFunc(a.serveUsers)},

@@ -60,6 +60,16 @@ func (o output) line(format string, args ...any) error {
 	return err
 }
 
+// pem prints a PEM block the gateway made (a public key), as it is,
+// after a blank line.
+func (o output) pem(block string) error {
+	if strings.IndexFunc(block, func(r rune) bool { return r != '\n' && !printableRune(r) }) >= 0 {
+		return o.line("%s", block)
+	}
+	_, err := fmt.Fprint(o.w, "\n"+strings.TrimRight(block, "\n")+"\n")
+	return err
+}
+
 // cell is s made printable, "-" when empty.
 func cell(s string) string {
 	if s == "" {

@@ -115,7 +115,7 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		}
 		out := &outgoingRow{Name: n, EditLabel: "Edit", ReadOnly: declared, Shared: l.Mode == outgoing.ModeShared, Connected: connected,
 			ConnectURL: outgoing.ConnectPrefix + n + "?return_to=" + url.QueryEscape(Path)}
-		provider := providerName(l.Provider) + " · " + modeLabel(l.Mode)
+		provider := linkKind(l) + " · " + modeLabel(l.Mode)
 		if i, ok := byName[n]; ok && rows[i].Outgoing == nil {
 			row := &rows[i]
 			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider

@@ -27,19 +27,24 @@ func (u *UI) redirectURL(r *http.Request, name string) string {
 // outgoingSettings are the fields every outgoing link has beside its
 // provider; secretHint says what an empty secret means.
 func outgoingSettings(clientID, scopes, mode, secretHint string) []Field {
-	modeField := Field{Name: "mode", Label: "Accounts", Type: "select", Options: []Option{
-		{Value: outgoing.ModePerUser, Label: "Each user connects their own account"},
-		{Value: outgoing.ModeShared, Label: "One shared account, connected by an administrator"},
-	}}
-	for i := range modeField.Options {
-		modeField.Options[i].Selected = modeField.Options[i].Value == mode
-	}
 	return []Field{
 		{Name: "client_id", Label: "Client ID", Type: "text", Value: clientID, Required: true, Autocomplete: "off", Hint: "Given by the provider when you registered the redirect URL."},
 		{Name: "client_secret", Label: "Client secret", Type: "password", Autocomplete: "new-password", Required: secretHint == "", Hint: secretHint},
 		{Name: "scopes", Label: "Scopes", Type: "text", Value: scopes, Hint: "Space-separated, as the provider names them."},
-		modeField,
+		modeField(mode),
 	}
+}
+
+// modeField is the choice of an outgoing link's mode, mode selected.
+func modeField(mode string) Field {
+	f := Field{Name: "mode", Label: "Accounts", Type: "select", Options: []Option{
+		{Value: outgoing.ModePerUser, Label: "Each user connects their own account"},
+		{Value: outgoing.ModeShared, Label: "One shared account, connected by an administrator"},
+	}}
+	for i := range f.Options {
+		f.Options[i].Selected = f.Options[i].Value == mode
+	}
+	return f
 }
 
 // newOutgoingForm is the create form for provider (google, microsoft or
@@ -243,6 +248,9 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 		return nil
 	} else if err != nil {
 		return err
+	}
+	if l.OAuth1 != nil {
+		return u.serveEditOAuth1(w, r, s, l)
 	}
 	declared := u.app.Outgoing().Declared(name)
 	f := &Form{Action: Path + "/outgoing/" + name, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,

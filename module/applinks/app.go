@@ -612,13 +612,25 @@ func (a *App) provisionOutgoing(ctx caddy.Context, repl *caddy.Replacer, denied 
 			}
 		}
 		var err error
-		if c.ClientID, err = repl.ReplaceOrErr(c.ClientID, true, true); err != nil {
-			return nil, fmt.Errorf("outgoing link %q: client_id: %w", c.Name, err)
+		if c.OAuth1 == nil {
+			if c.ClientID, err = repl.ReplaceOrErr(c.ClientID, true, true); err != nil {
+				return nil, fmt.Errorf("outgoing link %q: client_id: %w", c.Name, err)
+			}
 		}
 		if c.ClientSecret != "" {
 			if c.ClientSecret, err = repl.ReplaceOrErr(c.ClientSecret, true, true); err != nil {
 				return nil, fmt.Errorf("outgoing link %q: client_secret: %w", c.Name, err)
 			}
+		}
+		if c.OAuth1 != nil {
+			o := *c.OAuth1
+			if o.ApplicationURL, err = repl.ReplaceOrErr(o.ApplicationURL, true, true); err != nil {
+				return nil, fmt.Errorf("outgoing link %q: oauth1: %w", c.Name, err)
+			}
+			if o.ConsumerKey, err = repl.ReplaceOrErr(o.ConsumerKey, false, true); err != nil {
+				return nil, fmt.Errorf("outgoing link %q: oauth1 consumer_key: %w", c.Name, err)
+			}
+			c.OAuth1 = &o
 		}
 		l, err := outgoing.NewLink(c, p)
 		if err != nil {

@@ -91,6 +91,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		AccountPath:                   h.serveAccount,
 		users.OIDCStartPath:           h.app.OIDCLogin().ServeStart,
 		users.OIDCLegacyCallbackPath:  h.app.OIDCLogin().ServeCallback,
+		outgoing.ConsumerInfoPath:     h.serveConsumerInfo,
 	}
 	return nil
 }

@@ -69,6 +69,11 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 		h.app.Pages().Error(w, http.StatusBadGateway, "Provider unavailable", "The provider of "+l.Name+" cannot be reached right now. Try again in a moment.")
 		return nil
 	}
+	var refusal *outgoing.RemoteRefusal
+	if errors.As(err, &refusal) {
+		h.app.Pages().Error(w, http.StatusBadGateway, l.Name+" refused this gateway", refusalAdvice(l.Name, refusal.Problem))
+		return nil
+	}
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -107,4 +112,18 @@ func (h *Handler) serveCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.app.Pages().Render(w, http.StatusOK, "connected.html", web.Page{Title: "Connected", User: p.UserID, Data: connectedPage{Link: l.Name, Warning: warning, ReturnTo: back}})
 	return nil
+}
+
+// refusalAdvice says what to do when the remote product of an OAuth 1.0a
+// link refused the gateway's request for a request token.
+func refusalAdvice(link, problem string) string {
+	switch problem {
+	case "consumer_key_unknown":
+		return link + " does not know this gateway's consumer key. An administrator of " + link + " enters the consumer key and public key shown on this link's page in the gateway's administration as incoming authentication of its application link, then you connect again."
+	case "signature_invalid":
+		return link + " has another public key for this gateway's consumer key. An administrator of " + link + " enters the public key shown on this link's page in the gateway's administration as incoming authentication, then you connect again."
+	case "timestamp_refused":
+		return "The clocks of this gateway and " + link + " disagree by more than " + link + " allows. Set both by NTP, then connect again."
+	}
+	return link + " refused this gateway's request (oauth_problem=" + problem + "). Ask an administrator of " + link + " to check the incoming authentication of its application link."
 }

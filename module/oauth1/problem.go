@@ -116,3 +116,46 @@ func Challenge(realm string, p *Problem) string {
 	}
 	return b.String()
 }
+
+// ChallengeProblem returns the oauth_problem a service provider's answer
+// names in its `WWW-Authenticate: OAuth …` challenge, as Atlassian
+// products send it (`OAuth realm="…", oauth_problem="token_rejected"`),
+// or "" when it names none. It reads leniently: a provider that does not
+// percent-encode the challenge's other parameters is still understood.
+func ChallengeProblem(h http.Header) string {
+	for _, v := range h.Values("WWW-Authenticate") {
+		scheme, rest, _ := strings.Cut(strings.TrimLeft(v, " \t"), " ")
+		if !strings.EqualFold(scheme, "OAuth") {
+			continue
+		}
+		for rest != "" {
+			var param string
+			param, rest = nextChallengeParam(rest)
+			name, value, ok := strings.Cut(param, "=")
+			if ok && strings.TrimSpace(name) == "oauth_problem" {
+				value = strings.Trim(strings.TrimSpace(value), `"`)
+				if decoded, err := decode(value, false); err == nil {
+					return decoded
+				}
+				return value
+			}
+		}
+	}
+	return ""
+}
+
+// nextChallengeParam splits s at the first comma outside double quotes.
+func nextChallengeParam(s string) (param, rest string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				return s[:i], s[i+1:]
+			}
+		}
+	}
+	return s, ""
+}

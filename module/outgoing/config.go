@@ -5,7 +5,8 @@ import (
 )
 
 // Check reports the first problem that keeps the declared link from
-// loading: its name, a missing provider or client_id, an unknown mode.
+// loading: its name, a missing provider or client_id, an unknown mode, an
+// OAuth 1.0a link's application URL or OAuth 2.0 settings.
 // The Caddyfile adapter calls it so that the error names the line;
 // NewLink checks the same when provisioning.
 func (c ConfigLink) Check() error {
@@ -14,6 +15,10 @@ func (c ConfigLink) Check() error {
 			return fmt.Errorf("outgoing link: %w", err)
 		}
 		return fmt.Errorf("outgoing link %q: %w", c.Name, err)
+	}
+	if c.OAuth1 != nil {
+		_, err := checkOAuth1(c)
+		return err
 	}
 	if len(c.ProviderRaw) == 0 {
 		return fmt.Errorf("outgoing link %q: %w", c.Name, errProviderRequired)

@@ -39,6 +39,9 @@ const (
 // link's own client. An unreachable provider's error wraps
 // ErrProviderUnavailable.
 func (s *Service) Endpoint(ctx context.Context, l *Link) (oauth2.Endpoint, error) {
+	if l.OAuth1 != nil {
+		return oauth2.Endpoint{}, errOAuth1Link
+	}
 	ep, err := l.Provider.Endpoint(ctx, s.client(l))
 	if err != nil {
 		return oauth2.Endpoint{}, fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
@@ -48,6 +51,9 @@ func (s *Service) Endpoint(ctx context.Context, l *Link) (oauth2.Endpoint, error
 
 // oauthConfig is the OAuth 2.0 client configuration of a link.
 func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oauth2.Config, error) {
+	if l.OAuth1 != nil {
+		return nil, errOAuth1Link
+	}
 	ep, err := l.Provider.Endpoint(ctx, s.client(l))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProviderUnavailable, err)
@@ -63,8 +69,12 @@ func (s *Service) oauthConfig(ctx context.Context, l *Link, issuer string) (*oau
 
 // Start stores a pending authorization for user (empty for a shared link)
 // and returns the provider URL to send the browser to. returnTo is kept
-// only if returnto accepts it.
+// only if returnto accepts it. An OAuth 1.0a link first gets a request
+// token from the remote product (see startOAuth1).
 func (s *Service) Start(ctx context.Context, l *Link, userID, issuer, returnTo string) (string, error) {
+	if l.OAuth1 != nil {
+		return s.startOAuth1(ctx, l, userID, issuer, returnTo)
+	}
 	conf, err := s.oauthConfig(ctx, l, issuer)
 	if err != nil {
 		return "", err
@@ -106,10 +116,10 @@ type Caller struct {
 // authorization of the state (once), checks that the caller is who started
 // it (RFC 6749 §10.12: an answer carried to another user's browser must
 // not connect an account to the wrong user), that its iss, if any, is the
-// provider's (RFC 9207), exchanges the code and stores
-// the provider's token. It returns the pending authorization (who
-// connected, where to return) and a warning for people, if any. Nothing is
-// stored when it fails.
+// provider's (RFC 9207), exchanges the code (for an OAuth 1.0a link, the
+// request token and verifier) and stores the provider's token. It returns
+// the pending authorization (who connected, where to return) and a
+// warning for people, if any. Nothing is stored when it fails.
 func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer string, caller Caller) (store.Pending, string, error) {
 	state := q.Get("state")
 	if !token.Valid(state, token.Session) {
@@ -124,6 +134,9 @@ func (s *Service) Finish(ctx context.Context, l *Link, q url.Values, issuer stri
 	}
 	if (l.Mode == ModePerUser && (caller.UserID == "" || caller.UserID != p.UserID)) || (l.Mode == ModeShared && !caller.Admin) {
 		return p, "", &CallbackError{http.StatusForbidden, "This authorization was started by someone else or in another browser: sign in to the gateway and start connecting again from here."}
+	}
+	if l.OAuth1 != nil {
+		return p, "", s.finishOAuth1(ctx, l, q, p)
 	}
 	if foreignIssuer(l, q) {
 		s.audit.Info("outgoing authorization from another issuer refused", zap.String("link", l.Name), zap.String("user", p.UserID))

@@ -24,19 +24,25 @@ type ConfigLink struct {
 	// ProviderRaw is the provider module: google, microsoft, oidc or oauth2.
 	ProviderRaw json.RawMessage `json:"provider,omitempty" caddy:"namespace=applinks.providers inline_key=provider"`
 	// ClientID and ClientSecret are the gateway's credentials at the
-	// provider; placeholders are resolved at provision time.
-	ClientID     string `json:"client_id"`
+	// provider (required for an OAuth 2.0 link, none for an OAuth 1.0a
+	// one); placeholders are resolved at provision time.
+	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Scopes to ask the provider for.
 	Scopes []string `json:"scopes,omitempty"`
 	// Mode is per_user or shared. Default: per_user.
 	Mode string `json:"mode,omitempty"`
+	// OAuth1 makes the link an OAuth 1.0a one, to an Atlassian product,
+	// instead of an OAuth 2.0 one: it then has no provider, client id,
+	// secret or scopes.
+	OAuth1 *OAuth1Config `json:"oauth1,omitempty"`
 }
 
 // errProviderRequired means an outgoing link names no provider.
-var errProviderRequired = errors.New("a provider is required: provider google, microsoft [<tenant>], oidc <issuer> or oauth2 <authorize-url> <token-url>")
+var errProviderRequired = errors.New("a provider is required: provider google, microsoft [<tenant>], oidc <issuer> or oauth2 <authorize-url> <token-url>; or oauth1 <application URL> for an Atlassian product")
 
-// Link is a provisioned outgoing link.
+// Link is a provisioned outgoing link: an OAuth 2.0 one has a Provider,
+// an OAuth 1.0a one OAuth1 instead.
 type Link struct {
 	Name         string
 	Provider     Provider
@@ -44,6 +50,7 @@ type Link struct {
 	ClientSecret string
 	Scopes       []string
 	Mode         string
+	OAuth1       *OAuth1Config
 }
 
 // NewLink checks a declared link whose provider module is loaded.
@@ -53,6 +60,17 @@ func NewLink(c ConfigLink, p Provider) (*Link, error) {
 			return nil, fmt.Errorf("outgoing link: %w", err)
 		}
 		return nil, fmt.Errorf("outgoing link %q: %w", c.Name, err)
+	}
+	if c.OAuth1 != nil {
+		if p != nil {
+			return nil, fmt.Errorf("outgoing link %q: %w", c.Name, errOAuth1Exclusive)
+		}
+		mode, err := checkOAuth1(c)
+		if err != nil {
+			return nil, err
+		}
+		o := *c.OAuth1
+		return &Link{Name: c.Name, Mode: mode, OAuth1: &o}, nil
 	}
 	if p == nil {
 		return nil, fmt.Errorf("outgoing link %q: %w", c.Name, errProviderRequired)
@@ -70,6 +88,23 @@ func checkClient(c ConfigLink) (mode string, err error) {
 	if c.ClientID == "" {
 		return "", fmt.Errorf("outgoing link %q: client_id is required", c.Name)
 	}
+	return checkMode(c)
+}
+
+// checkOAuth1 checks an OAuth 1.0a link's settings and mode, and returns
+// the mode with its default applied.
+func checkOAuth1(c ConfigLink) (mode string, err error) {
+	if len(c.ProviderRaw) > 0 || c.ClientID != "" || c.ClientSecret != "" || len(c.Scopes) > 0 {
+		return "", fmt.Errorf("outgoing link %q: %w", c.Name, errOAuth1Exclusive)
+	}
+	if err := c.OAuth1.check(); err != nil {
+		return "", fmt.Errorf("outgoing link %q: %w", c.Name, err)
+	}
+	return checkMode(c)
+}
+
+// checkMode returns a link's mode with its default applied.
+func checkMode(c ConfigLink) (string, error) {
 	switch c.Mode {
 	case "":
 		return ModePerUser, nil

@@ -19,10 +19,18 @@ import (
 // allows 60 s of clock skew).
 const Skew = time.Minute
 
+// ErrNoRefresh means the link's tokens do not refresh (OAuth 1.0a): when
+// the remote product refuses one, someone connects again.
+var ErrNoRefresh = errors.New("OAuth 1.0a access tokens do not refresh: connect again when the remote product refuses one")
+
 // Token returns a usable access token of the link for user (empty for a
 // shared link), refreshing it first when it expires within Skew. Of many
-// concurrent callers, one refreshes.
+// concurrent callers, one refreshes. An OAuth 1.0a link has no bearer
+// token: its requests are signed (see Sign).
 func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, error) {
+	if l.OAuth1 != nil {
+		return "", errOAuth1Link
+	}
 	c, err := s.store.GetConnection(ctx, l.Name, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", ErrNotConnected
@@ -58,8 +66,12 @@ func (s *Service) Token(ctx context.Context, l *Link, userID string) (string, er
 }
 
 // Refresh renews the token now (background refresher, admin action),
-// one at a time per connection.
+// one at a time per connection. OAuth 1.0a access tokens do not refresh:
+// ErrNoRefresh.
 func (s *Service) Refresh(ctx context.Context, l *Link, userID string) error {
+	if l.OAuth1 != nil {
+		return ErrNoRefresh
+	}
 	_, err, _ := s.flight.Do(l.Name+"\x00"+userID, func() (any, error) {
 		return s.refreshExclusively(ctx, l, userID)
 	})
@@ -179,7 +191,7 @@ func (s *Service) RefreshDue(ctx context.Context, lead time.Duration) {
 			continue
 		}
 		l, err := s.Link(ctx, c.LinkID)
-		if err != nil {
+		if err != nil || l.OAuth1 != nil {
 			continue
 		}
 		_ = s.Refresh(ctx, l, c.UserID)

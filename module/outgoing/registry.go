@@ -17,6 +17,10 @@ import (
 // ErrReadOnly means the link is declared in the configuration.
 var ErrReadOnly = errors.New("outgoing link is declared in the configuration and read-only")
 
+// errKindChange means an edit would make an OAuth 2.0 link an OAuth 1.0a
+// one or the other way round.
+var errKindChange = errors.New("an OAuth 2.0 link cannot become an OAuth 1.0a one or the other way round: create another link")
+
 // Link returns the outgoing link with the given name, declared or created
 // at runtime; store.ErrNotFound when there is none.
 func (s *Service) Link(ctx context.Context, name string) (*Link, error) {
@@ -92,21 +96,32 @@ func (s *Service) Create(ctx context.Context, in NewOutgoing) (*Link, error) {
 	if _, ok := s.links[in.Name]; ok {
 		return nil, fmt.Errorf("outgoing link %q: %w", in.Name, store.ErrAlreadyExists)
 	}
-	if in.ProviderRaw == nil {
-		return nil, fmt.Errorf("outgoing link %q: a provider is required", in.Name)
-	}
-	p, err := s.loadRuntime(in.ProviderRaw)
-	if err == nil {
-		err = s.checkRuntimeURLs(in.ProviderRaw)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("outgoing link %q: provider: %w", in.Name, err)
+	var p Provider
+	switch {
+	case in.OAuth1 != nil:
+		if err := s.checkRuntimeOAuth1(in.OAuth1); err != nil {
+			return nil, fmt.Errorf("outgoing link %q: %w", in.Name, err)
+		}
+	case in.ProviderRaw == nil:
+		return nil, fmt.Errorf("outgoing link %q: a provider is required (or oauth1 with an application URL)", in.Name)
+	default:
+		var err error
+		p, err = s.loadRuntime(in.ProviderRaw)
+		if err == nil {
+			err = s.checkRuntimeURLs(in.ProviderRaw)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("outgoing link %q: provider: %w", in.Name, err)
+		}
 	}
 	l, err := NewLink(in.ConfigLink, p)
 	if err != nil {
 		return nil, err
 	}
 	ol := store.OutgoingLink{Name: l.Name, Provider: in.ProviderRaw, ClientID: l.ClientID, Scopes: l.Scopes, Mode: l.Mode, CreatedAt: s.now().UTC(), CreatedBy: in.CreatedBy}
+	if l.OAuth1 != nil {
+		ol.OAuth1 = &store.OutgoingOAuth1{ApplicationURL: l.OAuth1.ApplicationURL, ConsumerKey: l.OAuth1.ConsumerKey}
+	}
 	if l.ClientSecret != "" {
 		ol.SealedSecret = s.keys.Seal([]byte(l.ClientSecret), secretBinding(l.Name))
 	}
@@ -132,9 +147,11 @@ func (s *Service) Delete(ctx context.Context, name, by string) error {
 }
 
 // EditOutgoing is what an administrator may change on a runtime outgoing
-// link; its name, provider and connections stay.
+// link; its name, kind (OAuth 2.0 provider or OAuth 1.0a) and connections
+// stay.
 type EditOutgoing struct {
-	// ClientID is the gateway's client id at the provider. Required.
+	// ClientID is the gateway's client id at the provider. Required for
+	// an OAuth 2.0 link.
 	ClientID string
 	// ClientSecret replaces the client secret; empty keeps the current one.
 	ClientSecret string
@@ -142,17 +159,32 @@ type EditOutgoing struct {
 	Scopes []string
 	// Mode is per_user or shared. Default: per_user.
 	Mode string
+	// OAuth1 replaces an OAuth 1.0a link's application URL and consumer
+	// key; required for such a link, refused for another.
+	OAuth1 *OAuth1Config
 }
 
 // Update changes a runtime outgoing link's client credentials, scopes and
-// mode, checked as for a new link; its provider and connections stay. A
-// new secret is sealed like Create seals it. The next Link call returns
-// the updated link.
+// mode, or an OAuth 1.0a link's application URL, consumer key and mode,
+// checked as for a new link; its provider and connections stay. A new
+// secret is sealed like Create seals it. The next Link call returns the
+// updated link.
 func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by string) (*Link, error) {
 	if _, ok := s.links[name]; ok {
 		return nil, ErrReadOnly
 	}
-	mode, err := checkClient(ConfigLink{Name: name, ClientID: in.ClientID, Mode: in.Mode})
+	var (
+		mode string
+		err  error
+	)
+	if in.OAuth1 != nil {
+		mode, err = checkOAuth1(ConfigLink{Name: name, ClientID: in.ClientID, ClientSecret: in.ClientSecret, Scopes: in.Scopes, Mode: in.Mode, OAuth1: in.OAuth1})
+		if err == nil {
+			err = s.checkRuntimeOAuth1(in.OAuth1)
+		}
+	} else {
+		mode, err = checkClient(ConfigLink{Name: name, ClientID: in.ClientID, Mode: in.Mode})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +193,15 @@ func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by s
 		sealed = s.keys.Seal([]byte(in.ClientSecret), secretBinding(name))
 	}
 	_, err = s.store.UpdateOutgoingLink(ctx, name, func(l *store.OutgoingLink) error {
-		l.ClientID, l.Scopes, l.Mode = in.ClientID, slices.Clone(in.Scopes), mode
+		if (l.OAuth1 != nil) != (in.OAuth1 != nil) {
+			return fmt.Errorf("outgoing link %q: %w", name, errKindChange)
+		}
+		l.Mode = mode
+		if in.OAuth1 != nil {
+			l.OAuth1 = &store.OutgoingOAuth1{ApplicationURL: in.OAuth1.ApplicationURL, ConsumerKey: in.OAuth1.ConsumerKey}
+			return nil
+		}
+		l.ClientID, l.Scopes = in.ClientID, slices.Clone(in.Scopes)
 		if sealed != nil {
 			l.SealedSecret = sealed
 		}
@@ -172,7 +212,7 @@ func (s *Service) Update(ctx context.Context, name string, in EditOutgoing, by s
 	}
 	s.forget(name)
 	s.changed()
-	s.audit.Info("outgoing link updated", zap.String("link", name), zap.String("client_id", in.ClientID), zap.String("mode", mode), zap.Bool("secret_replaced", sealed != nil), zap.String("by", by))
+	s.audit.Info("outgoing link updated", zap.String("link", name), zap.String("client_id", in.ClientID), zap.String("mode", mode), zap.Bool("secret_replaced", sealed != nil), zap.Bool("oauth1", in.OAuth1 != nil), zap.String("by", by))
 	return s.Link(ctx, name)
 }
 
@@ -236,6 +276,19 @@ func (s *Service) checkRuntimeURLs(raw json.RawMessage) error {
 	return nil
 }
 
+// checkRuntimeOAuth1 checks the settings of an OAuth 1.0a link created at
+// runtime: no placeholders, and an application URL the runtime policy
+// allows (CheckRuntimeEndpoint).
+func (s *Service) checkRuntimeOAuth1(c *OAuth1Config) error {
+	if err := CheckNoPlaceholder(c.ApplicationURL + c.ConsumerKey); err != nil {
+		return err
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	return s.CheckRuntimeEndpoint(c.ApplicationURL)
+}
+
 // CheckNoPlaceholder returns ErrPlaceholder when value, a setting of a
 // provider created at runtime, has a brace in it.
 func CheckNoPlaceholder(value string) error {
@@ -267,8 +320,12 @@ func hasPlaceholder(v any) bool {
 // sealed with, so a sealed secret opens only as that link's.
 func secretBinding(name string) []byte { return []byte("outgoing link " + name) }
 
-// fromStore rebuilds a runtime link: its provider module and secret.
+// fromStore rebuilds a runtime link: its provider module and secret, or
+// its OAuth 1.0a settings.
 func (s *Service) fromStore(ol store.OutgoingLink) (*Link, error) {
+	if ol.OAuth1 != nil {
+		return NewLink(ConfigLink{Name: ol.Name, Mode: ol.Mode, OAuth1: &OAuth1Config{ApplicationURL: ol.OAuth1.ApplicationURL, ConsumerKey: ol.OAuth1.ConsumerKey}}, nil)
+	}
 	p, err := s.loadRuntime(ol.Provider)
 	if err != nil {
 		return nil, fmt.Errorf("outgoing link %q: provider: %w", ol.Name, err)

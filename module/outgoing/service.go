@@ -49,6 +49,10 @@ type Service struct {
 	now             func() time.Time
 	flight          singleflight.Group
 
+	// consumer is the OAuth 1.0a consumer identity once loaded.
+	consumerMu sync.Mutex
+	consumer   *Consumer
+
 	mu      sync.Mutex
 	runtime map[string]*Link // runtime links loaded so far
 	// forgotten counts runtime links dropped from the cache, so that a
@@ -104,17 +108,20 @@ func NewService(links []*Link, st store.OutgoingStore, keys *secret.Keys, load P
 	}
 	for _, l := range links {
 		s.links[l.Name] = l
-		declared := Policy{PrivateOrigins: configuredURLs(l.Provider), Denied: reach.Denied}
+		declared := Policy{PrivateOrigins: l.configuredURLs(), Denied: reach.Denied}
 		s.declaredClients[l.Name] = NewClient(30*time.Second, declared)
 	}
 	return s
 }
 
-// configuredURLs returns the URLs a provisioned provider module was
-// configured with, placeholders resolved: its issuer and every
-// *_endpoint of its JSON form.
-func configuredURLs(p Provider) []string {
-	raw, err := json.Marshal(p)
+// configuredURLs returns the URLs a declared link was configured with,
+// placeholders resolved: an OAuth 1.0a link's application URL, or its
+// provider module's issuer and every *_endpoint of its JSON form.
+func (l *Link) configuredURLs() []string {
+	if l.OAuth1 != nil {
+		return []string{l.OAuth1.ApplicationURL}
+	}
+	raw, err := json.Marshal(l.Provider)
 	if err != nil {
 		return nil
 	}

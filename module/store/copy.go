@@ -15,12 +15,14 @@ type Record struct {
 	Subject      *Subject
 	SigningKey   *SigningKey
 	KeyCheck     *KeyCheck
-	Grant        *Grant
-	Token        *Token
-	Code         *Code
-	Session      *Session
-	Pending      *Pending
-	Connection   *Connection
+	// ConsumerIdentity is the gateway's OAuth 1.0a consumer identity.
+	ConsumerIdentity *ConsumerIdentity
+	Grant            *Grant
+	Token            *Token
+	Code             *Code
+	Session          *Session
+	Pending          *Pending
+	Connection       *Connection
 }
 
 // Kind names the record's kind, for people: "link", "grant", "token"….
@@ -38,6 +40,8 @@ func (r Record) Kind() string {
 		return "signing key"
 	case r.KeyCheck != nil:
 		return "key check"
+	case r.ConsumerIdentity != nil:
+		return "consumer identity"
 	case r.Grant != nil:
 		return "grant"
 	case r.Token != nil:
@@ -60,13 +64,13 @@ func (r Record) Kind() string {
 // values and times, so the same at-rest key opens them.
 type Copier interface {
 	// Export calls fn with every live record, in the order Import needs
-	// them: links, outgoing links, users, subjects, signing keys and the
-	// key check before grants, grants before their tokens, outgoing links
-	// before their connections. An error from fn stops it and is returned.
-	// OAuth 1.0a request tokens and nonces are not exported: both are
-	// worthless minutes after they were written (a consumer asks for a new
-	// request token; a nonce only guards its timestamp's window, which a
-	// migration outlasts).
+	// them: links, outgoing links, users, subjects, signing keys, the key
+	// check and the consumer identity before grants, grants before their
+	// tokens, outgoing links before their connections. An error from fn
+	// stops it and is returned. OAuth 1.0a request tokens and nonces are
+	// not exported: both are worthless minutes after they were written (a
+	// consumer asks for a new request token; a nonce only guards its
+	// timestamp's window, which a migration outlasts).
 	Export(ctx context.Context, fn func(Record) error) error
 	// ImportGrant writes a grant as it is (its generation and expiry
 	// unchanged), replacing one of the same id; ImportToken writes a token
@@ -77,8 +81,9 @@ type Copier interface {
 }
 
 // Import writes one record into s as it is: ids, hashes, sealed values and
-// times unchanged; links, outgoing links and the key check must be new
-// (ErrAlreadyExists otherwise), other records replace one of the same key.
+// times unchanged; links, outgoing links, the key check and the consumer
+// identity must be new (ErrAlreadyExists otherwise), other records replace
+// one of the same key.
 func Import(ctx context.Context, s interface {
 	Store
 	Copier
@@ -96,6 +101,8 @@ func Import(ctx context.Context, s interface {
 		return s.PutSigningKey(ctx, *r.SigningKey)
 	case r.KeyCheck != nil:
 		return s.CreateKeyCheck(ctx, *r.KeyCheck)
+	case r.ConsumerIdentity != nil:
+		return s.CreateConsumerIdentity(ctx, *r.ConsumerIdentity)
 	case r.Grant != nil:
 		return s.ImportGrant(ctx, *r.Grant)
 	case r.Token != nil:

@@ -238,8 +238,10 @@ type KeyCheck struct {
 }
 
 // OutgoingStore keeps the provider tokens of outgoing links, sealed by the
-// caller, and the authorizations in progress.
+// caller, the authorizations in progress, and the gateway's identity as
+// an OAuth 1.0a consumer.
 type OutgoingStore interface {
+	ConsumerIdentityStore
 	// CreatePending stores an outgoing authorization in progress until
 	// p.ExpiresAt.
 	CreatePending(ctx context.Context, p Pending) error
@@ -281,14 +283,26 @@ type OutgoingStore interface {
 // OutgoingLink is a runtime-created outgoing link.
 type OutgoingLink struct {
 	Name string `json:"name"`
-	// Provider is the provider module's JSON, with its "provider" key.
-	Provider     json.RawMessage `json:"provider"`
+	// Provider is the provider module's JSON, with its "provider" key;
+	// nil for an OAuth 1.0a link.
+	Provider     json.RawMessage `json:"provider,omitempty"`
 	ClientID     string          `json:"client_id"`
 	SealedSecret []byte          `json:"sealed_secret,omitempty"`
 	Scopes       []string        `json:"scopes,omitempty"`
 	Mode         string          `json:"mode"`
-	CreatedAt    time.Time       `json:"created_at"`
-	CreatedBy    string          `json:"created_by,omitempty"`
+	// OAuth1 is set on an OAuth 1.0a link, which has no provider, client
+	// id or secret.
+	OAuth1    *OutgoingOAuth1 `json:"oauth1,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy string          `json:"created_by,omitempty"`
+}
+
+// OutgoingOAuth1 is what an OAuth 1.0a outgoing link has instead of a
+// provider: the remote product's application URL, and the consumer key it
+// knows the gateway by when not the gateway's own (see ConsumerIdentity).
+type OutgoingOAuth1 struct {
+	ApplicationURL string `json:"application_url"`
+	ConsumerKey    string `json:"consumer_key,omitempty"`
 }
 
 // Pending is an outgoing authorization in progress: the browser went to
@@ -298,7 +312,9 @@ type Pending struct {
 	LinkID    string `json:"link_id"`
 	// UserID is who connects; empty for a shared link's connection.
 	UserID string `json:"user_id,omitempty"`
-	// SealedVerifier is the PKCE code verifier, sealed.
+	// SealedVerifier is the secret the callback needs, sealed: the PKCE
+	// code verifier of an OAuth 2.0 link, the request token and its
+	// secret of an OAuth 1.0a link.
 	SealedVerifier []byte    `json:"sealed_verifier"`
 	ReturnTo       string    `json:"return_to,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -318,7 +334,7 @@ type Connection struct {
 	// UserID is empty for a shared link's connection.
 	UserID string `json:"user_id,omitempty"`
 	// Sealed is the provider's token (access and refresh token, type,
-	// expiry), sealed.
+	// expiry; an OAuth 1.0a link's access token and its secret), sealed.
 	Sealed []byte `json:"sealed"`
 	// Expiry is when the access token expires; zero when the provider did
 	// not say.

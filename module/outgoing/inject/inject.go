@@ -4,6 +4,7 @@
 package inject
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/applinks"
 	"github.com/applinks/caddy-applinks/module/guard"
+	"github.com/applinks/caddy-applinks/module/oauth1"
 	"github.com/applinks/caddy-applinks/module/oautherror"
 	"github.com/applinks/caddy-applinks/module/outgoing"
 	"github.com/applinks/caddy-applinks/module/users"
@@ -25,7 +27,11 @@ func init() {
 }
 
 // Handler sets `Authorization: Bearer <provider access token>` of an
-// outgoing link, replacing whatever the client sent. For a per_user link
+// outgoing link, replacing whatever the client sent; for an OAuth 1.0a
+// link it signs the request instead (`Authorization: OAuth …`, RSA-SHA1,
+// for the link's application URL with the request's path and query, a
+// form body included), and a 401 of the remote product refusing the
+// token asks the user to connect again. For a per_user link
 // the user is the one require_token let through, else the person signed in
 // to the gateway; a shared link has one token for everyone, lent only to
 // requests with such a user unless AllowAnonymous is set.
@@ -103,6 +109,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			userID = user
 		}
 	}
+	if l.OAuth1 != nil {
+		return h.serveSigned(w, r, next, l, userID)
+	}
 	tok, err := h.app.Outgoing().Token(r.Context(), l, userID)
 	switch {
 	case errors.Is(err, outgoing.ErrNotConnected):
@@ -115,6 +124,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return next.ServeHTTP(w, r)
+}
+
+// serveSigned signs the request for an OAuth 1.0a link with the access
+// token of userID's connection and passes it on. When the remote product
+// answers that it refused the token (401 with oauth_problem
+// token_rejected, token_expired or token_revoked), the connection becomes
+// UNRECOVERABLE and the answer is the one of a missing connection: the
+// user is asked to connect again.
+func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, l *outgoing.Link, userID string) error {
+	signed, err := h.app.Outgoing().Sign(r.Context(), l, userID, r)
+	switch {
+	case errors.Is(err, outgoing.ErrNotConnected):
+		return h.authorizationRequired(w, r, l, "no usable "+l.Name+" token: connect (again) at the provider")
+	case errors.Is(err, oauth1.ErrFormTooLarge):
+		return caddyhttp.Error(http.StatusRequestEntityTooLarge, fmt.Errorf("signing for outgoing link %q: %w", l.Name, err))
+	case errors.Is(err, oauth1.ErrProtocolParameter):
+		oautherror.Write(w, &oautherror.Error{Code: oautherror.InvalidRequest, Description: "the request carries OAuth 1.0 protocol parameters (oauth_…) in its query or form; the gateway signs it for " + l.Name, Status: http.StatusBadRequest})
+		return nil
+	case err != nil:
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	var held bytes.Buffer
+	rec := caddyhttp.NewResponseRecorder(w, &held, func(status int, header http.Header) bool {
+		return status == http.StatusUnauthorized && outgoing.TokenRefused(oauth1.ChallengeProblem(header))
+	})
+	if err := next.ServeHTTP(rec, r); err != nil {
+		return err
+	}
+	if !rec.Buffered() {
+		return nil
+	}
+	problem := oauth1.ChallengeProblem(rec.Header())
+	if err := h.app.Outgoing().Rejected(r.Context(), signed, problem); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	clear(w.Header())
+	return h.authorizationRequired(w, r, l, l.Name+" refused the access token (oauth_problem="+problem+"): connect again")
 }
 
 // errCrossSite is a state-changing request from another site that only

@@ -41,6 +41,8 @@ import (
 //	ol/<name>               outgoing link (runtime-created)
 //	rq/<hash>               OAuth 1.0a request token (JSON), TTL ExpiresAt
 //	nc/<hash>               OAuth 1.0a nonce (JSON), TTL ExpiresAt
+//	oc/                     the OAuth 1.0a consumer identity (JSON), one
+//	                        record
 //
 // Ids that are joined with \x00 may not contain NUL, so that one link's
 // (or user's) entries are exactly those under <id>\x00. The records of
@@ -66,6 +68,7 @@ const (
 	prefixOutLink    = "ol/"
 	prefixReqToken   = "rq/"
 	prefixNonce      = "nc/"
+	prefixConsumer   = "oc/"
 )
 
 const (

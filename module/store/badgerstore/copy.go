@@ -24,6 +24,7 @@ var exportOrder = []struct {
 	{prefixSubject, decodeAs(func(v *store.Subject) store.Record { return store.Record{Subject: v} })},
 	{prefixSigningKey, decodeAs(func(v *store.SigningKey) store.Record { return store.Record{SigningKey: v} })},
 	{prefixKeyCheck, decodeAs(func(v *store.KeyCheck) store.Record { return store.Record{KeyCheck: v} })},
+	{prefixConsumer, decodeAs(func(v *store.ConsumerIdentity) store.Record { return store.Record{ConsumerIdentity: v} })},
 	{prefixGrant, decodeAs(func(v *store.Grant) store.Record { return store.Record{Grant: v} })},
 	{prefixToken, decodeAs(func(v *store.Token) store.Record { return store.Record{Token: v} })},
 	{prefixCode, decodeAs(func(v *store.Code) store.Record { return store.Record{Code: v} })},

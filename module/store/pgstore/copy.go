@@ -38,6 +38,8 @@ func exportSteps(now time.Time) []exportStep {
 			records(signingKeyDest, func(k *store.SigningKey) store.Record { return store.Record{SigningKey: k} })},
 		{"key check", "SELECT " + keyCheckColumns + " FROM key_check", nil,
 			records(keyCheckDest, func(c *store.KeyCheck) store.Record { return store.Record{KeyCheck: c} })},
+		{"consumer identity", "SELECT " + consumerColumns + " FROM consumer_identity", nil,
+			records(consumerDest, func(c *store.ConsumerIdentity) store.Record { return store.Record{ConsumerIdentity: c} })},
 		{"grants", "SELECT " + grantColumns + " FROM grants g WHERE " + liveGrant("$1"), []any{now},
 			records(grantDest, func(g *store.Grant) store.Record { return store.Record{Grant: g} })},
 		// A token counts only while its grant lives, as in LookupToken.

@@ -18,7 +18,7 @@ const (
 	pendingColumns    = "state_hash, link_id, user_id, sealed_verifier, return_to, created_at, expires_at"
 	connectionColumns = `link_id, user_id, sealed, expiry, status, last_error, failures, retry_at,
 	generation, created_at, updated_at`
-	outgoingLinkColumns = "name, provider, client_id, sealed_secret, scopes, mode, created_at, created_by"
+	outgoingLinkColumns = "name, provider, client_id, sealed_secret, scopes, mode, created_at, created_by, oauth1"
 )
 
 // CreatePending stores an outgoing authorization in progress until
@@ -165,7 +165,7 @@ func (s *Store) CreateOutgoingLink(ctx context.Context, l store.OutgoingLink) er
 	if l.Name == "" {
 		return errors.New("creating outgoing link: empty name")
 	}
-	_, err := s.pool.Exec(ctx, "INSERT INTO outgoing_links ("+outgoingLinkColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	_, err := s.pool.Exec(ctx, "INSERT INTO outgoing_links ("+outgoingLinkColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 		outgoingLinkArgs(l)...)
 	if err != nil {
 		return failed(err, "creating outgoing link "+strconv.Quote(l.Name))
@@ -216,7 +216,7 @@ func (s *Store) UpdateOutgoingLink(ctx context.Context, name string, fn func(*st
 			return fmt.Errorf("the name cannot change (to %q)", l.Name)
 		}
 		_, err = tx.Exec(ctx, `UPDATE outgoing_links SET provider = $2, client_id = $3, sealed_secret = $4,
-			scopes = $5, mode = $6, created_at = $7, created_by = $8 WHERE name = $1`, outgoingLinkArgs(l)...)
+			scopes = $5, mode = $6, created_at = $7, created_by = $8, oauth1 = $9 WHERE name = $1`, outgoingLinkArgs(l)...)
 		if err != nil {
 			return err
 		}
@@ -270,12 +270,13 @@ func connectionArgs(c store.Connection) []any {
 }
 
 // outgoingLinkDest returns the scan targets of outgoingLinkColumns; the
-// provider's JSON is read as the bytes stored.
+// provider's JSON is read as the bytes stored, an OAuth 1.0a link's
+// settings decoded (nil when NULL).
 func outgoingLinkDest(l *store.OutgoingLink) []any {
-	return []any{&l.Name, (*[]byte)(&l.Provider), &l.ClientID, &l.SealedSecret, &l.Scopes, &l.Mode, &l.CreatedAt, &l.CreatedBy}
+	return []any{&l.Name, (*[]byte)(&l.Provider), &l.ClientID, &l.SealedSecret, &l.Scopes, &l.Mode, &l.CreatedAt, &l.CreatedBy, &l.OAuth1}
 }
 
 // outgoingLinkArgs returns the values of outgoingLinkColumns.
 func outgoingLinkArgs(l store.OutgoingLink) []any {
-	return []any{l.Name, l.Provider, l.ClientID, l.SealedSecret, l.Scopes, l.Mode, l.CreatedAt, l.CreatedBy}
+	return []any{l.Name, l.Provider, l.ClientID, l.SealedSecret, l.Scopes, l.Mode, l.CreatedAt, l.CreatedBy, l.OAuth1}
 }

@@ -43,6 +43,10 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 	must(t, "PutSigningKey", from.PutSigningKey(ctx, key))
 	check := store.KeyCheck{Kind: store.KeyKindFile, MAC: newHash(), CreatedAt: now()}
 	must(t, "CreateKeyCheck", from.CreateKeyCheck(ctx, check))
+	jira := newOAuth1OutgoingLink("jira")
+	must(t, "CreateOutgoingLink jira", from.CreateOutgoingLink(ctx, jira))
+	consumer := newConsumerIdentity()
+	must(t, "CreateConsumerIdentity", from.CreateConsumerIdentity(ctx, consumer))
 	iss := grantFor(t, from, l, "alice", longLived)
 	// Rotate once: the used refresh token (with its sealed child and
 	// KeepUntil) must arrive too, so that a replay is still recognised.
@@ -72,7 +76,7 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 
 	counts, err := store.Copy(ctx, from, to)
 	must(t, "Copy", err)
-	for kind, want := range map[string]int{"link": 1, "outgoing link": 1, "user": 1, "subject": 1, "signing key": 1, "key check": 1, "grant": 2, "token": 4, "session": 1, "pending authorization": 1, "connection": 1} {
+	for kind, want := range map[string]int{"link": 1, "outgoing link": 2, "user": 1, "subject": 1, "signing key": 1, "key check": 1, "consumer identity": 1, "grant": 2, "token": 4, "session": 1, "pending authorization": 1, "connection": 1} {
 		if counts[kind] != want {
 			t.Errorf("copied %d of kind %q, want %d (all: %v)", counts[kind], kind, want, counts)
 		}
@@ -88,6 +92,10 @@ func testCopyEveryRecord(t *testing.T, from, to store.Store) {
 	must(t, "GetLinkByClientID", err)
 	checkEqual(t, "link by client id", byClient, l)
 	checkOutgoingLink(t, to, ol)
+	checkOutgoingLink(t, to, jira)
+	gotConsumer, err := to.GetConsumerIdentity(ctx)
+	must(t, "GetConsumerIdentity", err)
+	checkEqual(t, "consumer identity", gotConsumer, consumer)
 	gotUser, err := to.GetUser(ctx, "alice")
 	must(t, "GetUser", err)
 	checkEqual(t, "user", gotUser, u)

@@ -108,6 +108,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RequestTokens", testRequestTokens},
 		{"RedeemRequestToken", testRedeemRequestToken},
 		{"Nonces", testNonces},
+		{"OAuth1OutgoingLinks", testOAuth1OutgoingLinks},
+		{"ConsumerIdentity", testConsumerIdentity},
 		{"WrittenExpired", testWrittenExpired},
 		{"GarbageCollectEmpty", testGarbageCollectEmpty},
 		{"GarbageCollectWrittenExpired", testGarbageCollectWrittenExpired},
@@ -142,6 +144,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) store.Store) 
 		{"UpdateUser", testConcurrentUpdateUser},
 		{"RedeemRequestToken", testConcurrentRedeemRequestToken},
 		{"RememberNonce", testConcurrentRememberNonce},
+		{"CreateConsumerIdentity", testConcurrentCreateConsumerIdentity},
 	})
 }
 
