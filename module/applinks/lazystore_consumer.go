@@ -25,3 +25,13 @@ func (ls *lazyStore) GetConsumerIdentity(ctx context.Context) (store.ConsumerIde
 	}
 	return st.GetConsumerIdentity(ctx)
 }
+
+// UpdateConsumerIdentity opens the store if needed and calls its
+// UpdateConsumerIdentity.
+func (ls *lazyStore) UpdateConsumerIdentity(ctx context.Context, fn func(*store.ConsumerIdentity) error) (store.ConsumerIdentity, error) {
+	st, err := ls.open()
+	if err != nil {
+		return store.ConsumerIdentity{}, err
+	}
+	return st.UpdateConsumerIdentity(ctx, fn)
+}

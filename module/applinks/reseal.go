@@ -47,6 +47,9 @@ const (
 	// SealedSigningKeys are the private keys that sign ID tokens
 	// (signing.Keyring).
 	SealedSigningKeys = "signing_keys"
+	// SealedConsumerIdentity is the private key of the gateway's OAuth
+	// 1.0a consumer identity (outgoing.Service.Consumer).
+	SealedConsumerIdentity = "oauth1_consumer_identity"
 )
 
 // Kinds of short-lived sealed values in AtRestStatus: they are not
@@ -141,6 +144,7 @@ func (a *App) sealedKinds() []sealedKind {
 		{SealedOutgoingSecrets, a.outgoing.ResealLinks},
 		{SealedConnections, a.outgoing.ResealConnections},
 		{SealedSigningKeys, func(ctx context.Context, t secret.Tally) error { return a.keyring.Reseal(ctx, t) }},
+		{SealedConsumerIdentity, a.outgoing.ResealConsumer},
 	}
 }
 

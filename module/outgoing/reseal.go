@@ -80,6 +80,35 @@ func (s *Service) ResealConnections(ctx context.Context, tally secret.Tally) err
 	return nil
 }
 
+// ResealConsumer seals again with the current at-rest key the private
+// key of the gateway's OAuth 1.0a consumer identity when a previous key
+// sealed it, through UpdateConsumerIdentity. A gateway without one has
+// nothing to count.
+func (s *Service) ResealConsumer(ctx context.Context, tally secret.Tally) error {
+	ci, err := s.store.GetConsumerIdentity(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the OAuth 1.0a consumer identity: %w", err)
+	}
+	_, o := s.keys.Reseal(ci.Sealed, consumerBinding(ci.Key))
+	tally.Found(o)
+	if o != secret.Resealed {
+		return nil
+	}
+	_, err = s.store.UpdateConsumerIdentity(ctx, func(cur *store.ConsumerIdentity) error {
+		return s.reseal(&cur.Sealed, consumerBinding(cur.Key))
+	})
+	if errors.Is(err, secret.ErrCurrent) {
+		return nil // re-sealed meanwhile by another pass
+	}
+	if err != nil {
+		return fmt.Errorf("re-sealing the OAuth 1.0a consumer's private key: %w", err)
+	}
+	return tally.Resealed(1)
+}
+
 // reseal re-seals *sealed with the current key in an updater, or returns
 // secret.ErrCurrent when there is nothing to do, so that nothing is written.
 func (s *Service) reseal(sealed *[]byte, additional []byte) error {

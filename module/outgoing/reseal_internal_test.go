@@ -167,3 +167,46 @@ func TestResealLinksKeepsASecretReplacedDuringThePass(t *testing.T) {
 		}
 	}
 }
+
+// TestResealConsumerOpensWithTheNewKeyAlone: after an at-rest key
+// rotation the private key of the gateway's OAuth 1.0a consumer identity
+// is re-sealed, so that the consumer key and key pair that other products
+// were given keep working once the previous key is removed.
+func TestResealConsumerOpensWithTheNewKeyAlone(t *testing.T) {
+	ctx := context.Background()
+	st := badgertest.Open(t)
+	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
+	before, err := resealService(st, oldKeys).Consumer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resealService(st, newKey).Consumer(ctx); err == nil {
+		t.Fatal("the new key alone opened the consumer's key before the re-seal")
+	}
+	rotating, err := newKey.WithPrevious(oldKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally := &secrettest.Tally{}
+	if err := resealService(st, rotating).ResealConsumer(ctx, tally); err != nil {
+		t.Fatalf("ResealConsumer: %v", err)
+	}
+	if got, want := tally.Counts(), (secrettest.Counts{Previous: 1, Resealed: 1, Writes: 1}); got != want {
+		t.Errorf("the pass told %+v, want %+v", got, want)
+	}
+	after, err := resealService(st, newKey).Consumer(ctx)
+	if err != nil {
+		t.Fatalf("the new key alone after the re-seal: %v", err)
+	}
+	if after.PublicKeyPEM() != before.PublicKeyPEM() || after.ConsumerKey(&Link{}) != before.ConsumerKey(&Link{}) {
+		t.Error("re-sealing changed the consumer key or key pair other products were given")
+	}
+	again := &secrettest.Tally{}
+	if err := resealService(st, rotating).ResealConsumer(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := again.Counts(), (secrettest.Counts{Current: 1}); got != want {
+		t.Errorf("a second pass told %+v, want %+v", got, want)
+	}
+}

@@ -16,6 +16,12 @@ type ConsumerIdentityStore interface {
 	// GetConsumerIdentity returns the identity; ErrNotFound when none is
 	// stored.
 	GetConsumerIdentity(ctx context.Context) (ConsumerIdentity, error)
+	// UpdateConsumerIdentity runs fn on the stored identity and saves the
+	// result atomically (the at-rest key's rotation re-seals it); an error
+	// from fn aborts without a write. ErrNotFound when none is stored. fn
+	// must not change the key; if it does, nothing is written and an error
+	// is returned.
+	UpdateConsumerIdentity(ctx context.Context, fn func(*ConsumerIdentity) error) (ConsumerIdentity, error)
 }
 
 // ConsumerIdentity is the gateway's OAuth 1.0a consumer key and RSA key

@@ -43,3 +43,18 @@ func (s *Store) GetConsumerIdentity(ctx context.Context) (store.ConsumerIdentity
 	}
 	return c, nil
 }
+
+// UpdateConsumerIdentity runs fn on the stored consumer identity and saves
+// the result in one transaction; store.ErrNotFound when none is stored.
+func (s *Store) UpdateConsumerIdentity(ctx context.Context, fn func(*store.ConsumerIdentity) error) (store.ConsumerIdentity, error) {
+	return updateJSON(ctx, s, "consumer identity", skey(prefixConsumer), nil, func(c *store.ConsumerIdentity, _ bool) error {
+		key := c.Key
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.Key != key {
+			return fmt.Errorf("the consumer key cannot change (to %q)", c.Key)
+		}
+		return nil
+	}, nil)
+}

@@ -2,6 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/applinks/caddy-applinks/module/store"
 )
@@ -36,4 +39,33 @@ func (s *Store) GetConsumerIdentity(ctx context.Context) (store.ConsumerIdentity
 // consumerDest returns the scan targets of consumerColumns.
 func consumerDest(c *store.ConsumerIdentity) []any {
 	return []any{&c.Key, &c.Sealed, &c.CreatedAt}
+}
+
+// UpdateConsumerIdentity runs fn on the stored consumer identity, its row
+// locked, and saves the result in the same transaction;
+// store.ErrNotFound when none is stored.
+func (s *Store) UpdateConsumerIdentity(ctx context.Context, fn func(*store.ConsumerIdentity) error) (store.ConsumerIdentity, error) {
+	var updated store.ConsumerIdentity
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var c store.ConsumerIdentity
+		if err := tx.QueryRow(ctx, "SELECT "+consumerColumns+" FROM consumer_identity FOR UPDATE").Scan(consumerDest(&c)...); err != nil {
+			return err
+		}
+		key := c.Key
+		if err := fn(&c); err != nil {
+			return updaterError{err}
+		}
+		if c.Key != key {
+			return fmt.Errorf("the consumer key cannot change (to %q)", c.Key)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE consumer_identity SET sealed = $2, created_at = $3 WHERE consumer_key = $1", c.Key, c.Sealed, c.CreatedAt); err != nil {
+			return err
+		}
+		updated = c
+		return nil
+	})
+	if err != nil {
+		return store.ConsumerIdentity{}, failed(err, "updating consumer identity")
+	}
+	return updated, nil
 }

@@ -32,6 +32,40 @@ func testConsumerIdentity(t *testing.T, s store.Store) {
 	got, err = s.GetConsumerIdentity(ctx)
 	must(t, "GetConsumerIdentity after the refused create", err)
 	checkEqual(t, "GetConsumerIdentity after the refused create", got, first)
+
+	updated, err := s.UpdateConsumerIdentity(ctx, func(c *store.ConsumerIdentity) error {
+		c.Sealed = []byte("sealed again")
+		return nil
+	})
+	must(t, "UpdateConsumerIdentity", err)
+	want := first
+	want.Sealed = []byte("sealed again")
+	checkEqual(t, "UpdateConsumerIdentity's result", updated, want)
+	got, err = s.GetConsumerIdentity(ctx)
+	must(t, "GetConsumerIdentity after the update", err)
+	checkEqual(t, "GetConsumerIdentity after the update", got, want)
+	stop := errors.New("updater refused")
+	_, err = s.UpdateConsumerIdentity(ctx, func(c *store.ConsumerIdentity) error {
+		c.Sealed = []byte("never written")
+		return stop
+	})
+	wantErr(t, "UpdateConsumerIdentity whose updater fails", err, stop)
+	if _, err := s.UpdateConsumerIdentity(ctx, func(c *store.ConsumerIdentity) error {
+		c.Key = "applinks:other"
+		return nil
+	}); err == nil {
+		t.Error("UpdateConsumerIdentity changed the consumer key")
+	}
+	got, err = s.GetConsumerIdentity(ctx)
+	must(t, "GetConsumerIdentity after refused updates", err)
+	checkEqual(t, "GetConsumerIdentity after refused updates", got, want)
+}
+
+// testUpdateConsumerIdentityMissing: there is nothing to update in a
+// store without a consumer identity.
+func testUpdateConsumerIdentityMissing(t *testing.T, s store.Store) {
+	_, err := s.UpdateConsumerIdentity(t.Context(), func(*store.ConsumerIdentity) error { return nil })
+	wantErr(t, "UpdateConsumerIdentity of an empty store", err, store.ErrNotFound)
 }
 
 // testConcurrentCreateConsumerIdentity: of gateways creating the consumer

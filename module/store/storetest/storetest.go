@@ -110,6 +110,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Nonces", testNonces},
 		{"OAuth1OutgoingLinks", testOAuth1OutgoingLinks},
 		{"ConsumerIdentity", testConsumerIdentity},
+		{"UpdateConsumerIdentityMissing", testUpdateConsumerIdentityMissing},
 		{"WrittenExpired", testWrittenExpired},
 		{"GarbageCollectEmpty", testGarbageCollectEmpty},
 		{"GarbageCollectWrittenExpired", testGarbageCollectWrittenExpired},
