@@ -116,13 +116,15 @@ func (s *rpcScanner) ws() {
 	}
 }
 
-// message reads one message object, at '{'.
+// message reads one message object, at '{'. The tool name of tools/call
+// is read in the same pass as params, whether the method comes before
+// params or after.
 func (s *rpcScanner) message() (rpcMessage, error) {
 	var (
 		m         rpcMessage
-		params    []byte
 		hasParams bool
-		toolRead  bool
+		tool      []byte
+		toolTwice bool
 	)
 	err := s.object(func(key []byte) error {
 		switch {
@@ -144,18 +146,12 @@ func (s *rpcScanner) message() (rpcMessage, error) {
 				return errRPCTwice
 			}
 			hasParams = true
-			if string(m.method) == "tools/call" && s.peek() == '{' {
-				// The method came first, as clients write it: one pass.
-				toolRead = true
-				tool, err := s.toolName()
-				m.tool = tool
+			if s.peek() == '{' && (!m.hasMethod || string(m.method) == "tools/call") {
+				var err error
+				tool, toolTwice, err = s.toolName()
 				return err
 			}
-			start := s.i
-			if err := s.skip(); err != nil {
-				return err
-			}
-			params = s.b[start:s.i]
+			return s.skip()
 		default:
 			return s.skip()
 		}
@@ -164,28 +160,26 @@ func (s *rpcScanner) message() (rpcMessage, error) {
 	if err != nil {
 		return m, err
 	}
-	if hasParams && !toolRead && string(m.method) == "tools/call" {
-		p := rpcScanner{b: params}
-		if p.peek() == '{' {
-			m.tool, err = p.toolName()
+	if string(m.method) == "tools/call" {
+		if toolTwice {
+			return m, errRPCTwice
 		}
+		m.tool = tool
 	}
-	return m, err
+	return m, nil
 }
 
-// toolName reads the params object of tools/call, at '{', and returns
-// the tool's name ("" when it has none that is a string).
-func (s *rpcScanner) toolName() ([]byte, error) {
-	var (
-		name []byte
-		seen bool
-	)
-	err := s.object(func(key []byte) error {
+// toolName reads a params object, at '{', and returns the tool's name (""
+// when it has none that is a string) and whether it names one twice.
+func (s *rpcScanner) toolName() (name []byte, twice bool, err error) {
+	var seen bool
+	err = s.object(func(key []byte) error {
 		if !foldEq(key, "name") {
 			return s.skip()
 		}
 		if seen {
-			return errRPCTwice
+			twice = true
+			return s.skip()
 		}
 		seen = true
 		v, ok, err := s.stringValue()
@@ -194,7 +188,7 @@ func (s *rpcScanner) toolName() ([]byte, error) {
 		}
 		return err
 	})
-	return name, err
+	return name, twice, err
 }
 
 // object reads an object at '{', calling member for each member name with

@@ -45,6 +45,7 @@ func TestMCPJudgesMessages(t *testing.T) {
 		{"read-only tool", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}`, scope.Read},
 		{"admin tool", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"name":"search"},"name":"delete_repo"}}`, scope.Admin},
 		{"params before method", `{"params":{"name":"delete_repo"},"id":4,"method":"tools/call","jsonrpc":"2.0"}`, scope.Admin},
+		{"params before another method", `{"params":{"name":"delete_repo","name":"p"},"id":4,"method":"prompts/get"}`, scope.Read},
 		{"tool name escaped", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"delete\u005frepo"}}`, scope.Admin},
 		{"method key escaped", `{"jsonrpc":"2.0","id":4,"\u006dethod":"tools/call","params":{"name":"delete_repo"}}`, scope.Admin},
 		{"method key in other case", `{"jsonrpc":"2.0","id":4,"METHOD":"tools/call","Params":{"NAME":"delete_repo"}}`, scope.Admin},
@@ -76,6 +77,7 @@ func TestMCPRefusesAmbiguousMessages(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call"}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"},"params":{"name":"x"}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","NAME":"x"}}`,
+		`{"jsonrpc":"2.0","id":1,"params":{"name":"search","NAME":"x"},"method":"tools/call"}`,
 	} {
 		_, err := m.judge([]byte(body))
 		var re *rpcError
