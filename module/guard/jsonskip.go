@@ -6,14 +6,15 @@ import (
 	"math/bits"
 )
 
-// valueEnd skips a value 64 bytes at a time: it finds the quotes,
+// The skipping here reads a value 64 bytes at a time: it finds the quotes,
 // backslashes and brackets of each eight bytes with a few arithmetic
 // operations on a word (SWAR, SIMD within a register) and gathers them into
 // masks of one bit per byte. Which quotes are escaped and which bytes lie
 // in strings then follow from the masks alone, as in simdjson's first
 // stage, so the cost per byte hardly depends on how dense the escapes and
-// strings are; only brackets are handled one by one. A run of 64 bytes in
-// one string makes it hand the rest of that string to bytes.IndexByte.
+// strings are; only brackets are handled one by one. A block all in one
+// string is not searched for brackets, and one without quotes hands the
+// rest of its string to bytes.IndexByte.
 
 // Words of eight bytes, each repeating one byte.
 const (
@@ -22,47 +23,53 @@ const (
 	lows        = 0x7f7f7f7f7f7f7f7f
 	quotes      = ones * '"'
 	backslashes = ones * '\\'
-	// brackets sets the bits in which '{', '}', '[' and ']' differ: with
+	// bracketBits sets the bits in which '{', '}', '[' and ']' differ: with
 	// them set, the four (and 'Y', '_', 'y', DEL) are 0x7f.
-	brackets = ones * 0x26
+	bracketBits = ones * 0x26
 )
 
 // spaces fill the bytes of a block past the end of a body.
 const spaces = "                                                                "
 
-// classify returns masks of the quotes, backslashes and possible brackets
-// (brackets, and 'Y', '_', 'y' or DEL) in blk, bit k for blk[k].
-func classify(blk *[64]byte) (q, bs, br uint64) {
-	// Each word's test sets the high bit of the bytes it does not find:
-	// adding lows to a byte's low seven bits sets its high bit unless they
-	// are zero, and carries into no other byte. Shifted in from the top,
-	// bit 8j+k of the gathered masks is byte j of word k; transposing them
-	// puts it at bit 8k+j.
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[0:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[8:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[16:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[24:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[32:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[40:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[48:]))
-	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[56:]))
+// classify returns masks of the quotes and backslashes in blk, bit k for
+// blk[k], and if brackets is set of the bytes that may be brackets (all
+// brackets, and 'Y', '_', 'y' and DEL).
+func classify(blk *[64]byte, brackets bool) (q, bs, br uint64) {
+	// Each word's test sets the high bit of the bytes it does not find.
+	// Shifted in from the top, bit 8j+k of the gathered masks is byte j of
+	// word k; transposing them puts it at bit 8k+j.
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[0:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[8:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[16:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[24:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[32:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[40:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[48:]), brackets)
+	q, bs, br = gather(q, bs, br, binary.LittleEndian.Uint64(blk[56:]), brackets)
+	if q = ^q; q != 0 {
+		q = transpose(q)
+	}
 	if bs = ^bs; bs != 0 {
 		bs = transpose(bs)
 	}
-	if br = ^br; br != 0 {
-		br = transpose(br)
+	if br = ^br; br != 0 && brackets {
+		return q, bs, transpose(br)
 	}
-	return transpose(^q), bs, br
+	return q, bs, 0
 }
 
 // gather shifts the masks of classify by one and adds the high bits of
 // the bytes of w that are not a quote, not a backslash, not a possible
-// bracket.
-func gather(q, bs, br, w uint64) (uint64, uint64, uint64) {
+// bracket: adding lows to a byte's low seven bits sets its high bit unless
+// they are zero, and carries into no other byte.
+func gather(q, bs, br, w uint64, brackets bool) (uint64, uint64, uint64) {
 	wl := w & lows
-	return q>>1 | (wl^quotes+lows|w)&highs,
-		bs>>1 | (wl^backslashes+lows|w)&highs,
-		br>>1 | (wl|brackets^lows+lows|w)&highs
+	q = q>>1 | (wl^quotes+lows|w)&highs
+	bs = bs>>1 | (wl^backslashes+lows|w)&highs
+	if brackets {
+		br = br>>1 | (wl|bracketBits^lows+lows|w)&highs
+	}
+	return q, bs, br
 }
 
 // transpose transposes x as a matrix of 8×8 bits, bit 8r+c its row r and
@@ -138,6 +145,7 @@ func valueEnd(b []byte, i int) int {
 		isString = b[i] == '"'
 		inString uint64 // all ones when a string is open at b[i]
 		esc      uint64 // whether b[i] is escaped
+		long     bool   // whether the last block was all in strings
 	)
 	for i < len(b) {
 		blk := &tail
@@ -146,7 +154,10 @@ func valueEnd(b []byte, i int) int {
 		} else {
 			copy(tail[copy(tail[:], b[i:]):], spaces)
 		}
-		q, bs, br := classify(blk)
+		// Brackets matter in a container unless the block is all in one
+		// long string, as the last one was: then they are looked for only
+		// when it ends.
+		q, bs, br := classify(blk, !isString && !long)
 		if q == 0 && inString != 0 {
 			// All 64 bytes are in one long string: IndexByte finds its end
 			// faster.
@@ -155,7 +166,7 @@ func valueEnd(b []byte, i int) int {
 				return -1
 			}
 			i = min(i+64, len(b)) + j
-			esc = escaped(b, i)
+			esc, long = escaped(b, i), false
 			continue
 		}
 		if bs|esc != 0 {
@@ -174,6 +185,14 @@ func valueEnd(b []byte, i int) int {
 			}
 			i += 64
 			continue
+		}
+		if str == ^uint64(0) {
+			i, long = i+64, true
+			continue
+		}
+		if long {
+			_, _, br = classify(blk, true)
+			long = false
 		}
 		for br &^= str; br != 0; br &= br - 1 {
 			k := bits.TrailingZeros64(br)
