@@ -24,7 +24,8 @@ var (
 	errRPCTwice   = errors.New("a JSON-RPC message names its method, params or tool name twice")
 )
 
-// maxRPCDepth bounds the nesting of a body.
+// maxRPCDepth bounds the nesting of a value the scan skips; valueEnd
+// needs a multiple of 64.
 const maxRPCDepth = 512
 
 // scanRPC calls fn for each message of a JSON-RPC body (one message or a
@@ -33,8 +34,8 @@ const maxRPCDepth = 512
 // than a pass over the bytes. Member names match as case-insensitively as
 // encoding/json matches them, escapes decoded, and a message naming one of
 // them twice is refused: another reader might take the other one. Values
-// it skips are checked for structure only; the upstream refuses malformed
-// scalars.
+// it skips are checked for structure only (strings close, brackets nest,
+// no backslash outside strings); the upstream refuses malformed scalars.
 func scanRPC(body []byte, fn func(rpcMessage)) error {
 	s := rpcScanner{b: body}
 	s.ws()
@@ -93,9 +94,8 @@ func scanRPC(body []byte, fn func(rpcMessage)) error {
 }
 
 type rpcScanner struct {
-	b     []byte
-	i     int
-	stack []byte
+	b []byte
+	i int
 }
 
 func (s *rpcScanner) peek() byte {
@@ -116,13 +116,15 @@ func (s *rpcScanner) ws() {
 	}
 }
 
-// message reads one message object, at '{'.
+// message reads one message object, at '{'. The tool name of tools/call
+// is read in the same pass as params, whether the method comes before
+// params or after.
 func (s *rpcScanner) message() (rpcMessage, error) {
 	var (
 		m         rpcMessage
-		params    []byte
 		hasParams bool
-		toolRead  bool
+		tool      []byte
+		toolTwice bool
 	)
 	err := s.object(func(key []byte) error {
 		switch {
@@ -144,18 +146,12 @@ func (s *rpcScanner) message() (rpcMessage, error) {
 				return errRPCTwice
 			}
 			hasParams = true
-			if string(m.method) == "tools/call" && s.peek() == '{' {
-				// The method came first, as clients write it: one pass.
-				toolRead = true
-				tool, err := s.toolName()
-				m.tool = tool
+			if s.peek() == '{' && (!m.hasMethod || string(m.method) == "tools/call") {
+				var err error
+				tool, toolTwice, err = s.toolName()
 				return err
 			}
-			start := s.i
-			if err := s.skip(); err != nil {
-				return err
-			}
-			params = s.b[start:s.i]
+			return s.skip()
 		default:
 			return s.skip()
 		}
@@ -164,28 +160,26 @@ func (s *rpcScanner) message() (rpcMessage, error) {
 	if err != nil {
 		return m, err
 	}
-	if hasParams && !toolRead && string(m.method) == "tools/call" {
-		p := rpcScanner{b: params}
-		if p.peek() == '{' {
-			m.tool, err = p.toolName()
+	if string(m.method) == "tools/call" {
+		if toolTwice {
+			return m, errRPCTwice
 		}
+		m.tool = tool
 	}
-	return m, err
+	return m, nil
 }
 
-// toolName reads the params object of tools/call, at '{', and returns
-// the tool's name ("" when it has none that is a string).
-func (s *rpcScanner) toolName() ([]byte, error) {
-	var (
-		name []byte
-		seen bool
-	)
-	err := s.object(func(key []byte) error {
+// toolName reads a params object, at '{', and returns the tool's name (""
+// when it has none that is a string) and whether it names one twice.
+func (s *rpcScanner) toolName() (name []byte, twice bool, err error) {
+	var seen bool
+	err = s.object(func(key []byte) error {
 		if !foldEq(key, "name") {
 			return s.skip()
 		}
 		if seen {
-			return errRPCTwice
+			twice = true
+			return s.skip()
 		}
 		seen = true
 		v, ok, err := s.stringValue()
@@ -194,7 +188,7 @@ func (s *rpcScanner) toolName() ([]byte, error) {
 		}
 		return err
 	})
-	return name, err
+	return name, twice, err
 }
 
 // object reads an object at '{', calling member for each member name with
@@ -265,91 +259,28 @@ func (s *rpcScanner) decodedString() ([]byte, error) {
 }
 
 // str skips a string at '"' and returns its raw content and whether it
-// holds escapes. It jumps from quote to quote, so long strings cost
-// about a memchr.
+// holds escapes.
 func (s *rpcScanner) str() (raw []byte, esc bool, err error) {
-	s.i++
-	start := s.i
-	for {
-		j := bytes.IndexByte(s.b[s.i:], '"')
-		if j < 0 {
-			return nil, false, errRPCParse
-		}
-		end := s.i + j
-		k := end
-		for k > start && s.b[k-1] == '\\' {
-			k--
-		}
-		s.i = end + 1
-		if (end-k)%2 == 0 {
-			raw = s.b[start:end]
-			return raw, esc || bytes.IndexByte(raw, '\\') >= 0, nil
-		}
-		esc = true
+	end := valueEnd(s.b, s.i)
+	if end < 0 {
+		return nil, false, errRPCParse
 	}
-}
-
-// skipString skips a string at '"'. Short strings, most of those in
-// arguments, are walked byte by byte; a long one goes on as str does.
-func (s *rpcScanner) skipString() error {
-	i, end := s.i+1, min(s.i+1+32, len(s.b))
-	for i < end {
-		switch s.b[i] {
-		case '"':
-			s.i = i + 1
-			return nil
-		case '\\':
-			i += 2
-		default:
-			i++
-		}
-	}
-	// i is past whole escapes, so str may count backslashes from it.
-	if i > len(s.b) {
-		return errRPCParse
-	}
-	s.i = i - 1 // str skips the byte it starts on, as its opening quote
-	_, _, err := s.str()
-	return err
+	raw = s.b[s.i+1 : end-1]
+	s.i = end
+	return raw, bytes.IndexByte(raw, '\\') >= 0, nil
 }
 
 // skip skips one value, checking that brackets and strings nest.
 func (s *rpcScanner) skip() error {
 	s.ws()
 	switch c := s.peek(); c {
-	case '"':
-		return s.skipString()
-	case '{', '[':
-		s.stack = s.stack[:0]
-		for s.i < len(s.b) {
-			if !structural[s.b[s.i]] {
-				s.i++
-				continue
-			}
-			switch c := s.b[s.i]; c {
-			case '"':
-				if err := s.skipString(); err != nil {
-					return err
-				}
-				continue
-			case '{', '[':
-				if len(s.stack) >= maxRPCDepth {
-					return errRPCParse
-				}
-				s.stack = append(s.stack, c+2) // '{'+2 is '}', '['+2 is ']'
-			case '}', ']':
-				if s.stack[len(s.stack)-1] != c {
-					return errRPCParse
-				}
-				s.stack = s.stack[:len(s.stack)-1]
-				if len(s.stack) == 0 {
-					s.i++
-					return nil
-				}
-			}
-			s.i++
+	case '"', '{', '[':
+		end := valueEnd(s.b, s.i)
+		if end < 0 {
+			return errRPCParse
 		}
-		return errRPCParse
+		s.i = end
+		return nil
 	case 0, ',', ':', '}', ']':
 		return errRPCParse
 	default:
@@ -367,9 +298,6 @@ func (s *rpcScanner) skip() error {
 		return nil
 	}
 }
-
-// structural marks the bytes that open or close a string or container.
-var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
 
 // foldEq reports whether a member name matches name as encoding/json
 // matches a field name: exactly, or under Unicode case folding.

@@ -45,6 +45,7 @@ func TestMCPJudgesMessages(t *testing.T) {
 		{"read-only tool", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}`, scope.Read},
 		{"admin tool", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"name":"search"},"name":"delete_repo"}}`, scope.Admin},
 		{"params before method", `{"params":{"name":"delete_repo"},"id":4,"method":"tools/call","jsonrpc":"2.0"}`, scope.Admin},
+		{"params before another method", `{"params":{"name":"delete_repo","name":"p"},"id":4,"method":"prompts/get"}`, scope.Read},
 		{"tool name escaped", `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"delete\u005frepo"}}`, scope.Admin},
 		{"method key escaped", `{"jsonrpc":"2.0","id":4,"\u006dethod":"tools/call","params":{"name":"delete_repo"}}`, scope.Admin},
 		{"method key in other case", `{"jsonrpc":"2.0","id":4,"METHOD":"tools/call","Params":{"NAME":"delete_repo"}}`, scope.Admin},
@@ -76,6 +77,7 @@ func TestMCPRefusesAmbiguousMessages(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"tools/list","Method":"tools/call"}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"},"params":{"name":"x"}}`,
 		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","NAME":"x"}}`,
+		`{"jsonrpc":"2.0","id":1,"params":{"name":"search","NAME":"x"},"method":"tools/call"}`,
 	} {
 		_, err := m.judge([]byte(body))
 		var re *rpcError
@@ -97,6 +99,7 @@ func TestMCPRefusesMalformedBodies(t *testing.T) {
 		`{"method":"ping","params":{"a":[}]}}`: -32700,
 		`{"method":"ping","params":"unterminated}`: -32700,
 		`{"method":"\u00zz"}`:                      -32700,
+		`{"method":"ping","params":[1,\"a"]}`:      -32700,
 		`[]`:                                       -32600,
 		`[1]`:                                      -32600,
 		`"ping"`:                                   -32600,
@@ -195,21 +198,83 @@ func BenchmarkMCPJudge(b *testing.B) {
 }
 
 // TestMCPEscapesAtEveryOffset: an escape anywhere in a skipped string,
-// also where the short walk over it hands over to the long one, neither
-// ends the string early nor lets structure hidden in it count.
+// also where it straddles the words and blocks the scan reads, or follows
+// a run without quotes long enough to be jumped over, neither ends the
+// string early nor lets structure hidden in it count.
 func TestMCPEscapesAtEveryOffset(t *testing.T) {
 	m := newMCP(t, map[string]string{"delete_repo": "ADMIN"})
-	for n := range 70 {
-		for _, esc := range []string{`\"`, `\\`, `\\\"`, `\u0022`, `\"},\"method\":\"tools/list`} {
-			v := strings.Repeat("a", n) + esc + strings.Repeat("b", n)
-			body := `{"params":{"arguments":{"v":"` + v + `"},"name":"delete_repo"},"method":"tools/call"}`
-			if !json.Valid([]byte(body)) {
-				t.Fatalf("test body %s is not JSON", body)
-			}
-			got, err := m.judge([]byte(body))
-			if err != nil || got != scope.Admin {
-				t.Fatalf("offset %d, %s: %v, %v; want ADMIN", n, esc, got, err)
+	escapes := []string{`\"`, `\\`, `\\\"`, `\\\\`, `\u0022`, `\"},\"method\":\"tools/list`, `\\\"],\"x\":[\"`}
+	for n := range 140 {
+		for _, esc := range escapes {
+			v := strings.Repeat("a", n) + esc + strings.Repeat("b", n%9)
+			for _, body := range []string{
+				`{"params":{"arguments":{"v":"` + v + `"},"name":"delete_repo"},"method":"tools/call"}`,
+				`{"params":{"arguments":["` + v + `",{"v":["` + v + `"]}],"name":"delete_repo"},"method":"tools/call"}`,
+				`{"method":"tools/call","params":{"arguments":"` + v + `","name":"delete_repo"}}`,
+				`{"method":"tools/call","params":{"name":"delete_repo","x":"` + v + `"}}`,
+			} {
+				if !json.Valid([]byte(body)) {
+					t.Fatalf("test body %s is not JSON", body)
+				}
+				got, err := m.judge([]byte(body))
+				if err != nil || got != scope.Admin {
+					t.Fatalf("%s: %v, %v; want ADMIN", body, got, err)
+				}
 			}
 		}
+	}
+}
+
+// TestMCPChecksNestingAtEveryDepth: skipped values nest up to
+// maxRPCDepth containers, also across the 64 levels the scan keeps in one
+// word; a container closed by the other kind of bracket, at any depth, and
+// a string left open are parse errors.
+func TestMCPChecksNestingAtEveryDepth(t *testing.T) {
+	m := newMCP(t, nil)
+	// nested returns params of d containers, arrays and objects by turns,
+	// around a string; the container at depth wrong closes with the other
+	// bracket.
+	nested := func(d, wrong int, inner string) []byte {
+		var b strings.Builder
+		b.WriteString(`{"method":"ping","params":`)
+		for i := range d {
+			b.WriteString([]string{`[`, `{"k":`}[i%2])
+		}
+		b.WriteString(inner)
+		for i := d - 1; i >= 0; i-- {
+			kind := i % 2
+			if i == wrong {
+				kind = 1 - kind
+			}
+			b.WriteString([]string{`]`, `}`}[kind])
+		}
+		b.WriteString(`}`)
+		return []byte(b.String())
+	}
+	for _, d := range []int{1, 2, 63, 64, 65, 66, 127, 128, 129, 200, 511, maxRPCDepth} {
+		body := nested(d, -1, `"x"`)
+		if !json.Valid(body) {
+			t.Fatalf("depth %d: test body %.80s is not JSON", d, body)
+		}
+		if got, err := m.judge(body); err != nil || got != scope.Read {
+			t.Errorf("depth %d: %v, %v; want READ", d, got, err)
+		}
+		for _, wrong := range []int{0, d / 2, d - 1, d - 64, 63, 64} {
+			if wrong < 0 || wrong >= d {
+				continue
+			}
+			var re *rpcError
+			if _, err := m.judge(nested(d, wrong, `"x"`)); !errors.As(err, &re) || re.code != -32700 {
+				t.Errorf("depth %d, wrong bracket at %d: %v, want a parse error", d, wrong, err)
+			}
+		}
+		var re *rpcError
+		if _, err := m.judge(nested(d, -1, `"x`)); !errors.As(err, &re) || re.code != -32700 {
+			t.Errorf("depth %d, string left open: %v, want a parse error", d, err)
+		}
+	}
+	var re *rpcError
+	if _, err := m.judge(nested(maxRPCDepth+1, -1, `"x"`)); !errors.As(err, &re) || re.code != -32700 {
+		t.Errorf("depth %d: %v, want a parse error", maxRPCDepth+1, err)
 	}
 }
