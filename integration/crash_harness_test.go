@@ -352,30 +352,33 @@ func (h *crashHarness) browser() *http.Client {
 // consent.
 func (h *crashHarness) authorize(c *http.Client) *crashCode {
 	h.t.Helper()
-	verifier := oauth2.GenerateVerifier()
-	conf := &oauth2.Config{ClientID: clientID, RedirectURL: harnessRedirect, Endpoint: oauth2.Endpoint{AuthURL: h.base() + "/rest/oauth2/latest/authorize"}}
-	resp, _, err := flow.Authorize(c, conf.AuthCodeURL("crash", oauth2.S256ChallengeOption(verifier)), "alice", password)
+	code, verifier, err := authorizeCode(c, h.base(), harnessRedirect)
 	if err != nil {
-		h.t.Fatalf("authorizing: %v", err)
+		h.t.Fatal(err)
+	}
+	return &crashCode{code: code, verifier: verifier}
+}
+
+// authorizeCode gets an authorization code for the link app with PKCE
+// (S256) in the browser c, through sign-in (when c is not signed in) and
+// consent as alice, and returns it with its verifier. Safe in any
+// goroutine.
+func authorizeCode(c *http.Client, base, redirect string) (code, verifier string, err error) {
+	verifier = oauth2.GenerateVerifier()
+	conf := &oauth2.Config{ClientID: clientID, RedirectURL: redirect, Endpoint: oauth2.Endpoint{AuthURL: base + "/rest/oauth2/latest/authorize"}}
+	resp, _, err := flow.Authorize(c, conf.AuthCodeURL("state", oauth2.S256ChallengeOption(verifier)), "alice", password)
+	if err != nil {
+		return "", "", fmt.Errorf("authorizing: %w", err)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil || loc.Query().Get("code") == "" {
-		h.t.Fatalf("no code in redirect %q", resp.Header.Get("Location"))
+		return "", "", fmt.Errorf("no code in redirect %q", resp.Header.Get("Location"))
 	}
-	return &crashCode{code: loc.Query().Get("code"), verifier: verifier}
+	return loc.Query().Get("code"), verifier, nil
 }
 
 func (h *crashHarness) post(path string, form url.Values) (int, map[string]any) {
-	form.Set("client_id", clientID)
-	form.Set("client_secret", secretValue)
-	resp, err := h.hc.PostForm(h.base()+path, form)
-	if err != nil {
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = decodeJSON(resp, &m)
-	return resp.StatusCode, m
+	return clientPost(h.hc, h.base(), path, form)
 }
 
 func (h *crashHarness) exchange(c *crashCode) (int, map[string]any) {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -64,6 +65,13 @@ func startProcessOn(t testing.TB, bin, caddyfile string, port int) *exec.Cmd {
 // it waits until path answers on 127.0.0.1 at port.
 func startProcessReady(t testing.TB, bin, caddyfile string, port int, path string) *exec.Cmd {
 	t.Helper()
+	return startProcessLogging(t, bin, caddyfile, port, path, nil)
+}
+
+// startProcessLogging is startProcessReady with Caddy's output, its log,
+// written to log (discarded when nil).
+func startProcessLogging(t testing.TB, bin, caddyfile string, port int, path string, log io.Writer) *exec.Cmd {
+	t.Helper()
 	// A process left over on the port would answer in place of this one.
 	if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		conn.Close()
@@ -75,6 +83,7 @@ func startProcessReady(t testing.TB, bin, caddyfile string, port int, path strin
 	}
 	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +188,16 @@ func kill9KeepsGrants(t *testing.T, storage string) {
 
 // refreshAt rotates a refresh token at a gateway; safe in any goroutine.
 func refreshAt(base, rt string) (int, map[string]any) {
-	resp, err := http.PostForm(base+"/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID}, "client_secret": {secretValue}})
+	return clientPost(http.DefaultClient, base, "/rest/oauth2/latest/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+}
+
+// clientPost posts form to path at a gateway (the token or revocation
+// endpoint) as the client of the link app, and returns the status and the
+// JSON answer; status 0 when no answer came. Safe in any goroutine.
+func clientPost(hc *http.Client, base, path string, form url.Values) (int, map[string]any) {
+	form.Set("client_id", clientID)
+	form.Set("client_secret", secretValue)
+	resp, err := hc.PostForm(base+path, form)
 	if err != nil {
 		return 0, nil
 	}

@@ -359,19 +359,26 @@ func stopProcess(t *testing.T, cmd *exec.Cmd) {
 // /proc/<pid>/status.
 func vmRSS(t *testing.T, pid int) int64 {
 	t.Helper()
+	return procStatus(t, pid, "VmRSS")
+}
+
+// procStatus is a size in /proc/<pid>/status (VmRSS, RssAnon, RssFile)
+// in bytes.
+func procStatus(t *testing.T, pid int, field string) int64 {
+	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatalf("reading the process status: %v", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
-				t.Fatalf("parsing VmRSS %q: %v", v, err)
+				t.Fatalf("parsing %s %q: %v", field, v, err)
 			}
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmRSS in the process status")
+	t.Fatalf("no %s in the process status", field)
 	return 0
 }

@@ -188,16 +188,11 @@ func reloadFlow(c *http.Client, gw string) (*oauth2.Token, error) {
 		ClientID: clientID, ClientSecret: secretValue, RedirectURL: redirectURI,
 		Endpoint: oauth2.Endpoint{AuthURL: gw + "/rest/oauth2/latest/authorize", TokenURL: gw + "/rest/oauth2/latest/token"},
 	}
-	verifier := oauth2.GenerateVerifier()
-	resp, _, err := flow.Authorize(c, conf.AuthCodeURL("reload", oauth2.S256ChallengeOption(verifier)), "alice", password)
+	code, verifier, err := authorizeCode(c, gw, redirectURI)
 	if err != nil {
 		return nil, err
 	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		return nil, fmt.Errorf("no code in redirect %q", resp.Header.Get("Location"))
-	}
-	return conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	return conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
 }
 
 // loadConfig replaces the harness gateway's configuration through the
