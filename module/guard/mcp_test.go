@@ -165,7 +165,8 @@ func TestMCPToolCeilingsAreChecked(t *testing.T) {
 
 // rpcBodies are MCP bodies of about n bytes: a tool call whose argument
 // is one long string (a file's content) of plain text or quoting often,
-// and one whose arguments are many small values.
+// one whose arguments are many small values, the same with params before
+// the method, and one whose arguments are nothing but brackets.
 func rpcBodies(n int) map[string][]byte {
 	plain := strings.Repeat("lorem ipsum dolor sit amet, consectetur adipiscing\\n", n/52)
 	text := strings.Repeat("lorem ipsum \\\"dolor\\\" sit amet, ", n/32)
@@ -174,9 +175,11 @@ func rpcBodies(n int) map[string][]byte {
 		many.WriteString(`{"k":"v","n":12345,"ok":true},`)
 	}
 	return map[string][]byte{
-		"text":   []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + plain + `"}}}`),
-		"quoted": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + text + `"}}}`),
-		"values": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"rows":[` + many.String() + `{}]}}}`),
+		"text":     []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + plain + `"}}}`),
+		"quoted":   []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"a.txt","content":"` + text + `"}}}`),
+		"values":   []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"rows":[` + many.String() + `{}]}}}`),
+		"late":     []byte(`{"jsonrpc":"2.0","id":9,"params":{"name":"write_file","arguments":{"rows":[` + many.String() + `{}]}},"method":"tools/call"}`),
+		"brackets": []byte(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"write_file","arguments":{"rows":[` + strings.Repeat(`[],`, n/3) + `[]]}}}`),
 	}
 }
 
