@@ -10,21 +10,10 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/scope"
-	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/secret/secrettest"
 	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 )
-
-// passphraseKeys returns the keys of a passphrase or fails the test.
-func passphraseKeys(t *testing.T, p string) *secret.Keys {
-	t.Helper()
-	k, err := secret.FromPassphrase(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // TestResealKeepsASecretRotatedDuringThePass: after an at-rest key
 // rotation, the registry re-seals the client secrets that the old key
@@ -35,8 +24,8 @@ func passphraseKeys(t *testing.T, p string) *secret.Keys {
 func TestResealKeepsASecretRotatedDuringThePass(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
-	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars")
 	before, err := links.New(st, oldKeys, nil, time.Now, zap.NewNop(), func() {})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +44,7 @@ func TestResealKeepsASecretRotatedDuringThePass(t *testing.T) {
 	}
 	// A link whose secret a stranger's key sealed (a record restored from
 	// another gateway's backup).
-	stranger := passphraseKeys(t, "a key this gateway never had, 32+ characters")
+	stranger := secrettest.Passphrase(t, "a key this gateway never had, 32+ characters")
 	strangers, err := links.New(st, stranger, nil, time.Now, zap.NewNop(), func() {})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +107,7 @@ func TestResealKeepsASecretRotatedDuringThePass(t *testing.T) {
 func TestResealOfADeletedLinkIsNotAnError(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
 	before, err := links.New(st, oldKeys, nil, time.Now, zap.NewNop(), func() {})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +116,7 @@ func TestResealOfADeletedLinkIsNotAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rotating, err := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars").WithPrevious(oldKeys)
+	rotating, err := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars").WithPrevious(oldKeys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,15 +31,6 @@ func resealService(st store.Store, keys *secret.Keys) *Service {
 	return NewService(nil, st, keys, load, zap.NewNop(), time.Now, Reach{})
 }
 
-func passphraseKeys(t *testing.T, p string) *secret.Keys {
-	t.Helper()
-	k, err := secret.FromPassphrase(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // TestResealConnectionsKeepsATokenRefreshedDuringThePass: after an
 // at-rest key rotation the provider tokens the old key sealed are
 // re-sealed so that the new key alone opens them, with their generation,
@@ -49,9 +40,9 @@ func passphraseKeys(t *testing.T, p string) *secret.Keys {
 func TestResealConnectionsKeepsATokenRefreshedDuringThePass(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
-	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
-	stranger := passphraseKeys(t, "a key this gateway never had, 32+ characters")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars")
+	stranger := secrettest.Passphrase(t, "a key this gateway never had, 32+ characters")
 	put := func(keys *secret.Keys, linkID, userID, access string) store.Connection {
 		s := resealService(st, keys)
 		c := store.Connection{LinkID: linkID, UserID: userID, Status: StatusRecoverable, Failures: 2, Generation: 3,
@@ -130,8 +121,8 @@ func TestResealConnectionsKeepsATokenRefreshedDuringThePass(t *testing.T) {
 func TestResealLinksKeepsASecretReplacedDuringThePass(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
-	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars")
 	before := resealService(st, oldKeys)
 	for _, name := range []string{"drive", "mail"} {
 		_, err := before.Create(ctx, NewOutgoing{ConfigLink: ConfigLink{Name: name, ProviderRaw: json.RawMessage(`{"provider":"fixed"}`), ClientID: "gw", ClientSecret: name + "-secret"}})
@@ -175,8 +166,8 @@ func TestResealLinksKeepsASecretReplacedDuringThePass(t *testing.T) {
 func TestResealConsumerOpensWithTheNewKeyAlone(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
-	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars")
 	before, err := resealService(st, oldKeys).Consumer(ctx)
 	if err != nil {
 		t.Fatal(err)

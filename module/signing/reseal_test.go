@@ -5,20 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/caddy-applinks/module/secret"
 	"github.com/applinks/caddy-applinks/module/secret/secrettest"
 	"github.com/applinks/caddy-applinks/module/signing"
 	"github.com/applinks/caddy-applinks/module/store/badgerstore/badgertest"
 )
-
-func passphraseKeys(t *testing.T, p string) *secret.Keys {
-	t.Helper()
-	k, err := secret.FromPassphrase(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // TestResealKeepsARotationDuringThePass: after an at-rest key rotation
 // the signing keys the old key sealed are re-sealed, so that a keyring
@@ -28,8 +18,8 @@ func passphraseKeys(t *testing.T, p string) *secret.Keys {
 func TestResealKeepsARotationDuringThePass(t *testing.T) {
 	ctx := context.Background()
 	st := badgertest.Open(t)
-	oldKeys := passphraseKeys(t, "the at-rest key before the rotation, 32+ chars")
-	newKey := passphraseKeys(t, "the at-rest key after the rotation, 32+ chars")
+	oldKeys := secrettest.Passphrase(t, "the at-rest key before the rotation, 32+ chars")
+	newKey := secrettest.Passphrase(t, "the at-rest key after the rotation, 32+ chars")
 	before, err := signing.New(ctx, st, oldKeys, signing.ES256, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)

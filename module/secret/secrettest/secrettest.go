@@ -4,6 +4,7 @@ package secrettest
 
 import (
 	"sync"
+	"testing"
 
 	"github.com/applinks/caddy-applinks/module/secret"
 )
@@ -62,4 +63,15 @@ func (t *Tally) Counts() Counts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return Counts{t.current, t.previous, t.unreadable, t.resealed, t.writes}
+}
+
+// Passphrase returns the keys derived from passphrase p, failing the test
+// when it is refused.
+func Passphrase(t testing.TB, p string) *secret.Keys {
+	t.Helper()
+	k, err := secret.FromPassphrase(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
