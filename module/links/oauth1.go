@@ -169,11 +169,11 @@ func (c consumerSettings) problems() []*Problem {
 	}
 	switch {
 	case c.imperson && !c.twoLegged:
-		add(FieldImpersonation, errors.New("impersonation is two-legged OAuth with xoauth_requestor_id: turn on two_legged too"))
+		add(FieldImpersonation, errors.New("impersonation is two-legged OAuth with xoauth_requestor_id: turn on two-legged OAuth (two_legged) too"))
 	case c.twoLegged && c.executeAs == "" && !c.imperson:
-		add(FieldExecuteAs, errors.New("two_legged needs the user that two-legged requests act as, or impersonation"))
+		add(FieldExecuteAs, errors.New("two-legged OAuth (two_legged) needs the user its requests act as, or impersonation"))
 	case !c.twoLegged && c.executeAs != "":
-		add(FieldExecuteAs, errors.New("a user to execute as is only for two-legged OAuth: turn on two_legged"))
+		add(FieldExecuteAs, errors.New("a user to execute as is only for two-legged OAuth: turn on two-legged OAuth (two_legged)"))
 	}
 	return out
 }

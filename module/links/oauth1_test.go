@@ -58,7 +58,7 @@ func TestConsumerDeclarationsAreChecked(t *testing.T) {
 		{"no consumer key", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.ConsumerKey = "" }), "consumer key"},
 		{"URL consumer key", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.ConsumerKey = "https://jira.example.com/key" }), "https URL"},
 		{"impersonation alone", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.Impersonation = true }), "two_legged"},
-		{"two_legged without user", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.TwoLegged = true }), "two_legged needs"},
+		{"two_legged without user", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.TwoLegged = true }), "two-legged OAuth (two_legged) needs"},
 		{"bad callback", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.Callback = "ftp://jira.example.com/cb" }), "callback"},
 		{"bad scope", rsaConsumer(func(c *links.ConfigLink) { c.Scope = "ROOT" }), "ROOT"},
 	} {
@@ -203,7 +203,7 @@ func TestConsumerProblemsNameTheirField(t *testing.T) {
 		got[p.Field] = p.Error()
 	}
 	for field, want := range map[string]string{
-		links.FieldConsumerKey: "without spaces", links.FieldPublicKey: "neither PEM", links.FieldCallback: "absolute http(s) URL", links.FieldExecuteAs: "two_legged needs the user",
+		links.FieldConsumerKey: "without spaces", links.FieldPublicKey: "neither PEM", links.FieldCallback: "absolute http(s) URL", links.FieldExecuteAs: "needs the user its requests act as",
 	} {
 		if !strings.Contains(got[field], want) {
 			t.Errorf("problem of %s: %q, want %q", field, got[field], want)
