@@ -87,16 +87,16 @@ func readConsumer(r *http.Request, f *Form) (links.ConsumerEdit, scope.Scope) {
 }
 
 // checkProblems sets each problem on its field.
-func checkProblems(f *Form, problems []*links.Problem) {
+func checkProblems(f *Form, problems []*links.ConsumerProblem) {
 	for _, p := range problems {
 		f.check(p.Field, p)
 	}
 }
 
-// problemOf sets err on its field when it is a links.Problem, and
+// problemOf sets err on its field when it is a links.ConsumerProblem, and
 // reports whether it was.
 func problemOf(f *Form, err error) bool {
-	var p *links.Problem
+	var p *links.ConsumerProblem
 	if errors.As(err, &p) {
 		f.check(p.Field, p)
 		return true

@@ -30,14 +30,14 @@ var errMethodStays = errors.New("the signature method of a consumer stays: creat
 
 // Problems lists what is wrong with the edit of consumer l, at most one
 // problem per field, as NewConsumer.Problems does.
-func (in ConsumerEdit) Problems(l Link) []*Problem {
+func (in ConsumerEdit) Problems(l Link) []*ConsumerProblem {
 	hmac := l.OAuth1 != nil && l.OAuth1.PublicKey == ""
-	var out []*Problem
+	var out []*ConsumerProblem
 	switch {
 	case hmac && in.PublicKey != "":
-		out = append(out, &Problem{Field: FieldPublicKey, Err: errMethodStays})
+		out = append(out, &ConsumerProblem{Field: FieldPublicKey, Err: errMethodStays})
 	case !hmac && in.PublicKey == "":
-		out = append(out, &Problem{Field: FieldPublicKey, Err: errors.New("an RSA-SHA1 consumer needs its public key")})
+		out = append(out, &ConsumerProblem{Field: FieldPublicKey, Err: errors.New("an RSA-SHA1 consumer needs its public key")})
 	}
 	for _, p := range (consumerSettings{key: l.ClientID, publicKey: in.PublicKey, sharedSecret: hmac, callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, imperson: in.Impersonation}).problems() {
 		if len(out) == 0 || p.Field != out[0].Field {

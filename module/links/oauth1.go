@@ -100,8 +100,8 @@ func (c ConfigLink) checkOAuth1() error {
 	return c.OAuth1.check()
 }
 
-// Fields of a consumer's settings that a Problem names, as the admin API's
-// oauth1 object names them.
+// Fields of a consumer's settings that a ConsumerProblem names, as the
+// admin API's oauth1 object names them.
 const (
 	FieldConsumerKey   = "consumer_key"
 	FieldPublicKey     = "public_key"
@@ -111,19 +111,19 @@ const (
 	FieldImpersonation = "impersonation"
 )
 
-// Problem is what is wrong with one setting of an OAuth 1.0a consumer, so
-// that a form can say it on its field.
-type Problem struct {
+// ConsumerProblem is what is wrong with one setting of an OAuth 1.0a
+// consumer, so that a form can say it on its field.
+type ConsumerProblem struct {
 	// Field is one of the Field… names.
 	Field string
 	Err   error
 }
 
 // Error is the problem's message.
-func (p *Problem) Error() string { return p.Err.Error() }
+func (p *ConsumerProblem) Error() string { return p.Err.Error() }
 
 // Unwrap returns the problem's cause.
-func (p *Problem) Unwrap() error { return p.Err }
+func (p *ConsumerProblem) Unwrap() error { return p.Err }
 
 // consumerSettings are what checkConsumer judges of a consumer.
 type consumerSettings struct {
@@ -143,11 +143,11 @@ func checkConsumer(key, publicKey string, sharedSecret bool, callback string, tw
 
 // problems lists what is wrong with the settings, at most one problem per
 // field, in the order of the fields.
-func (c consumerSettings) problems() []*Problem {
-	var out []*Problem
+func (c consumerSettings) problems() []*ConsumerProblem {
+	var out []*ConsumerProblem
 	add := func(field string, err error) {
-		if err != nil && !slices.ContainsFunc(out, func(p *Problem) bool { return p.Field == field }) {
-			out = append(out, &Problem{Field: field, Err: err})
+		if err != nil && !slices.ContainsFunc(out, func(p *ConsumerProblem) bool { return p.Field == field }) {
+			out = append(out, &ConsumerProblem{Field: field, Err: err})
 		}
 	}
 	add(FieldConsumerKey, checkConsumerKey(c.key))
@@ -195,11 +195,11 @@ func checkConsumerKey(key string) error {
 // problem per field; its name and ceiling are checked by CreateConsumer.
 // It does not look for other links with the same consumer key: see
 // ConsumerKeyFree.
-func (in NewConsumer) Problems() []*Problem {
+func (in NewConsumer) Problems() []*ConsumerProblem {
 	return consumerSettings{key: in.ConsumerKey, publicKey: in.PublicKey, sharedSecret: in.PublicKey == "", callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, imperson: in.Impersonation}.problems()
 }
 
-// ConsumerKeyFree returns a Problem of the consumer key, wrapping
+// ConsumerKeyFree returns a ConsumerProblem of the consumer key, wrapping
 // store.ErrAlreadyExists, when a declared or runtime link has key as its
 // consumer key or client id.
 func (r *Registry) ConsumerKeyFree(ctx context.Context, key string) error {
@@ -209,7 +209,7 @@ func (r *Registry) ConsumerKeyFree(ctx context.Context, key string) error {
 	_, err := r.ByClientID(ctx, key)
 	switch {
 	case err == nil:
-		return &Problem{Field: FieldConsumerKey, Err: fmt.Errorf("consumer key %q is another link's: %w", key, store.ErrAlreadyExists)}
+		return &ConsumerProblem{Field: FieldConsumerKey, Err: fmt.Errorf("consumer key %q is another link's: %w", key, store.ErrAlreadyExists)}
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrBadDocument):
 		return nil
 	}

@@ -235,7 +235,7 @@ func TestConsumerKeyFree(t *testing.T) {
 	c, _ := f.create(t, "oauth2")
 	for _, key := range []string{"declared-key", "rt-key", c.ClientID} {
 		err := f.reg.ConsumerKeyFree(ctx, key)
-		var p *links.Problem
+		var p *links.ConsumerProblem
 		if !errors.Is(err, store.ErrAlreadyExists) || !errors.As(err, &p) || p.Field != links.FieldConsumerKey {
 			t.Errorf("ConsumerKeyFree(%s): %v, want a consumer key problem wrapping ErrAlreadyExists", key, err)
 		}
@@ -290,7 +290,7 @@ func TestUpdateConsumer(t *testing.T) {
 		{"two-legged without a user", rsaLink.ID, links.FieldExecuteAs, links.ConsumerEdit{PublicKey: pub, TwoLegged: true, Ceiling: scope.Read}},
 	} {
 		_, err := f.reg.UpdateConsumer(ctx, c.id, c.in, "admin")
-		var p *links.Problem
+		var p *links.ConsumerProblem
 		if !errors.As(err, &p) || p.Field != c.field {
 			t.Errorf("%s: %v, want a problem of %s", c.name, err, c.field)
 		}
