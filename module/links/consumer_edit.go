@@ -39,7 +39,7 @@ func (in ConsumerEdit) Problems(l Link) []*ConsumerProblem {
 	case !hmac && in.PublicKey == "":
 		out = append(out, &ConsumerProblem{Field: FieldPublicKey, Err: errors.New("an RSA-SHA1 consumer needs its public key")})
 	}
-	for _, p := range (consumerSettings{key: l.ClientID, publicKey: in.PublicKey, sharedSecret: hmac, callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, imperson: in.Impersonation}).problems() {
+	for _, p := range (consumerSettings{key: l.ClientID, publicKey: in.PublicKey, sharedSecret: hmac, callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, impersonation: in.Impersonation}).problems() {
 		if len(out) == 0 || p.Field != out[0].Field {
 			out = append(out, p)
 		}

@@ -127,14 +127,14 @@ func (p *ConsumerProblem) Unwrap() error { return p.Err }
 
 // consumerSettings are what checkConsumer judges of a consumer.
 type consumerSettings struct {
-	key, publicKey, callback, executeAs string
-	sharedSecret, twoLegged, imperson   bool
+	key, publicKey, callback, executeAs    string
+	sharedSecret, twoLegged, impersonation bool
 }
 
 // checkConsumer reports the first problem of a consumer's settings, for
 // declared and runtime links alike.
 func checkConsumer(key, publicKey string, sharedSecret bool, callback string, twoLegged bool, executeAs string, impersonation bool) error {
-	ps := consumerSettings{key: key, publicKey: publicKey, sharedSecret: sharedSecret, callback: callback, twoLegged: twoLegged, executeAs: executeAs, imperson: impersonation}.problems()
+	ps := consumerSettings{key: key, publicKey: publicKey, sharedSecret: sharedSecret, callback: callback, twoLegged: twoLegged, executeAs: executeAs, impersonation: impersonation}.problems()
 	if len(ps) == 0 {
 		return nil
 	}
@@ -168,9 +168,9 @@ func (c consumerSettings) problems() []*ConsumerProblem {
 		}
 	}
 	switch {
-	case c.imperson && !c.twoLegged:
+	case c.impersonation && !c.twoLegged:
 		add(FieldImpersonation, errors.New("impersonation is two-legged OAuth with xoauth_requestor_id: turn on two-legged OAuth (two_legged) too"))
-	case c.twoLegged && c.executeAs == "" && !c.imperson:
+	case c.twoLegged && c.executeAs == "" && !c.impersonation:
 		add(FieldExecuteAs, errors.New("two-legged OAuth (two_legged) needs the user its requests act as, or impersonation"))
 	case !c.twoLegged && c.executeAs != "":
 		add(FieldExecuteAs, errors.New("a user to execute as is only for two-legged OAuth: turn on two-legged OAuth (two_legged)"))
@@ -196,7 +196,7 @@ func checkConsumerKey(key string) error {
 // It does not look for other links with the same consumer key: see
 // ConsumerKeyFree.
 func (in NewConsumer) Problems() []*ConsumerProblem {
-	return consumerSettings{key: in.ConsumerKey, publicKey: in.PublicKey, sharedSecret: in.PublicKey == "", callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, imperson: in.Impersonation}.problems()
+	return consumerSettings{key: in.ConsumerKey, publicKey: in.PublicKey, sharedSecret: in.PublicKey == "", callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, impersonation: in.Impersonation}.problems()
 }
 
 // ConsumerKeyFree returns a ConsumerProblem of the consumer key, wrapping
