@@ -137,7 +137,9 @@ func (u *UI) serveNewOAuth1(w http.ResponseWriter, r *http.Request, s users.Sess
 	}
 	o := u.readOAuth1(r, f)
 	name := f.field("name").Value
-	_ = f.check("name", outgoing.ValidateName(name)) && f.check("name", u.nameFree(r, name))
+	if f.check("name", outgoing.ValidateName(name)) {
+		f.check("name", u.nameFree(r, name))
+	}
 	if !f.invalid() {
 		_, err := u.app.Outgoing().Create(r.Context(), outgoing.NewOutgoing{CreatedBy: s.User.Name, ConfigLink: outgoing.ConfigLink{Name: name, Mode: f.field("mode").Value, OAuth1: o}})
 		switch {
