@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	client "github.com/dghubble/oauth1"
 
+	"github.com/applinks/caddy-applinks/internal/browsertest"
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/oauth1"
 )
@@ -388,5 +391,56 @@ func TestIncomingOAuth1AdminUIDeclaredConsumerIsReadOnly(t *testing.T) {
 	}
 	if l, err := g.app().Links().Get(context.Background(), id); err != nil || l.Ceiling.String() != "WRITE" || l.OAuth1.TwoLegged || l.OAuth1.ExecuteAs != "" {
 		t.Fatalf("the consumer after the refused post: %+v %v", l.OAuth1, err)
+	}
+}
+
+// TestIncomingOAuth1AdminUIInBrowser: in a real headless Chromium, an
+// administrator goes from Create link to the OAuth 1.0 tab, pastes a PEM
+// public key, turns two-legged OAuth on with a bad callback and no user
+// (both marked on their fields), corrects them and gets the consumer's
+// credentials; what the browser submitted (checkbox and all) works: the
+// consumer's two-legged requests act as the user typed.
+func TestIncomingOAuth1AdminUIInBrowser(t *testing.T) {
+	_, rc := spGateway(t)
+	jira, _ := spConsumerKeys(t)
+	der, _ := x509.MarshalPKIXPublicKey(&jira.PublicKey)
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	dir := screenshotDir(t)
+	ctx := browsertest.New(t)
+	run := func(actions ...chromedp.Action[chromedp.Void]) { t.Helper(); browsertest.Run(t, ctx, actions...) }
+
+	run(chromedp.Navigate(base+"/applinks/admin/new"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "sam"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/applinks/admin/new/incoming?authentication=oauth1"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/applinks/admin/new/incoming?authentication=oauth1"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#f-public_key")))
+	if got := browsertest.Text(t, ctx, `nav[aria-label="Incoming authentication"] a[aria-current="page"]`); got != "OAuth 1.0 (as Atlassian products)" {
+		t.Fatalf("the current tab: %q", got)
+	}
+	run(chromedp.SendKeys(chromedp.CSS("#f-name"), "Confluence"),
+		chromedp.SendKeys(chromedp.CSS("#f-consumer_key"), "confluence-browser"),
+		chromedp.SendKeys(chromedp.CSS("#f-public_key"), pub),
+		chromedp.SendKeys(chromedp.CSS("#f-callback"), "confluence.example.com/plugins/servlet/applinks/oauth/login.dance/access"),
+		chromedp.Click(chromedp.CSS("#f-two_legged")),
+		chromedp.SetValue(chromedp.CSS("#f-scope"), "WRITE"),
+		chromedp.Click(chromedp.CSS(`button[value="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#e-execute_as")))
+	if got := browsertest.Text(t, ctx, "#e-callback"); !strings.Contains(got, "absolute http(s) URL") {
+		t.Fatalf("the callback's message: %q", got)
+	}
+	browsertest.Screenshot(t, ctx, filepath.Join(dir, "create-consumer-error.png"))
+	run(chromedp.SetValue(chromedp.CSS("#f-callback"), "https://confluence.example.com/plugins/servlet/applinks/oauth/login.dance/access"),
+		chromedp.SendKeys(chromedp.CSS("#f-execute_as"), "wendy"),
+		chromedp.Click(chromedp.CSS(`button[value="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`code[data-name="request_token_url"]`)))
+	if got := browsertest.Text(t, ctx, `code[data-name="consumer_key"]`); got != "confluence-browser" {
+		t.Fatalf("the consumer key shown: %q", got)
+	}
+	two := spRSAConsumer("confluence-browser", jira, "").Client(context.Background(), client.NewToken("", ""))
+	if status, _, problem := spCall(t, two, http.MethodPost, "/api/pages", "a=1"); status != http.StatusOK || rc.got().User != "wendy" || rc.got().Scope != "WRITE" {
+		t.Fatalf("a two-legged POST of the consumer made in the browser: %d %s %+v", status, problem, rc.got())
 	}
 }
