@@ -26,7 +26,7 @@ func TestAdaptRefusesBadOAuth1Consumers(t *testing.T) {
 		{"no key or secret", "\t\tincoming jira {\n\t\t\toauth1 jira\n\t\t}\n", "needs its public_key", 3},
 		{"with redirect_uri", "\t\tincoming jira {\n\t\t\tredirect_uri https://jira.example/cb\n\t\t\toauth1 jira {\n\t\t\t\tshared_secret s\n\t\t\t}\n\t\t}\n", "no redirect_uri", 3},
 		{"with client_secret", "\t\tincoming jira {\n\t\t\tclient_secret s\n\t\t\toauth1 jira {\n\t\t\t\tshared_secret s\n\t\t\t}\n\t\t}\n", "no client_secret", 3},
-		{"impersonation without two_legged", "\t\tincoming jira {\n\t\t\toauth1 jira {\n\t\t\t\tshared_secret s\n\t\t\t\timpersonation\n\t\t\t}\n\t\t}\n", "turn on two_legged", 3},
+		{"impersonation without two_legged", "\t\tincoming jira {\n\t\t\toauth1 jira {\n\t\t\t\tshared_secret s\n\t\t\t\timpersonation\n\t\t\t}\n\t\t}\n", "turn on two-legged OAuth (two_legged)", 3},
 		{"two_legged with two users", "\t\tincoming jira {\n\t\t\toauth1 jira {\n\t\t\t\tshared_secret s\n\t\t\t\ttwo_legged a b\n\t\t\t}\n\t\t}\n", "wrong argument count", 6},
 		{"unknown option", "\t\tincoming jira {\n\t\t\toauth1 jira {\n\t\t\t\tpublic_keys x\n\t\t\t}\n\t\t}\n", `did you mean "public_key"`, 5},
 		{"oauth1 twice", "\t\tincoming jira {\n\t\t\toauth1 a {\n\t\t\t\tshared_secret s\n\t\t\t}\n\t\t\toauth1 b {\n\t\t\t\tshared_secret s\n\t\t\t}\n\t\t}\n", "oauth1 given twice", 7},

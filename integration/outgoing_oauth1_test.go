@@ -2,14 +2,17 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"html"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -383,5 +386,78 @@ func TestOAuth1RuntimeLinkThroughCLIAndAdminAPI(t *testing.T) {
 	}
 	if out, err := cli(t, "outgoing", "delete", "jira-rt"); err != nil || !strings.Contains(out, `Deleted outgoing link "jira-rt" (per_user, OAuth 1.0a to `+jira.URL+`) with its 1 connection(s).`) {
 		t.Fatalf("outgoing delete: %v\n%s", err, out)
+	}
+}
+
+// TestOAuth1OutgoingLinkCreatedInAdminUI: the outgoing choices offer
+// OAuth 1.0 (Atlassian); an application URL on loopback is refused on its
+// field while the gateway may not reach private addresses, and nothing is
+// created; an incoming link's name is refused; with
+// allow_private_endpoints the link is created and the
+// browser lands on its page, which shows the consumer key and public key
+// of consumer-info; once the fake Jira's administrator has entered those
+// two values, a user connects through the link and calls reach Jira
+// signed.
+func TestOAuth1OutgoingLinkCreatedInAdminUI(t *testing.T) {
+	jira := fakejira.New(t)
+	dir := t.TempDir()
+	const newPage = "/applinks/admin/new/outgoing?provider=oauth1"
+	create := func(c *http.Client, name string) (int, string, string) {
+		return adminPost(t, c, newPage, "/applinks/admin/new/outgoing", url.Values{"provider": {"oauth1"}, "name": {name}, "application_url": {jira.URL}, "mode": {outgoing.ModePerUser}, "action": {"save"}})
+	}
+
+	g := startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig})
+	sam := browser(t)
+	signIn(t, sam, "sam", password).Body.Close()
+	if _, chooser := adminPage(t, sam, "/applinks/admin/new"); !strings.Contains(chooser, `href="/applinks/admin/new/outgoing?provider=oauth1"`) {
+		t.Fatalf("the chooser offers no OAuth 1.0 outgoing link:\n%s", chooser)
+	}
+	if status, page := adminPage(t, sam, newPage); status != http.StatusOK || !strings.Contains(page, `name="application_url"`) || strings.Contains(page, `name="client_secret"`) {
+		t.Fatalf("the OAuth 1.0 create page: %d\n%s", status, page)
+	}
+	status, _, page := create(sam, "jira-ui")
+	if msg := fieldError(page, "application_url"); status != http.StatusUnprocessableEntity || !strings.Contains(msg, "This gateway does not connect to "+jira.URL) {
+		t.Fatalf("a loopback application URL without allow_private_endpoints: %d %q\n%s", status, msg, page)
+	}
+	if names, err := g.app().Outgoing().Names(context.Background()); err != nil || slices.Contains(names, "jira-ui") {
+		t.Fatalf("the refused link was created: %v %v", names, err)
+	}
+
+	startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + allowPrivate})
+	key, publicKey := consumerInfo(t)
+	sam = browser(t)
+	signIn(t, sam, "sam", password).Body.Close()
+	if status, _, page := create(sam, "sys"); status != http.StatusUnprocessableEntity || !strings.Contains(fieldError(page, "name"), "already exists") {
+		t.Fatalf("the name of the incoming link sys: %d\n%s", status, page)
+	}
+	status, where, page := create(sam, "jira-ui")
+	if status != http.StatusOK || where != base+"/applinks/admin/outgoing/jira-ui" || !strings.Contains(page, "Outgoing link jira-ui created.") {
+		t.Fatalf("creating the link: %d %s\n%s", status, where, page)
+	}
+	if copied(t, page, "consumer_key") != key || copied(t, page, "public_key") != publicKey || copied(t, page, "callback") != base+outgoing.CallbackPrefix+"jira-ui" {
+		t.Fatalf("the link's page does not show consumer-info's key and public key:\n%s", page)
+	}
+	if _, again := adminPage(t, sam, "/applinks/admin/outgoing/jira-ui"); strings.Contains(again, "created.") {
+		t.Fatal("the notice of creation is shown twice")
+	}
+
+	pub, err := oauth1.ParsePublicKey([]byte(copied(t, page, "public_key")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jira.Trust(copied(t, page, "consumer_key"), pub)
+	g = startGateway(t, gatewayOptions{dir: dir, extraGlobal: sysLinkConfig + allowPrivate, site: fmt.Sprintf(`applinks
+	handle /rest/* {
+		require_token
+		outgoing_token jira-ui
+		reverse_proxy %s {
+			header_up Host {upstream_hostport}
+		}
+	}`, jira.URL)})
+	jira.Approve("wendy-in-jira", false)
+	outConnected(t, outBrowser(t), "jira-ui", "wendy", "/done")
+	resp, seen, body := jiraCall(t, "GET", "/rest/api/2/myself", bearer(mint(t, g, "wendy", scope.Read).AccessToken), "", "")
+	if resp.StatusCode != http.StatusOK || seen.Consumer != key || seen.User != "wendy-in-jira" {
+		t.Fatalf("a call through the link made in the UI: %d %s %+v", resp.StatusCode, body, seen)
 	}
 }

@@ -68,6 +68,50 @@ func (a *API) createConsumer(w http.ResponseWriter, r *http.Request, app *applin
 	return writeJSON(w, http.StatusCreated, v)
 }
 
+// consumerPatch is the oauth1 object of a PATCH of a consumer: the fields
+// sent replace the consumer's, those left out stay.
+type consumerPatch struct {
+	// PublicKey replaces an RSA-SHA1 consumer's public key (PEM).
+	PublicKey     *string `json:"public_key"`
+	Callback      *string `json:"callback"`
+	TwoLegged     *bool   `json:"two_legged"`
+	ExecuteAs     *string `json:"execute_as"`
+	Impersonation *bool   `json:"impersonation"`
+}
+
+// patchConsumer changes consumer l's scope (when scopeName is not empty)
+// and the settings in p (when not nil).
+func patchConsumer(r *http.Request, app *applinks.App, l links.Link, scopeName string, p *consumerPatch) (links.Link, error) {
+	c := l.OAuth1
+	edit := links.ConsumerEdit{PublicKey: c.PublicKey, Callback: c.Callback, TwoLegged: c.TwoLegged, ExecuteAs: c.ExecuteAs, Impersonation: c.Impersonation, Ceiling: l.Ceiling}
+	if scopeName != "" {
+		ceiling, err := scope.Parse(scopeName)
+		if err != nil {
+			return links.Link{}, bad(err)
+		}
+		edit.Ceiling = ceiling
+	}
+	if p != nil {
+		set(&edit.PublicKey, p.PublicKey)
+		set(&edit.Callback, p.Callback)
+		set(&edit.TwoLegged, p.TwoLegged)
+		set(&edit.ExecuteAs, p.ExecuteAs)
+		set(&edit.Impersonation, p.Impersonation)
+	}
+	updated, err := app.Links().UpdateConsumer(r.Context(), l.ID, edit, actor)
+	if err != nil {
+		return links.Link{}, linkChangeError(err, l.ID, bad)
+	}
+	return updated, nil
+}
+
+// set replaces *dst with *v when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 // consumerCredentials shows what the consumer's application is set up
 // with: its consumer key and shared secret, or its public key.
 func consumerCredentials(w http.ResponseWriter, app *applinks.App, l links.Link) error {

@@ -215,6 +215,8 @@ func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.Ap
 		Scope        string   `json:"scope"`
 		RequirePKCE  *bool    `json:"require_pkce"`
 		Disabled     *bool    `json:"disabled"`
+		// OAuth1 changes an OAuth 1.0a consumer's settings.
+		OAuth1 *consumerPatch `json:"oauth1"`
 	}
 	if err := readJSON(r, &in); err != nil {
 		return err
@@ -223,7 +225,17 @@ func (a *API) patchLink(w http.ResponseWriter, r *http.Request, app *applinks.Ap
 		return conflict(links.ErrReadOnly)
 	}
 	updated := l
-	if in.RedirectURIs != nil || in.Scope != "" || in.RequirePKCE != nil || in.Disabled == nil {
+	switch {
+	case l.IsOAuth1() && (in.RedirectURIs != nil || in.RequirePKCE != nil):
+		return bad(errors.New("an OAuth 1.0a consumer has no redirect_uris or require_pkce: change its oauth1 settings"))
+	case !l.IsOAuth1() && in.OAuth1 != nil:
+		return bad(errors.New("oauth1 settings are for OAuth 1.0a consumers; this link is an OAuth 2.0 client"))
+	case l.IsOAuth1() && (in.Scope != "" || in.OAuth1 != nil || in.Disabled == nil):
+		var err error
+		if updated, err = patchConsumer(r, app, l, in.Scope, in.OAuth1); err != nil {
+			return err
+		}
+	case !l.IsOAuth1() && (in.RedirectURIs != nil || in.Scope != "" || in.RequirePKCE != nil || in.Disabled == nil):
 		var err error
 		if updated, err = applyEdit(r, app, l, in.RedirectURIs, in.Scope, in.RequirePKCE); err != nil {
 			return err

@@ -1,6 +1,8 @@
 // Package adminui is the administrators' web UI at /applinks/admin: the
-// application links list, creating incoming, outgoing and two-way links,
-// editing, deleting, viewing credentials, rotating secrets, and users.
+// application links list, creating incoming links (OAuth 2.0 clients and
+// OAuth 1.0a consumers), outgoing links (OAuth 2.0 providers and OAuth
+// 1.0a links to Atlassian products) and two-way links, editing, deleting,
+// viewing credentials, rotating secrets, and users.
 // Pages are server-rendered without JavaScript; every form carries the
 // session's anti-CSRF token and every page needs the SYSTEM_ADMIN role.
 package adminui
@@ -281,6 +283,15 @@ func (f *Form) check(name string, err error) bool {
 	return false
 }
 
+// readOnly makes every field read-only and removes the buttons, for a
+// link declared in the Caddyfile.
+func (f *Form) readOnly() {
+	for i := range f.Fields {
+		f.Fields[i].ReadOnly = true
+	}
+	f.Buttons = nil
+}
+
 // invalid reports whether any field has an error.
 func (f *Form) invalid() bool {
 	for _, fl := range f.Fields {
@@ -294,13 +305,30 @@ func (f *Form) invalid() bool {
 // Copy is a value shown for the administrator to copy.
 type Copy struct{ Name, Label, Value, Hint string }
 
+// Tabs are links between the variants of a page, such as the kinds of
+// incoming authentication on the create page; no JavaScript needed.
+type Tabs struct {
+	Label string
+	Items []Tab
+}
+
+// Tab is one of Tabs; Current is the page shown.
+type Tab struct {
+	Label, URL string
+	Current    bool
+}
+
 // formPage is a page with an optional form and values to copy.
 type formPage struct {
 	Tab     string
 	Heading string
-	Intro   []string
-	Error   string
-	Copies  []Copy
+	// Tabs, when set, are shown under the heading.
+	Tabs *Tabs
+	// Notice is shown once after a redirect to the page.
+	Notice users.Flash
+	Intro  []string
+	Error  string
+	Copies []Copy
 	// Activity is a link's summary of the last day, on its page.
 	Activity *activity
 	Form     *Form

@@ -52,10 +52,15 @@ func readIncoming(r *http.Request, f *Form) (redirects []string, ceiling scope.S
 	return redirects, ceiling
 }
 
-// serveNewIncoming creates an incoming link and shows its credentials.
+// serveNewIncoming creates an incoming link and shows its credentials:
+// an OAuth 2.0 client, or with authentication=oauth1 an OAuth 1.0a
+// consumer (see serveNewConsumer).
 func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	if r.FormValue("authentication") == authOAuth1 {
+		return u.serveNewConsumer(w, r, s)
+	}
 	f := u.incomingForm(s, Path+"/new/incoming", links.Link{}, true)
-	page := formPage{Tab: "links", Heading: "Create an incoming link", Form: f,
+	page := formPage{Tab: "links", Heading: "Create an incoming link", Tabs: authenticationTabs(""), Form: f,
 		Intro: []string{"An external application will call this site's API on behalf of its users, within the permission you choose. Saving gives you a client ID and secret to copy into it."}}
 	if r.Method == http.MethodPost {
 		redirects, ceiling := readIncoming(r, f)
@@ -86,54 +91,52 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 }
 
 // serveEditIncoming changes an incoming link's redirect URLs, permission
-// and PKCE requirement; a lower permission applies to existing tokens at
-// their next request.
+// and PKCE requirement, or an OAuth 1.0a consumer's settings and
+// permission; a lower permission applies to existing tokens at their next
+// request. A link declared in the Caddyfile is shown read-only.
 func (u *UI) serveEditIncoming(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	l, ok, err := u.incoming(w, r, s)
 	if !ok {
 		return err
 	}
-	f := u.incomingForm(s, Path+"/incoming/"+l.ID, l, false)
 	act, err := u.activity(r, l.ID)
 	if err != nil {
 		return err
 	}
-	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Activity: act,
-		Intro:          []string{"Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."},
+	action := Path + "/incoming/" + l.ID
+	f := u.incomingForm(s, action, l, false)
+	intro := "Client ID: " + l.ClientID + ". A lower permission applies to the tokens the application already holds at their next request."
+	if l.IsOAuth1() {
+		f = u.consumerForm(s, action, l, false)
+		intro = "Consumer key: " + l.ClientID + ". This application links with OAuth 1.0. A lower permission applies to the tokens it already holds at their next request."
+	}
+	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Activity: act, Intro: []string{intro},
 		ActionsHeading: "Access", Actions: u.accessActions(s, l)}
 	if l.Disabled {
 		page.Intro = append(page.Intro, "This link is disabled: it cannot ask for access or get tokens, and the tokens it holds are refused.")
 	}
-	if l.IsOAuth1() {
-		f = consumerForm(l)
-		page.Form = f
-		page.Intro = []string{"Consumer key: " + l.ClientID + ". This application links with OAuth 1.0; change it with the admin API or `caddy applinks`."}
-	}
 	if l.Source == links.SourceConfig {
-		for i := range f.Fields {
-			f.Fields[i].ReadOnly = true
-		}
-		f.Buttons = nil
+		f.readOnly()
 		page.Intro = append(page.Intro, "This link is declared in the Caddyfile: change it there.")
-	}
-	if r.Method == http.MethodPost && (l.Source == links.SourceConfig || l.IsOAuth1()) {
-		page.Error = "Nothing was saved: this link is declared in the Caddyfile."
-		if l.IsOAuth1() && l.Source != links.SourceConfig {
-			page.Error = "Nothing was saved: an OAuth 1.0 link is changed with the admin API or the command line."
-		}
-		u.render(w, s, http.StatusConflict, page)
-		return nil
-	}
-	if r.Method == http.MethodPost {
-		redirects, ceiling := readIncoming(r, f)
-		if !f.invalid() {
-			_, err := u.app.Links().Update(r.Context(), l.ID, links.Edit{RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked}, s.User.Name)
-			u.finishEdit(w, r, s, page, l.Name, "incoming", err)
+		if r.Method == http.MethodPost {
+			page.Error = "Nothing was saved: this link is declared in the Caddyfile."
+			u.render(w, s, http.StatusConflict, page)
 			return nil
 		}
-		u.refused(w, s, page, "Nothing was saved: correct the fields marked below.")
+	}
+	switch {
+	case r.Method != http.MethodPost:
+		u.render(w, s, http.StatusOK, page)
+		return nil
+	case l.IsOAuth1():
+		return u.saveConsumer(w, r, s, l, page)
+	}
+	redirects, ceiling := readIncoming(r, f)
+	if !f.invalid() {
+		_, err := u.app.Links().Update(r.Context(), l.ID, links.Edit{RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked}, s.User.Name)
+		u.finishEdit(w, r, s, page, l.Name, "incoming", err)
 		return nil
 	}
-	u.render(w, s, http.StatusOK, page)
+	u.refused(w, s, page, "Nothing was saved: correct the fields marked below.")
 	return nil
 }

@@ -47,8 +47,8 @@ type incomingRow struct {
 	ReadOnly      bool
 	// Public: a client without a secret, so nothing to rotate.
 	Public bool
-	// OAuth1: an OAuth 1.0a consumer, shown read-only here (the admin API
-	// and the CLI manage it).
+	// OAuth1: an OAuth 1.0a consumer, whose shared secret (if any) is
+	// rotated with the admin API or the CLI.
 	OAuth1 bool
 }
 
@@ -97,9 +97,6 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 		}
 		row.Completable = l.Source != links.SourceConfig && outgoing.ValidateName(l.Name) == nil &&
 			slices.ContainsFunc(l.RedirectURIs, func(u string) bool { return strings.HasSuffix(u, outgoing.CallbackPrefix+l.Name) })
-		if l.IsOAuth1() {
-			row.Incoming.EditLabel = "View"
-		}
 		byName[l.Name] = len(rows)
 		rows = append(rows, row)
 	}
@@ -231,7 +228,7 @@ func (u *UI) serveCredentials(w http.ResponseWriter, r *http.Request, s users.Se
 		return err
 	}
 	if l.IsOAuth1() {
-		return u.consumerCredentials(w, r, s, l)
+		return u.consumerCredentials(w, r, s, l, "Credentials of "+l.Name, "")
 	}
 	if l.Public {
 		u.credentials(w, r, s, l, "", "Credentials of "+l.Name, []string{l.Name + " is a public client: copy the client ID into it; it has no secret and must use PKCE."})

@@ -17,7 +17,7 @@ import (
 )
 
 // providers are the kinds of outgoing link the create form offers.
-var providers = map[string]string{"google": providerLabels["google"], "microsoft": providerLabels["microsoft"], "custom": providerLabels["oauth2"]}
+var providers = map[string]string{"google": providerLabels["google"], "microsoft": providerLabels["microsoft"], "custom": providerLabels["oauth2"], "oauth1": oauth1Label}
 
 // redirectURL is this gateway's redirect URI for an outgoing link.
 func (u *UI) redirectURL(r *http.Request, name string) string {
@@ -92,15 +92,18 @@ func providerJSON(provider string, f *Form) json.RawMessage {
 }
 
 // serveNewOutgoing creates an outgoing link to Google, Microsoft or a
-// custom OAuth 2.0 provider. "Show redirect URL" checks the name (and a
+// custom OAuth 2.0 provider, or an OAuth 1.0a one (serveNewOAuth1). "Show redirect URL" checks the name (and a
 // custom provider's endpoints) and shows the redirect URL to register at
 // the provider before saving.
 func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Session) error {
 	provider := r.FormValue("provider")
 	label, ok := providers[provider]
 	if !ok {
-		u.notFound(w, s, "Choose Google, Microsoft or Custom OAuth 2.0 from Create link.")
+		u.notFound(w, s, "Choose Google, Microsoft, Custom OAuth 2.0 or OAuth 1.0 (Atlassian) from Create link.")
 		return nil
+	}
+	if provider == "oauth1" {
+		return u.serveNewOAuth1(w, r, s)
 	}
 	f := u.newOutgoingForm(s, provider)
 	page := formPage{Tab: "links", Heading: "Create an outgoing link: " + label, Form: f, Intro: []string{
@@ -258,10 +261,7 @@ func (u *UI) serveEditOutgoing(w http.ResponseWriter, r *http.Request, s users.S
 		Buttons: []Button{{Value: "save", Label: "Save"}}}
 	page := formPage{Tab: "links", Heading: "Edit " + name, Form: f, Copies: u.outgoingEndpoints(r, l)}
 	if declared {
-		for i := range f.Fields {
-			f.Fields[i].ReadOnly = true
-		}
-		f.Buttons = nil
+		f.readOnly()
 		page.Intro = []string{"This link is declared in the Caddyfile: change it there."}
 	}
 	if r.Method == http.MethodPost && declared {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
+	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -72,14 +73,11 @@ func (u *UI) serveEditOAuth1(w http.ResponseWriter, r *http.Request, s users.Ses
 	declared := u.app.Outgoing().Declared(l.Name)
 	f := &Form{Action: Path + "/outgoing/" + l.Name, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
 		Fields: oauth1Fields(l, c.Key), Buttons: []Button{{Value: "save", Label: "Save"}}}
-	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Copies: copies, Intro: []string{
+	page := formPage{Tab: "links", Heading: "Edit " + l.Name, Form: f, Copies: copies, Notice: u.app.Sessions().TakeFlash(w, r, s), Intro: []string{
 		l.Name + " is linked with OAuth 1.0, as Atlassian products link each other: this gateway signs each request with its RSA key.",
 	}}
 	if declared {
-		for i := range f.Fields {
-			f.Fields[i].ReadOnly = true
-		}
-		f.Buttons = nil
+		f.readOnly()
 		page.Intro = append(page.Intro, "This link is declared in the Caddyfile: change it there.")
 	}
 	if r.Method != http.MethodPost {
@@ -91,21 +89,69 @@ func (u *UI) serveEditOAuth1(w http.ResponseWriter, r *http.Request, s users.Ses
 		u.render(w, s, http.StatusConflict, page)
 		return nil
 	}
-	f.fill(r)
-	appURL := f.field("application_url").Value
-	if appURL == "" {
-		f.check("application_url", errors.New("the application URL is required"))
-	} else {
-		f.check("application_url", u.app.Outgoing().CheckRuntimeEndpoint(appURL))
-	}
+	o := u.readOAuth1(r, f)
 	if f.invalid() {
 		u.refused(w, s, page, "Nothing was saved: correct the fields marked below.")
 		return nil
 	}
-	_, err = u.app.Outgoing().Update(r.Context(), l.Name, outgoing.EditOutgoing{
-		Mode:   f.field("mode").Value,
-		OAuth1: &outgoing.OAuth1Config{ApplicationURL: appURL, ConsumerKey: strings.TrimSpace(f.field("consumer_key").Value)},
-	}, s.User.Name)
+	_, err = u.app.Outgoing().Update(r.Context(), l.Name, outgoing.EditOutgoing{Mode: f.field("mode").Value, OAuth1: o}, s.User.Name)
 	u.finishEdit(w, r, s, page, l.Name, "outgoing", err)
+	return nil
+}
+
+// readOAuth1 fills an OAuth 1.0a link's form from the request and returns
+// its settings, with a message on each field at fault: the application
+// URL must be one the gateway may connect to (CheckRuntimeEndpoint), and
+// neither it nor the consumer key may hold a placeholder.
+func (u *UI) readOAuth1(r *http.Request, f *Form) *outgoing.OAuth1Config {
+	f.fill(r)
+	o := &outgoing.OAuth1Config{ApplicationURL: f.field("application_url").Value, ConsumerKey: f.field("consumer_key").Value}
+	if o.ApplicationURL == "" {
+		f.check("application_url", errors.New("the application URL is required"))
+	} else if f.check("application_url", outgoing.CheckNoPlaceholder(o.ApplicationURL)) {
+		f.check("application_url", u.app.Outgoing().CheckRuntimeEndpoint(o.ApplicationURL))
+	}
+	f.check("consumer_key", outgoing.CheckNoPlaceholder(o.ConsumerKey))
+	return o
+}
+
+// serveNewOAuth1 creates an OAuth 1.0a link to an Atlassian product and
+// lands on its page, which shows the consumer key and public key to enter
+// in the product.
+func (u *UI) serveNewOAuth1(w http.ResponseWriter, r *http.Request, s users.Session) error {
+	c, err := u.app.Outgoing().Consumer(r.Context())
+	if err != nil {
+		return err
+	}
+	f := &Form{Action: Path + "/new/outgoing", CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path + "/new",
+		Hidden: []Hidden{{"provider", "oauth1"}}, Buttons: []Button{{Value: "save", Label: "Create"}}}
+	f.Fields = append([]Field{{Name: "name", Label: "Name", Type: "text", Required: true, Hint: "Used in outgoing_token <name> and in the callback URL: letters, digits, '-', '_' and '.'."}},
+		oauth1Fields(&outgoing.Link{Mode: outgoing.ModePerUser, OAuth1: &outgoing.OAuth1Config{}}, c.Key)...)
+	page := formPage{Tab: "links", Heading: "Create an outgoing link: " + oauth1Label, Form: f, Intro: []string{
+		"This site will call a Jira, Confluence or Bitbucket Data Center with each user's account (or one shared account), signing each request with OAuth 1.0 as Atlassian products link each other.",
+		"Creating the link shows the consumer key and public key to enter in the product, as the incoming authentication of its application link to this gateway.",
+	}}
+	if r.Method != http.MethodPost {
+		u.render(w, s, http.StatusOK, page)
+		return nil
+	}
+	o := u.readOAuth1(r, f)
+	name := f.field("name").Value
+	if f.check("name", outgoing.ValidateName(name)) {
+		f.check("name", u.nameFree(r, name))
+	}
+	if !f.invalid() {
+		_, err := u.app.Outgoing().Create(r.Context(), outgoing.NewOutgoing{CreatedBy: s.User.Name, ConfigLink: outgoing.ConfigLink{Name: name, Mode: f.field("mode").Value, OAuth1: o}})
+		switch {
+		case errors.Is(err, store.ErrAlreadyExists):
+			f.check("name", nameTaken(name))
+		case err != nil:
+			page.Error = forPerson(err)
+		default:
+			u.redirect(w, r, s, Path+"/outgoing/"+name, "Outgoing link "+name+" created. Enter the consumer key and public key below in "+name+", then connect.")
+			return nil
+		}
+	}
+	u.refused(w, s, page, "The link was not created: correct the fields marked below.")
 	return nil
 }

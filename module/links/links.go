@@ -270,10 +270,14 @@ func (r *Registry) Delete(ctx context.Context, id, by string) error {
 	return nil
 }
 
-// Update changes a runtime link's redirect URIs, permission ceiling and
-// PKCE requirement; its name, client id and secrets stay. Tokens already
-// issued through the link are held to the new ceiling from their next
-// request on.
+// errConsumerEdit means Update was given an OAuth 1.0a consumer.
+var errConsumerEdit = errors.New("an OAuth 1.0a consumer has no redirect URLs or PKCE: change its settings and permission as a consumer's")
+
+// Update changes a runtime OAuth 2.0 link's redirect URIs, permission
+// ceiling and PKCE requirement; its name, client id and secrets stay.
+// Tokens already issued through the link are held to the new ceiling
+// from their next request on. An OAuth 1.0a consumer is changed with
+// UpdateConsumer.
 func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (Link, error) {
 	if _, ok := r.byID[id]; ok {
 		return Link{}, ErrReadOnly
@@ -283,15 +287,12 @@ func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (L
 	}
 	now := r.now().UTC()
 	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
-		// An OAuth 1.0a consumer has no redirect URIs or PKCE: only its
-		// ceiling changes.
-		if l.OAuth1 != nil && (len(in.RedirectURIs) > 0 || in.RequirePKCE) {
-			return errors.New("an OAuth 1.0a consumer has no redirect URLs or PKCE; only its permission can change")
+		// An OAuth 1.0a consumer has no redirect URIs or PKCE.
+		if l.OAuth1 != nil {
+			return errConsumerEdit
 		}
-		if l.OAuth1 == nil {
-			if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
-				return err
-			}
+		if err := ValidateRedirectURIs(in.RedirectURIs); err != nil {
+			return err
 		}
 		l.RedirectURIs = slices.Clone(in.RedirectURIs)
 		l.Ceiling = in.Ceiling.String()

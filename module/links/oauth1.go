@@ -100,9 +100,86 @@ func (c ConfigLink) checkOAuth1() error {
 	return c.OAuth1.check()
 }
 
-// checkConsumer checks a consumer's settings, for declared and runtime
-// links alike.
+// Fields of a consumer's settings that a ConsumerProblem names, as the
+// admin API's oauth1 object names them.
+const (
+	FieldConsumerKey   = "consumer_key"
+	FieldPublicKey     = "public_key"
+	FieldCallback      = "callback"
+	FieldTwoLegged     = "two_legged"
+	FieldExecuteAs     = "execute_as"
+	FieldImpersonation = "impersonation"
+)
+
+// ConsumerProblem is what is wrong with one setting of an OAuth 1.0a
+// consumer, so that a form can say it on its field.
+type ConsumerProblem struct {
+	// Field is one of the Field… names.
+	Field string
+	Err   error
+}
+
+// Error is the problem's message.
+func (p *ConsumerProblem) Error() string { return p.Err.Error() }
+
+// Unwrap returns the problem's cause.
+func (p *ConsumerProblem) Unwrap() error { return p.Err }
+
+// consumerSettings are what checkConsumer judges of a consumer.
+type consumerSettings struct {
+	key, publicKey, callback, executeAs    string
+	sharedSecret, twoLegged, impersonation bool
+}
+
+// checkConsumer reports the first problem of a consumer's settings, for
+// declared and runtime links alike.
 func checkConsumer(key, publicKey string, sharedSecret bool, callback string, twoLegged bool, executeAs string, impersonation bool) error {
+	ps := consumerSettings{key: key, publicKey: publicKey, sharedSecret: sharedSecret, callback: callback, twoLegged: twoLegged, executeAs: executeAs, impersonation: impersonation}.problems()
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps[0]
+}
+
+// problems lists what is wrong with the settings, at most one problem per
+// field, in the order of the fields.
+func (c consumerSettings) problems() []*ConsumerProblem {
+	var out []*ConsumerProblem
+	add := func(field string, err error) {
+		if err != nil && !slices.ContainsFunc(out, func(p *ConsumerProblem) bool { return p.Field == field }) {
+			out = append(out, &ConsumerProblem{Field: field, Err: err})
+		}
+	}
+	add(FieldConsumerKey, checkConsumerKey(c.key))
+	switch {
+	case c.publicKey == "" && !c.sharedSecret:
+		add(FieldPublicKey, errors.New("an OAuth 1.0a consumer needs its public_key (RSA-SHA1), or a shared_secret (HMAC-SHA1)"))
+	case c.publicKey != "" && c.sharedSecret:
+		add(FieldPublicKey, errors.New("give the consumer a public_key or a shared_secret, not both"))
+	case c.publicKey != "":
+		if _, err := oauth1.ParsePublicKey([]byte(c.publicKey)); err != nil {
+			add(FieldPublicKey, err)
+		}
+	}
+	if c.callback != "" {
+		u, err := url.Parse(c.callback)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			add(FieldCallback, fmt.Errorf("callback %q must be an absolute http(s) URL without a fragment", c.callback))
+		}
+	}
+	switch {
+	case c.impersonation && !c.twoLegged:
+		add(FieldImpersonation, errors.New("impersonation is two-legged OAuth with xoauth_requestor_id: turn on two-legged OAuth (two_legged) too"))
+	case c.twoLegged && c.executeAs == "" && !c.impersonation:
+		add(FieldExecuteAs, errors.New("two-legged OAuth (two_legged) needs the user its requests act as, or impersonation"))
+	case !c.twoLegged && c.executeAs != "":
+		add(FieldExecuteAs, errors.New("a user to execute as is only for two-legged OAuth: turn on two-legged OAuth (two_legged)"))
+	}
+	return out
+}
+
+// checkConsumerKey checks a consumer key's form.
+func checkConsumerKey(key string) error {
 	switch {
 	case key == "":
 		return errors.New("an OAuth 1.0a consumer needs a consumer key")
@@ -110,29 +187,33 @@ func checkConsumer(key, publicKey string, sharedSecret bool, callback string, tw
 		return errors.New("the consumer key must be at most 200 characters without spaces or control characters")
 	case isDocumentClientID(key):
 		return errors.New("the consumer key must not be an https URL: those name clients by their metadata documents")
-	case publicKey == "" && !sharedSecret:
-		return errors.New("an OAuth 1.0a consumer needs its public_key (RSA-SHA1), or a shared_secret (HMAC-SHA1)")
-	case publicKey != "" && sharedSecret:
-		return errors.New("give the consumer a public_key or a shared_secret, not both")
-	case impersonation && !twoLegged:
-		return errors.New("impersonation is two-legged OAuth with xoauth_requestor_id: turn on two_legged too")
-	case twoLegged && executeAs == "" && !impersonation:
-		return errors.New("two_legged needs the user that two-legged requests act as, or impersonation")
-	case !twoLegged && executeAs != "":
-		return errors.New("a user to execute as is only for two-legged OAuth: turn on two_legged")
-	}
-	if publicKey != "" {
-		if _, err := oauth1.ParsePublicKey([]byte(publicKey)); err != nil {
-			return err
-		}
-	}
-	if callback != "" {
-		u, err := url.Parse(callback)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
-			return fmt.Errorf("callback %q must be an absolute http(s) URL without a fragment", callback)
-		}
 	}
 	return nil
+}
+
+// Problems lists what is wrong with a consumer to be created, at most one
+// problem per field; its name and ceiling are checked by CreateConsumer.
+// It does not look for other links with the same consumer key: see
+// ConsumerKeyFree.
+func (in NewConsumer) Problems() []*ConsumerProblem {
+	return consumerSettings{key: in.ConsumerKey, publicKey: in.PublicKey, sharedSecret: in.PublicKey == "", callback: in.Callback, twoLegged: in.TwoLegged, executeAs: in.ExecuteAs, impersonation: in.Impersonation}.problems()
+}
+
+// ConsumerKeyFree returns a ConsumerProblem of the consumer key, wrapping
+// store.ErrAlreadyExists, when a declared or runtime link has key as its
+// consumer key or client id.
+func (r *Registry) ConsumerKeyFree(ctx context.Context, key string) error {
+	if isDocumentClientID(key) {
+		return nil // no consumer's key, as checkConsumerKey says
+	}
+	_, err := r.ByClientID(ctx, key)
+	switch {
+	case err == nil:
+		return &ConsumerProblem{Field: FieldConsumerKey, Err: fmt.Errorf("consumer key %q is another link's: %w", key, store.ErrAlreadyExists)}
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrBadDocument):
+		return nil
+	}
+	return err
 }
 
 // fromConsumerConfig is the link a consumer declaration gives.
@@ -166,8 +247,8 @@ func (r *Registry) CreateConsumer(ctx context.Context, in NewConsumer) (Link, st
 	if err := validateName(in.Name); err != nil {
 		return Link{}, "", err
 	}
-	if err := checkConsumer(in.ConsumerKey, in.PublicKey, in.PublicKey == "", in.Callback, in.TwoLegged, in.ExecuteAs, in.Impersonation); err != nil {
-		return Link{}, "", err
+	if ps := in.Problems(); len(ps) > 0 {
+		return Link{}, "", ps[0]
 	}
 	if err := validateCeiling(in.Ceiling); err != nil {
 		return Link{}, "", err
@@ -175,8 +256,8 @@ func (r *Registry) CreateConsumer(ctx context.Context, in NewConsumer) (Link, st
 	if r.names[in.Name] {
 		return Link{}, "", fmt.Errorf("name %q: %w", in.Name, store.ErrAlreadyExists)
 	}
-	if _, taken := r.byClient[in.ConsumerKey]; taken {
-		return Link{}, "", fmt.Errorf("consumer key %q is a declared link's: %w", in.ConsumerKey, store.ErrAlreadyExists)
+	if err := r.ConsumerKeyFree(ctx, in.ConsumerKey); err != nil {
+		return Link{}, "", err
 	}
 	if isID, err := r.nameIsAnID(ctx, in.Name); err != nil {
 		return Link{}, "", err

@@ -58,7 +58,7 @@ func TestConsumerDeclarationsAreChecked(t *testing.T) {
 		{"no consumer key", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.ConsumerKey = "" }), "consumer key"},
 		{"URL consumer key", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.ConsumerKey = "https://jira.example.com/key" }), "https URL"},
 		{"impersonation alone", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.Impersonation = true }), "two_legged"},
-		{"two_legged without user", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.TwoLegged = true }), "two_legged needs"},
+		{"two_legged without user", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.TwoLegged = true }), "two-legged OAuth (two_legged) needs"},
 		{"bad callback", rsaConsumer(func(c *links.ConfigLink) { c.OAuth1.Callback = "ftp://jira.example.com/cb" }), "callback"},
 		{"bad scope", rsaConsumer(func(c *links.ConfigLink) { c.Scope = "ROOT" }), "ROOT"},
 	} {
@@ -164,12 +164,15 @@ func TestRuntimeConsumers(t *testing.T) {
 	if _, err := f.reg.Update(ctx, l.ID, links.Edit{Ceiling: scope.Read, RedirectURIs: []string{"https://a.example/cb"}}, "admin"); err == nil {
 		t.Error("a redirect URL was given to an OAuth 1.0a consumer")
 	}
-	edited, err := f.reg.Update(ctx, l.ID, links.Edit{Ceiling: scope.Read}, "admin")
-	if err != nil {
-		t.Fatalf("Update of a consumer's ceiling: %v", err)
+	if _, err := f.reg.Update(ctx, l.ID, links.Edit{Ceiling: scope.Read}, "admin"); err == nil {
+		t.Error("Update, the OAuth 2.0 edit, changed a consumer")
 	}
-	if edited.Ceiling != scope.Read || edited.OAuth1 == nil || edited.OAuth1.PublicKey != pub {
-		t.Fatalf("edited consumer: %+v", edited)
+	edited, err := f.reg.UpdateConsumer(ctx, l.ID, links.ConsumerEdit{PublicKey: pub, Ceiling: scope.Read}, "admin")
+	if err != nil {
+		t.Fatalf("UpdateConsumer of a consumer's ceiling: %v", err)
+	}
+	if edited.Ceiling != scope.Read || edited.OAuth1 == nil || edited.OAuth1.PublicKey != pub || edited.OAuth1.TwoLegged || edited.OAuth1.Callback != "" {
+		t.Fatalf("edited consumer: %+v", edited.OAuth1)
 	}
 	if _, err := f.reg.RotateSecret(ctx, l.ID, 0, "admin"); err == nil {
 		t.Error("an RSA consumer's secret was rotated")
@@ -182,5 +185,127 @@ func TestRuntimeConsumers(t *testing.T) {
 	}
 	if k, err := f.reg.Kinds(ctx); err != nil || !k.OAuth1 {
 		t.Fatalf("Kinds with a declared consumer: %+v %v", k, err)
+	}
+}
+
+// TestConsumerProblemsNameTheirField: each bad setting of a consumer to
+// create is reported on its own field, all at once, and CreateConsumer
+// refuses the first of them and stores nothing.
+func TestConsumerProblemsNameTheirField(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	in := links.NewConsumer{Name: "bad", ConsumerKey: "a key", PublicKey: "not a key", Callback: "ftp://x", TwoLegged: true, Ceiling: scope.Read}
+	got := map[string]string{}
+	for _, p := range in.Problems() {
+		if _, dup := got[p.Field]; dup {
+			t.Errorf("two problems of %s", p.Field)
+		}
+		got[p.Field] = p.Error()
+	}
+	for field, want := range map[string]string{
+		links.FieldConsumerKey: "without spaces", links.FieldPublicKey: "neither PEM", links.FieldCallback: "absolute http(s) URL", links.FieldExecuteAs: "needs the user its requests act as",
+	} {
+		if !strings.Contains(got[field], want) {
+			t.Errorf("problem of %s: %q, want %q", field, got[field], want)
+		}
+	}
+	if _, _, err := f.reg.CreateConsumer(ctx, in); err == nil {
+		t.Fatal("a consumer with bad settings was created")
+	}
+	if all, err := f.reg.List(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("links after the refused consumer: %v %v", all, err)
+	}
+	if ps := (links.NewConsumer{Name: "ok", ConsumerKey: "k", Impersonation: true, Ceiling: scope.Read}).Problems(); len(ps) != 1 || ps[0].Field != links.FieldImpersonation {
+		t.Fatalf("impersonation without two-legged: %v", ps)
+	}
+	if ps := (links.NewConsumer{Name: "ok", ConsumerKey: "k", ExecuteAs: "wendy", Ceiling: scope.Read}).Problems(); len(ps) != 1 || ps[0].Field != links.FieldExecuteAs {
+		t.Fatalf("execute-as without two-legged: %v", ps)
+	}
+}
+
+// TestConsumerKeyFree: a consumer key is taken when a declared or runtime
+// link, consumer or OAuth 2.0 client, has it as its key or client id; the
+// Problem names the consumer key's field and wraps ErrAlreadyExists.
+func TestConsumerKeyFree(t *testing.T) {
+	f := newFixture(t, links.ConfigLink{Name: "declared", OAuth1: &links.OAuth1Config{ConsumerKey: "declared-key", SharedSecret: "x"}})
+	ctx := context.Background()
+	if _, _, err := f.reg.CreateConsumer(ctx, links.NewConsumer{Name: "rt", ConsumerKey: "rt-key", Ceiling: scope.Read}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.create(t, "oauth2")
+	for _, key := range []string{"declared-key", "rt-key", c.ClientID} {
+		err := f.reg.ConsumerKeyFree(ctx, key)
+		var p *links.ConsumerProblem
+		if !errors.Is(err, store.ErrAlreadyExists) || !errors.As(err, &p) || p.Field != links.FieldConsumerKey {
+			t.Errorf("ConsumerKeyFree(%s): %v, want a consumer key problem wrapping ErrAlreadyExists", key, err)
+		}
+	}
+	if err := f.reg.ConsumerKeyFree(ctx, "free-key"); err != nil {
+		t.Errorf("ConsumerKeyFree of a free key: %v", err)
+	}
+}
+
+// TestUpdateConsumer: a runtime consumer's public key, callback,
+// two-legged settings and ceiling change, checked as for a new one; its
+// signature method stays; a declared consumer and an OAuth 2.0 link are
+// refused, and a refused edit changes nothing.
+func TestUpdateConsumer(t *testing.T) {
+	f := newFixture(t, links.ConfigLink{Name: "declared", OAuth1: &links.OAuth1Config{ConsumerKey: "declared-key", SharedSecret: "x"}})
+	ctx := context.Background()
+	pub, pub2 := publicKeyPEM(t), publicKeyPEM(t)
+	rsaLink, _, err := f.reg.CreateConsumer(ctx, links.NewConsumer{Name: "jira", ConsumerKey: "jira-key", PublicKey: pub, Ceiling: scope.Write})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmacLink, sec, err := f.reg.CreateConsumer(ctx, links.NewConsumer{Name: "script", ConsumerKey: "script-key", Ceiling: scope.Write})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := links.ConsumerEdit{PublicKey: pub2, Callback: "https://jira.example.com/cb", TwoLegged: true, ExecuteAs: "svc", Impersonation: true, Ceiling: scope.Read}
+	got, err := f.reg.UpdateConsumer(ctx, rsaLink.ID, edit, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.OAuth1; c.PublicKey != pub2 || c.Callback != edit.Callback || !c.TwoLegged || c.ExecuteAs != "svc" || !c.Impersonation || got.Ceiling != scope.Read || got.ClientID != "jira-key" {
+		t.Fatalf("edited RSA consumer: %+v %v", c, got.Ceiling)
+	}
+	if again, err := f.reg.Consumer(ctx, "jira-key"); err != nil || again.OAuth1.PublicKey != pub2 || again.Ceiling != scope.Read {
+		t.Fatalf("the edit read back: %+v %v", again.OAuth1, err)
+	}
+	if _, err := f.reg.UpdateConsumer(ctx, hmacLink.ID, links.ConsumerEdit{Ceiling: scope.Admin, TwoLegged: true, ExecuteAs: "svc"}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := f.reg.Get(ctx, hmacLink.ID)
+	if secrets, err := f.reg.ConsumerSecrets(h, f.clock.Now()); err != nil || len(secrets) != 1 || secrets[0] != sec || h.Ceiling != scope.Admin {
+		t.Fatalf("the HMAC consumer's secret after an edit: %v %v", secrets, err)
+	}
+	for _, c := range []struct {
+		name, id, field string
+		in              links.ConsumerEdit
+	}{
+		{"RSA without its key", rsaLink.ID, links.FieldPublicKey, links.ConsumerEdit{Ceiling: scope.Read}},
+		{"HMAC given a key", hmacLink.ID, links.FieldPublicKey, links.ConsumerEdit{PublicKey: pub, Ceiling: scope.Read}},
+		{"bad key", rsaLink.ID, links.FieldPublicKey, links.ConsumerEdit{PublicKey: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", Ceiling: scope.Read}},
+		{"bad callback", rsaLink.ID, links.FieldCallback, links.ConsumerEdit{PublicKey: pub, Callback: "jira.example.com/cb", Ceiling: scope.Read}},
+		{"two-legged without a user", rsaLink.ID, links.FieldExecuteAs, links.ConsumerEdit{PublicKey: pub, TwoLegged: true, Ceiling: scope.Read}},
+	} {
+		_, err := f.reg.UpdateConsumer(ctx, c.id, c.in, "admin")
+		var p *links.ConsumerProblem
+		if !errors.As(err, &p) || p.Field != c.field {
+			t.Errorf("%s: %v, want a problem of %s", c.name, err, c.field)
+		}
+	}
+	if after, _ := f.reg.Get(ctx, rsaLink.ID); after.OAuth1.PublicKey != pub2 || after.OAuth1.Callback != edit.Callback || after.Ceiling != scope.Read {
+		t.Fatalf("refused edits changed the consumer: %+v", after.OAuth1)
+	}
+	if _, err := f.reg.UpdateConsumer(ctx, "cfg-declared", links.ConsumerEdit{Ceiling: scope.Read}, "admin"); !errors.Is(err, links.ErrReadOnly) {
+		t.Errorf("UpdateConsumer of a declared consumer: %v, want ErrReadOnly", err)
+	}
+	c, _ := f.create(t, "oauth2")
+	if _, err := f.reg.UpdateConsumer(ctx, c.ID, links.ConsumerEdit{Ceiling: scope.Read}, "admin"); err == nil {
+		t.Error("UpdateConsumer changed an OAuth 2.0 link")
+	}
+	if _, err := f.reg.UpdateConsumer(ctx, "nope", links.ConsumerEdit{Ceiling: scope.Read}, "admin"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateConsumer of no link: %v, want ErrNotFound", err)
 	}
 }
