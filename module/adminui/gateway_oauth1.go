@@ -112,7 +112,7 @@ func (u *UI) gatewayOAuth1Discover(w http.ResponseWriter, r *http.Request, s use
 func (u *UI) gatewayOAuth1Page(r *http.Request, s users.Session, appURL, name string, info outgoing.ConsumerInfo) formPage {
 	issuer := u.app.IssuerFor(r)
 	f := &Form{Action: wizardPath, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
-		Hidden:  []Hidden{{"protocol", protocolOAuth1}, {"url", appURL}, {"name", name}, {"consumer_key", info.Key}},
+		Hidden:  []Hidden{{"url", appURL}, {"name", name}, {"consumer_key", info.Key}},
 		Fields:  []Field{permissionField("scope", "Permission", scope.Read.String())},
 		Buttons: []Button{{Value: "oauth1", Label: "Create two-way link"}}}
 	f.field("scope").Hint = "The most " + appURL + " may do here on behalf of a user; each user also limits it to their own role."
