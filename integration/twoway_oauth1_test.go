@@ -341,7 +341,7 @@ func linkTwoWayOAuth1(t *testing.T, c *http.Client, gw, other, name, ceiling, wa
 	}
 	page = readBody(t, resp)
 	row := linkRowOf(page, name)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Two-way link "+name+" created with "+other) || !strings.Contains(row, "Two-way") || !strings.Contains(row, "OAuth 1.0") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Two-way link "+name+" created with "+other) || !strings.Contains(row, "Two-way") || !strings.Contains(row, "OAuth 1.0") || !strings.Contains(row, "View incoming") || !strings.Contains(row, "Edit outgoing") {
 		t.Fatalf("wizard at %s, step 2: %d, row %q\n%s", gw, resp.StatusCode, row, page)
 	}
 }

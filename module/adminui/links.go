@@ -121,7 +121,7 @@ func (u *UI) rows(ctx context.Context) ([]linkRow, error) {
 			row.Direction, row.Outgoing, row.Provider = "Two-way", out, row.Provider+" · "+provider
 			row.FromConfig = row.FromConfig || declared
 			row.Incoming.EditLabel, out.EditLabel = "Edit incoming", "Edit outgoing"
-			if row.Incoming.ReadOnly {
+			if row.Incoming.ReadOnly || row.Incoming.OAuth1 {
 				row.Incoming.EditLabel = "View incoming"
 			}
 			row.Statuses = append(row.Statuses, st...)
