@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"html"
 	"math/big"
@@ -96,21 +95,12 @@ func consumerInfo(t *testing.T) (key, publicKey string) {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/xml") || !strings.HasPrefix(body, "<?xml") {
 		t.Fatalf("consumer-info: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	var info struct {
-		XMLName     xml.Name `xml:"consumer"`
-		Key         string   `xml:"key"`
-		Name        string   `xml:"name"`
-		PublicKey   string   `xml:"publicKey"`
-		Description string   `xml:"description"`
-	}
-	if err := xml.Unmarshal([]byte(body), &info); err != nil {
+	info, err := outgoing.ParseConsumerInfo([]byte(body))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(info.Key, "applinks:") || info.Name != "127.0.0.1:9480" || !strings.Contains(info.Description, base) || strings.Contains(info.PublicKey, "BEGIN") {
+	if !strings.HasPrefix(info.Key, "applinks:") || info.Name != "127.0.0.1:9480" || !strings.Contains(info.Description, base) || strings.Contains(info.PublicKey, "BEGIN") || info.Callback != "" {
 		t.Fatalf("consumer-info: %+v", info)
-	}
-	if _, err := oauth1.ParsePublicKey([]byte(info.PublicKey)); err != nil {
-		t.Fatalf("consumer-info's public key: %v", err)
 	}
 	if strings.Contains(body, "PRIVATE") {
 		t.Fatal("consumer-info shows a private key")

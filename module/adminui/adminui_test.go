@@ -106,3 +106,24 @@ func TestIssuerOfCallback(t *testing.T) {
 		}
 	}
 }
+
+func TestGatewayApplicationURL(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "https://gw.example.com", want: "https://gw.example.com"},
+		{in: " https://gw.example.com/plugins/servlet/oauth/consumer-info ", want: "https://gw.example.com"},
+		{in: "https://example.com/gw/plugins/servlet/oauth/consumer-info", want: "https://example.com/gw"},
+		{in: "https://gw.example.com/plugins/servlet/oauth/consumer-info?x=1", err: "query or fragment"},
+		{in: "http://127.0.0.1:9480/plugins/servlet/oauth/consumer-info", err: "127.0.0.1"},
+	} {
+		got, err := gatewayApplicationURL(tc.in, outgoing.Policy{}.Check)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("gatewayApplicationURL(%q) = %q, %v; want an error about %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("gatewayApplicationURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

@@ -30,6 +30,10 @@ import (
 //
 // Each step creates one whole link, so a wizard left half-way leaves an
 // incoming link that the list offers to "Make two-way" later.
+//
+// Step 1 also offers OAuth 1.0, as Atlassian products link each other
+// (gateway_oauth1.go): each side reads the other's consumer-info, and
+// one confirmation creates both links.
 
 // gatewayIssuer normalises the other gateway's URL to its issuer (no
 // trailing slash, no query or fragment) and checks it with check, the
@@ -79,12 +83,13 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 	csrf := u.app.Sessions().CSRFToken(s)
 	urlForm := &Form{Action: wizardPath, CSRF: csrf, Cancel: Path + "/new",
 		Fields: []Field{
+			protocolField(),
 			{Name: "url", Label: "Application URL", Type: "url", Required: true, Hint: "The other gateway's address (its issuer), e.g. https://jira.example.com."},
 			{Name: "name", Label: "Name", Type: "text", Required: true, Hint: "Names this link on this side: letters, digits, '-', '_' and '.'."},
 		},
 		Buttons: []Button{{Value: "discover", Label: "Continue"}}}
 	page := formPage{Tab: "links", Heading: "Link another caddy-applinks gateway", Form: urlForm, Intro: []string{
-		"A two-way link lets each gateway call the other on behalf of its users: each side has an incoming and an outgoing link. Run this wizard on both gateways at the same time.",
+		"A two-way link lets each gateway call the other on behalf of its users: each side has an incoming and an outgoing link. Run this wizard on both gateways at the same time, with the same protocol.",
 	}}
 	render := func(status int) error {
 		u.render(w, s, status, page)
@@ -102,6 +107,9 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 		name := urlForm.field("name").Value
 		urlForm.check("name", outgoing.ValidateName(name))
 		urlForm.check("name", u.nameFree(r, name))
+		if urlForm.field("protocol").Value == protocolOAuth1 {
+			return u.gatewayOAuth1Discover(w, r, s, &page, urlForm)
+		}
 		issuer, err := gatewayIssuer(urlForm.field("url").Value, u.app.Outgoing().CheckRuntimeEndpoint)
 		var remote []Copy
 		if urlForm.check("url", err) {
@@ -143,6 +151,8 @@ func (u *UI) serveNewGateway(w http.ResponseWriter, r *http.Request, s users.Ses
 		return u.gatewayOutgoingStep(w, r, s, l.ID, issuer, nil)
 	case "outgoing":
 		return u.gatewayOutgoingStep(w, r, s, r.PostFormValue("incoming"), "", r)
+	case "oauth1":
+		return u.gatewayOAuth1Create(w, r, s, &page)
 	}
 	page.Error = "Unknown step: start again."
 	return render(http.StatusBadRequest)

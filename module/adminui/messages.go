@@ -52,6 +52,12 @@ func refusedSentence(e *outgoing.RefusedError) string {
 // unreachable says in a few words why a provider or gateway did not give
 // usable metadata.
 func unreachable(err error) string {
+	return unreachableOr(err, "its answer was not usable OAuth 2.0 metadata")
+}
+
+// unreachableOr says in a few words why a URL did not give what the
+// gateway asked for; otherwise when nothing known went wrong on the way.
+func unreachableOr(err error, otherwise string) string {
 	var (
 		refused *outgoing.RefusedError
 		dns     *net.DNSError
@@ -75,7 +81,7 @@ func unreachable(err error) string {
 	case errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
 		return "its TLS certificate is not trusted"
 	}
-	return "its answer was not usable OAuth 2.0 metadata"
+	return otherwise
 }
 
 // logCause keeps the chain of causes of a refused form in the log.

@@ -1,29 +1,17 @@
 package gateway
 
 import (
-	"encoding/xml"
 	"net/http"
 	"net/url"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/applinks/caddy-applinks/module/outgoing"
 )
 
-// consumerInfo is the gateway's OAuth 1.0a consumer identity in the XML
-// that Atlassian products serve at /plugins/servlet/oauth/consumer-info,
-// for the application link wizard of another product to read: the key,
-// a name, the public key as the base64 of its DER on one line, and a
-// description. Atlassian adds <callback> only for a consumer with one
-// callback; the gateway's callback is per link, so it has none.
-type consumerInfo struct {
-	XMLName     xml.Name `xml:"consumer"`
-	Key         string   `xml:"key"`
-	Name        string   `xml:"name"`
-	PublicKey   string   `xml:"publicKey"`
-	Description string   `xml:"description"`
-}
-
-// serveConsumerInfo serves the consumer identity, to anyone (it holds
-// only public values), creating it the first time.
+// serveConsumerInfo serves the gateway's OAuth 1.0a consumer identity as
+// an outgoing.ConsumerInfo document, to anyone (it holds only public
+// values), creating the identity the first time.
 func (h *Handler) serveConsumerInfo(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -38,7 +26,7 @@ func (h *Handler) serveConsumerInfo(w http.ResponseWriter, r *http.Request) erro
 	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
 		name = u.Host
 	}
-	body, err := xml.Marshal(consumerInfo{Key: c.Key, Name: name, PublicKey: c.PublicKeyBase64(), Description: "caddy-applinks at " + issuer})
+	body, err := outgoing.ConsumerInfo{Key: c.Key, Name: name, PublicKey: c.PublicKeyBase64(), Description: "caddy-applinks at " + issuer}.Marshal()
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -46,7 +34,7 @@ func (h *Handler) serveConsumerInfo(w http.ResponseWriter, r *http.Request) erro
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(append([]byte(xml.Header), body...))
+		_, _ = w.Write(body)
 	}
 	return nil
 }

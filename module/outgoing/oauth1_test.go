@@ -112,8 +112,14 @@ func (f *oauth1Fixture) send(t *testing.T, user, method, pathQuery, contentType,
 	if err != nil {
 		t.Fatalf("Sign %s %s: %v", method, pathQuery, err)
 	}
+	// The product judges the signature by the Host it receives, which
+	// reverse_proxy takes from r for an http upstream.
+	if want := strings.TrimPrefix(f.jira.URL, "http://"); r.Host != want {
+		t.Fatalf("Sign left the Host %q, want the signed URL's %q", r.Host, want)
+	}
 	out, _ := http.NewRequest(method, f.jira.URL+pathQuery, r.Body)
 	out.Header = r.Header
+	out.Host = r.Host
 	resp, err := http.DefaultClient.Do(out)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"go.uber.org/zap"
 
@@ -28,10 +29,11 @@ type Signed struct {
 // with the access token of user's connection (empty for a shared link):
 // RSA-SHA1 with the gateway's consumer key and a fresh nonce and
 // timestamp, for the URL SignedURL gives, in an `Authorization: OAuth …`
-// header that replaces r's. A form body is read up to MaxSignedForm bytes
-// and put back unchanged. ErrNotConnected when there is no usable
-// connection; oauth1.ErrFormTooLarge and oauth1.ErrProtocolParameter for
-// a request that cannot be signed.
+// header that replaces r's; r's Host becomes that URL's host. A form
+// body is read up to MaxSignedForm bytes and put back unchanged.
+// ErrNotConnected when there is no usable connection;
+// oauth1.ErrFormTooLarge and oauth1.ErrProtocolParameter for a request
+// that cannot be signed.
 func (s *Service) Sign(ctx context.Context, l *Link, userID string, r *http.Request) (Signed, error) {
 	if l.OAuth1 == nil {
 		return Signed{}, fmt.Errorf("outgoing link %q is not an OAuth 1.0a link", l.Name)
@@ -55,8 +57,15 @@ func (s *Service) Sign(ctx context.Context, l *Link, userID string, r *http.Requ
 		return Signed{}, err
 	}
 	creds := oauth1.Credentials{ConsumerKey: consumer.ConsumerKey(l), Key: consumer.private, Token: tok.Token}
-	if err := oauth1.Sign(r, l.OAuth1.SignedURL(r), creds, s.now(), MaxSignedForm); err != nil {
+	signedURL := l.OAuth1.SignedURL(r)
+	if err := oauth1.Sign(r, signedURL, creds, s.now(), MaxSignedForm); err != nil {
 		return Signed{}, err
+	}
+	// The product judges the signature by the Host it receives (RFC 5849
+	// §3.4.1.2): send the one signed for, not the client's, which
+	// reverse_proxy passes on to an http upstream.
+	if u, err := url.Parse(signedURL); err == nil {
+		r.Host = u.Host
 	}
 	return Signed{link: l.Name, user: userID, sealed: c.Sealed}, nil
 }

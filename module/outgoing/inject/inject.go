@@ -133,6 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // UNRECOVERABLE and the answer is the one of a missing connection: the
 // user is asked to connect again.
 func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, l *outgoing.Link, userID string) error {
+	host := r.Host // the gateway's; Sign sets the product's
 	signed, err := h.app.Outgoing().Sign(r.Context(), l, userID, r)
 	switch {
 	case errors.Is(err, outgoing.ErrNotConnected):
@@ -160,6 +161,7 @@ func (h *Handler) serveSigned(w http.ResponseWriter, r *http.Request, next caddy
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
 	clear(w.Header())
+	r.Host = host
 	return h.authorizationRequired(w, r, l, l.Name+" refused the access token (oauth_problem="+problem+"): connect again")
 }
 
@@ -191,7 +193,7 @@ func (h *Handler) user(r *http.Request) (string, bool, error) {
 // browsers are sent to sign in, API clients get 401.
 func (h *Handler) signInRequired(w http.ResponseWriter, r *http.Request, l *outgoing.Link) error {
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
-		http.Redirect(w, r, users.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, users.LoginURL(askedURI(r)), http.StatusSeeOther)
 		return nil
 	}
 	oautherror.Write(w, &oautherror.Error{
@@ -204,15 +206,26 @@ func (h *Handler) signInRequired(w http.ResponseWriter, r *http.Request, l *outg
 }
 
 // authorizationRequired sends browsers to connect and answers API clients
-// 401 with the URL to connect at.
+// 401 with the URL to connect at, which returns to the URL the client
+// asked for.
 func (h *Handler) authorizationRequired(w http.ResponseWriter, r *http.Request, l *outgoing.Link, why string) error {
-	connect := h.app.IssuerFor(r) + outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(r.URL.RequestURI())
+	connect := h.app.IssuerFor(r) + outgoing.ConnectPrefix + l.Name + "?return_to=" + url.QueryEscape(askedURI(r))
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html") {
 		http.Redirect(w, r, connect, http.StatusSeeOther)
 		return nil
 	}
 	oautherror.Write(w, &oautherror.Error{Code: "authorization_required", Description: why, Status: http.StatusUnauthorized, Extra: map[string]string{"authorize_url": connect}})
 	return nil
+}
+
+// askedURI is the path and query the client asked for, before the route
+// rewrote them (uri, handle_path): where to come back to after signing in
+// or connecting.
+func askedURI(r *http.Request) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		return orig.URL.RequestURI()
+	}
+	return r.URL.RequestURI()
 }
 
 // Interface guards
