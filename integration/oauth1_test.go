@@ -195,17 +195,25 @@ func spToConsent(t *testing.T, c *http.Client, authURL, user string) (*http.Resp
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := readBody(t, resp)
-	if strings.Contains(page, `name="password"`) {
-		f := flow.HiddenFields(page)
-		f.Set("username", user)
-		f.Set("password", password)
-		if resp, err = c.PostForm(base+"/applinks/login", f); err != nil {
-			t.Fatal(err)
-		}
-		page = readBody(t, resp)
+	return signInWhenAsked(t, c, base, user, resp, readBody(t, resp))
+}
+
+// signInWhenAsked signs user in at the gateway origin when page, the body
+// of resp, is its sign-in page, and returns where the browser c ends and
+// that page; else resp and page unchanged.
+func signInWhenAsked(t *testing.T, c *http.Client, origin, user string, resp *http.Response, page string) (*http.Response, string) {
+	t.Helper()
+	if !strings.Contains(page, `name="password"`) {
+		return resp, page
 	}
-	return resp, page
+	f := flow.HiddenFields(page)
+	f.Set("username", user)
+	f.Set("password", password)
+	resp, err := c.PostForm(origin+"/applinks/login", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, readBody(t, resp)
 }
 
 // spConsent takes the browser c, signed in as user (signing in if the

@@ -132,15 +132,7 @@ func connectThrough(t *testing.T, c *http.Client, start, provider, user, consume
 	if !strings.HasPrefix(resp.Request.URL.String(), provider+"/") {
 		t.Fatalf("connecting from %s: not at %s but %s (%d):\n%s", start, provider, resp.Request.URL, resp.StatusCode, page)
 	}
-	if strings.Contains(page, `name="password"`) {
-		f := flow.HiddenFields(page)
-		f.Set("username", user)
-		f.Set("password", password)
-		if resp, err = c.PostForm(provider+"/applinks/login", f); err != nil {
-			t.Fatal(err)
-		}
-		page = readBody(t, resp)
-	}
+	resp, page = signInWhenAsked(t, c, provider, user, resp, page)
 	m := consentAction.FindStringSubmatch(page)
 	if !strings.Contains(page, "Allow access?") || !strings.Contains(page, `<strong class="app">`+consumer+`</strong>`) || m == nil {
 		t.Fatalf("no consent page at %s naming %q:\n%s", provider, consumer, page)

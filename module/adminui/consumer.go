@@ -132,10 +132,7 @@ func (u *UI) serveNewConsumer(w http.ResponseWriter, r *http.Request, s users.Se
 		l, _, err := u.app.Links().CreateConsumer(r.Context(), in)
 		switch {
 		case problemOf(f, err):
-		case errors.Is(err, store.ErrAlreadyExists):
-			f.check("name", nameTaken(name))
-		case err != nil:
-			page.Error = forPerson(err)
+		case refusedCreation(f, &page, name, err):
 		default:
 			return u.consumerCredentials(w, r, s, l, "Incoming link "+l.Name+" created", "You can see them again later with View credentials.")
 		}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/applinks/caddy-applinks/module/links"
 	"github.com/applinks/caddy-applinks/module/scope"
-	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -73,12 +72,7 @@ func (u *UI) serveNewIncoming(w http.ResponseWriter, r *http.Request, s users.Se
 		f.check("name", u.nameFree(r, name))
 		if !f.invalid() {
 			l, sec, err := u.app.Links().Create(r.Context(), links.NewLink{Name: name, RedirectURIs: redirects, Ceiling: ceiling, RequirePKCE: f.field("require_pkce").Checked, Public: f.field("public").Checked, CreatedBy: s.User.Name})
-			switch {
-			case errors.Is(err, store.ErrAlreadyExists):
-				f.check("name", nameTaken(name))
-			case err != nil:
-				page.Error = forPerson(err)
-			default:
+			if !refusedCreation(f, &page, name, err) {
 				u.credentials(w, r, s, l, sec, "Incoming link "+l.Name+" created", []string{"Copy the " + credentialNames(l) + " into " + l.Name + " to complete the link. You can see them again later with View credentials."})
 				return nil
 			}

@@ -157,12 +157,7 @@ func (u *UI) serveNewOutgoing(w http.ResponseWriter, r *http.Request, s users.Se
 					Name: name, ProviderRaw: providerJSON(provider, f), ClientID: f.field("client_id").Value, ClientSecret: f.field("client_secret").Value,
 					Scopes: scopes, Mode: f.field("mode").Value,
 				}})
-				switch {
-				case errors.Is(err, store.ErrAlreadyExists):
-					f.check("name", nameTaken(name))
-				case err != nil:
-					page.Error = forPerson(err)
-				default:
+				if !refusedCreation(f, &page, name, err) {
 					u.redirect(w, r, s, Path, "Outgoing link "+name+" created. Register "+u.redirectURL(r, name)+" at "+label+" if you have not yet.")
 					return nil
 				}
@@ -292,4 +287,19 @@ var errNameTaken = errors.New("already exists: choose another name")
 // nameTaken is the error of a link name in use.
 func nameTaken(name string) error {
 	return fmt.Errorf("a link named %q %w", name, errNameTaken)
+}
+
+// refusedCreation reports whether err, a link creation's answer, refused
+// it, and says why: a name in use on the name field, anything else above
+// the form.
+func refusedCreation(f *Form, page *formPage, name string, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		f.check("name", nameTaken(name))
+	case err != nil:
+		page.Error = forPerson(err)
+	default:
+		return false
+	}
+	return true
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/applinks/caddy-applinks/module/outgoing"
-	"github.com/applinks/caddy-applinks/module/store"
 	"github.com/applinks/caddy-applinks/module/users"
 )
 
@@ -142,12 +141,7 @@ func (u *UI) serveNewOAuth1(w http.ResponseWriter, r *http.Request, s users.Sess
 	}
 	if !f.invalid() {
 		_, err := u.app.Outgoing().Create(r.Context(), outgoing.NewOutgoing{CreatedBy: s.User.Name, ConfigLink: outgoing.ConfigLink{Name: name, Mode: f.field("mode").Value, OAuth1: o}})
-		switch {
-		case errors.Is(err, store.ErrAlreadyExists):
-			f.check("name", nameTaken(name))
-		case err != nil:
-			page.Error = forPerson(err)
-		default:
+		if !refusedCreation(f, &page, name, err) {
 			u.redirect(w, r, s, Path+"/outgoing/"+name, "Outgoing link "+name+" created. Enter the consumer key and public key below in "+name+", then connect.")
 			return nil
 		}
