@@ -115,7 +115,7 @@ func TestIncomingOAuth1AdminAPI(t *testing.T) {
 // secret printed once.
 func TestIncomingOAuth1CLI(t *testing.T) {
 	spGateway(t)
-	jira, _ := spConsumerKeys(t)
+	jira, other := spConsumerKeys(t)
 	pemFile := spWritePublicKey(t, t.TempDir(), "bitbucket.pem", jira)
 	out, err := cli(t, "create", "--name", "bitbucket", "--oauth1", "bitbucket-key", "--public-key", pemFile, "--scope", "write", "--execute-as", "wendy")
 	if err != nil {
@@ -139,8 +139,36 @@ func TestIncomingOAuth1CLI(t *testing.T) {
 		t.Fatalf("--redirect-uri with --oauth1: %s", msg)
 	}
 	cfg := spRSAConsumer("bitbucket-key", jira, spCallback)
-	if status, _, problem := spCall(t, cfg.Client(context.Background(), client.NewToken("", "")), http.MethodGet, "/api/me", ""); status != http.StatusOK {
+	twoLegged := cfg.Client(context.Background(), client.NewToken("", ""))
+	if status, _, problem := spCall(t, twoLegged, http.MethodGet, "/api/me", ""); status != http.StatusOK {
 		t.Fatalf("two-legged through the consumer the CLI created: %d %s", status, problem)
+	}
+
+	// `edit` changes only the consumer settings it is given, felt at the
+	// next signed request; OAuth 2.0 flags are refused for a consumer.
+	out, err = cli(t, "edit", "bitbucket", "--two-legged=false", "--callback", "https://bitbucket.example/cb")
+	if err != nil || !strings.Contains(out, "https://bitbucket.example/cb") || !strings.Contains(out, "RSA 2048 bits") || !strings.Contains(out, "WRITE") {
+		t.Fatalf("edit --two-legged=false --callback: %v\n%q", err, out)
+	}
+	if status, _, problem := spCall(t, twoLegged, http.MethodGet, "/api/me", ""); status != http.StatusUnauthorized || problem != "permission_denied" {
+		t.Fatalf("two-legged after edit --two-legged=false: %d %s, want 401 permission_denied", status, problem)
+	}
+	otherFile := spWritePublicKey(t, t.TempDir(), "other.pem", other)
+	if out, err = cli(t, "edit", "bitbucket", "--public-key", otherFile, "--two-legged", "--execute-as", "wendy"); err != nil {
+		t.Fatalf("edit --public-key: %v\n%s", err, out)
+	}
+	if status, _, problem := spCall(t, twoLegged, http.MethodGet, "/api/me", ""); status != http.StatusUnauthorized || problem != "signature_invalid" {
+		t.Fatalf("the old key after edit --public-key: %d %s, want 401 signature_invalid", status, problem)
+	}
+	renewed := spRSAConsumer("bitbucket-key", other, spCallback).Client(context.Background(), client.NewToken("", ""))
+	if status, _, problem := spCall(t, renewed, http.MethodGet, "/api/me", ""); status != http.StatusOK {
+		t.Fatalf("the new key after edit --public-key: %d %s", status, problem)
+	}
+	if msg := cliFails(t, "edit", "bitbucket", "--require-pkce"); !strings.Contains(msg, "redirect_uris or require_pkce") {
+		t.Fatalf("--require-pkce for a consumer: %s", msg)
+	}
+	if msg := cliFails(t, "edit", "bitbucket", "--public-key", filepath.Join(t.TempDir(), "missing.pem")); !strings.Contains(msg, "reading the consumer's public key") {
+		t.Fatalf("edit --public-key with a missing file: %s", msg)
 	}
 }
 

@@ -37,6 +37,44 @@ func consumerFlags(c *cobra.Command) (map[string]any, error) {
 	return map[string]any{"consumer_key": key, "public_key": pem, "callback": callback, "two_legged": twoLegged || executeAs != "", "execute_as": executeAs, "impersonation": impersonation}, nil
 }
 
+// consumerChanges reads the OAuth 1.0a flags `edit` was given, the public
+// key from its file, into the API's oauth1 patch: only the flags given.
+func consumerChanges(c *cobra.Command) (map[string]any, error) {
+	changes := map[string]any{}
+	if c.Flags().Changed("public-key") {
+		keyFile, _ := c.Flags().GetString("public-key")
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the consumer's public key: %w", err)
+		}
+		changes["public_key"] = string(b)
+	}
+	for flag, field := range map[string]string{"callback": "callback", "execute-as": "execute_as"} {
+		if c.Flags().Changed(flag) {
+			v, _ := c.Flags().GetString(flag)
+			changes[field] = v
+		}
+	}
+	for flag, field := range map[string]string{"two-legged": "two_legged", "impersonation": "impersonation"} {
+		if c.Flags().Changed(flag) {
+			v, _ := c.Flags().GetBool(flag)
+			changes[field] = v
+		}
+	}
+	// --two-legged=false turns off what only two-legged OAuth uses, unless
+	// those flags are given too (the API refuses a user to execute as
+	// without two-legged OAuth).
+	if on, given := changes["two_legged"]; given && on == false {
+		if !c.Flags().Changed("execute-as") {
+			changes["execute_as"] = ""
+		}
+		if !c.Flags().Changed("impersonation") {
+			changes["impersonation"] = false
+		}
+	}
+	return changes, nil
+}
+
 // consumerFields prints an incoming link that is an OAuth 1.0a consumer,
 // with its shared secret when the view holds it.
 func consumerFields(out output, l linkView) error {

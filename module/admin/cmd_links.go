@@ -46,9 +46,9 @@ func linkCommands() []*cobra.Command {
 		RunE:    run(showLink),
 	}
 	edit := &cobra.Command{
-		Use:     "edit <link id or name> [--redirect-uri <uri>]… [--scope <permission>] [--require-pkce=true|false] [--disabled=true|false]",
+		Use:     "edit <link id or name> [--redirect-uri <uri>]… [--scope <permission>] [--require-pkce=true|false] [--disabled=true|false]\n  edit <consumer> [--public-key <PEM file>] [--callback <url>] [--two-legged=true|false] [--execute-as <user>] [--impersonation=true|false] [--scope <permission>]",
 		Short:   "Changes an incoming link's redirect URIs, permission or PKCE requirement, or disables it; flags left out stay",
-		Example: "  caddy applinks edit jira --scope read\n  caddy applinks edit jira --redirect-uri https://jira.example.com/cb --require-pkce\n  caddy applinks edit jira --disabled\n  caddy applinks edit jira --disabled=false",
+		Example: "  caddy applinks edit jira --scope read\n  caddy applinks edit jira --redirect-uri https://jira.example.com/cb --require-pkce\n  caddy applinks edit jira --disabled\n  caddy applinks edit jira --disabled=false\n  caddy applinks edit bitbucket --public-key bitbucket.pem --two-legged=false",
 		Args:    cobra.ExactArgs(1),
 		RunE:    run(editLink),
 	}
@@ -56,6 +56,11 @@ func linkCommands() []*cobra.Command {
 	edit.Flags().String("scope", "", "Permission, in any case: READ, WRITE, ADMIN or SYSTEM_ADMIN")
 	edit.Flags().Bool("require-pkce", false, "Refuse authorization requests without PKCE")
 	edit.Flags().Bool("disabled", false, "Refuse the link's requests and tokens until --disabled=false")
+	edit.Flags().String("public-key", "", "OAuth 1.0a: a file with the consumer's new RSA public key (PEM)")
+	edit.Flags().String("callback", "", "OAuth 1.0a: the consumer's callback URL (empty for none)")
+	edit.Flags().Bool("two-legged", false, "OAuth 1.0a: allow two-legged requests (without a token)")
+	edit.Flags().String("execute-as", "", "OAuth 1.0a: the user two-legged requests act as")
+	edit.Flags().Bool("impersonation", false, "OAuth 1.0a: two-legged requests may name their user in xoauth_requestor_id")
 	del := &cobra.Command{
 		Use:     "delete <link id or name>",
 		Short:   "Deletes an incoming link with its grants and tokens",
@@ -160,8 +165,15 @@ func editLink(c *cobra.Command, cl *client, out output, args []string) error {
 		disabled, _ := c.Flags().GetBool("disabled")
 		body["disabled"] = disabled
 	}
+	settings, err := consumerChanges(c)
+	if err != nil {
+		return err
+	}
+	if len(settings) > 0 {
+		body["oauth1"] = settings
+	}
 	if len(body) == 0 {
-		return fmt.Errorf("nothing to change: give --redirect-uri, --scope, --require-pkce or --disabled")
+		return fmt.Errorf("nothing to change: give --redirect-uri, --scope, --require-pkce or --disabled, or for an OAuth 1.0a consumer --public-key, --callback, --two-legged, --execute-as or --impersonation")
 	}
 	var l linkView
 	if err := cl.do(http.MethodPatch, "/applinks/links/"+seg(args[0]), body, &l); err != nil {
