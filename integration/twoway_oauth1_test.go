@@ -391,13 +391,19 @@ func TestAdminUITwoWayOAuth1Wizard(t *testing.T) {
 	}
 	f.Set("action", "oauth1")
 	f.Set("scope", "READ")
-	f.Set("consumer_key", "applinks:forged")
-	resp, err := sam.PostForm(base+"/applinks/admin/new/gateway", f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if page := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(page, "consumer key changed") {
-		t.Fatalf("an altered consumer key: %d\n%s", resp.StatusCode, page)
+	for field, forged := range map[string]string{"consumer_key": "applinks:forged", "public_key_sha256": strings.Repeat("0", 64)} {
+		altered := url.Values{}
+		for k, v := range f {
+			altered[k] = v
+		}
+		altered.Set(field, forged)
+		resp, err := sam.PostForm(base+"/applinks/admin/new/gateway", altered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(page, "consumer key or public key changed") {
+			t.Fatalf("an altered %s: %d\n%s", field, resp.StatusCode, page)
+		}
 	}
 	if _, err := gA.app().Links().ByClientID(context.Background(), infoB.Key); err == nil {
 		t.Fatal("a consumer was created from an altered step")

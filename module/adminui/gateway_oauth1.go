@@ -1,6 +1,8 @@
 package adminui
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -112,7 +114,7 @@ func (u *UI) gatewayOAuth1Discover(w http.ResponseWriter, r *http.Request, s use
 func (u *UI) gatewayOAuth1Page(r *http.Request, s users.Session, appURL, name string, info outgoing.ConsumerInfo) formPage {
 	issuer := u.app.IssuerFor(r)
 	f := &Form{Action: wizardPath, CSRF: u.app.Sessions().CSRFToken(s), Cancel: Path,
-		Hidden:  []Hidden{{"url", appURL}, {"name", name}, {"consumer_key", info.Key}},
+		Hidden:  []Hidden{{"url", appURL}, {"name", name}, {"consumer_key", info.Key}, {"public_key_sha256", keyDigest(info.PublicKey)}},
 		Fields:  []Field{permissionField("scope", "Permission", scope.Read.String())},
 		Buttons: []Button{{Value: "oauth1", Label: "Create two-way link"}}}
 	f.field("scope").Hint = "The most " + appURL + " may do here on behalf of a user; each user also limits it to their own role."
@@ -134,9 +136,9 @@ func (u *UI) gatewayOAuth1Page(r *http.Request, s users.Session, appURL, name st
 // creates the incoming consumer, then the outgoing link; if the second
 // fails the first is deleted.
 func (u *UI) gatewayOAuth1Create(w http.ResponseWriter, r *http.Request, s users.Session, page *formPage) error {
-	name, shownKey := r.PostFormValue("name"), r.PostFormValue("consumer_key")
+	name, shownKey, shownDigest := r.PostFormValue("name"), r.PostFormValue("consumer_key"), r.PostFormValue("public_key_sha256")
 	appURL, err := gatewayApplicationURL(r.PostFormValue("url"), u.app.Outgoing().CheckRuntimeEndpoint)
-	if err != nil || outgoing.ValidateName(name) != nil || shownKey == "" {
+	if err != nil || outgoing.ValidateName(name) != nil || shownKey == "" || shownDigest == "" {
 		page.Error = "The wizard's data was altered: start again."
 		u.render(w, s, http.StatusBadRequest, *page)
 		return nil
@@ -155,8 +157,10 @@ func (u *UI) gatewayOAuth1Create(w http.ResponseWriter, r *http.Request, s users
 		u.refused(w, s, step, "The link was not created: correct the fields marked below.")
 		return nil
 	}
-	if info.Key != shownKey {
-		step.Error = "The other gateway's consumer key changed since the previous step: check the one shown now and confirm again."
+	// The administrator trusted the key and public key shown: what is
+	// created must be those, not what the other side serves by now.
+	if info.Key != shownKey || keyDigest(info.PublicKey) != shownDigest {
+		step.Error = "The other gateway's consumer key or public key changed since the previous step: check the ones shown now and confirm again."
 		u.render(w, s, http.StatusConflict, step)
 		return nil
 	}
@@ -198,4 +202,11 @@ func (u *UI) gatewayOAuth1Create(w http.ResponseWriter, r *http.Request, s users
 	}
 	u.redirect(w, r, s, Path, "Two-way link "+name+" created with "+appURL+" over OAuth 1.0.")
 	return nil
+}
+
+// keyDigest is the SHA-256 of a public key as consumer-info gives it, in
+// hex: what step 2 showed, carried to the confirmation.
+func keyDigest(publicKey string) string {
+	sum := sha256.Sum256([]byte(publicKey))
+	return hex.EncodeToString(sum[:])
 }
