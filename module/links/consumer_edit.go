@@ -52,14 +52,7 @@ func (in ConsumerEdit) Problems(l Link) []*ConsumerProblem {
 // new consumer. Tokens already issued to it are held to the new ceiling
 // and settings from their next request on.
 func (r *Registry) UpdateConsumer(ctx context.Context, id string, in ConsumerEdit, by string) (Link, error) {
-	if _, ok := r.byID[id]; ok {
-		return Link{}, ErrReadOnly
-	}
-	if err := validateCeiling(in.Ceiling); err != nil {
-		return Link{}, err
-	}
-	now := r.now().UTC()
-	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+	l, err := r.updateRuntime(ctx, id, in.Ceiling, func(l *store.Link) error {
 		if l.OAuth1 == nil {
 			return errNotConsumer
 		}
@@ -67,14 +60,11 @@ func (r *Registry) UpdateConsumer(ctx context.Context, id string, in ConsumerEdi
 			return ps[0]
 		}
 		l.OAuth1 = &store.OAuth1Consumer{PublicKey: in.PublicKey, Callback: in.Callback, TwoLegged: in.TwoLegged, ExecuteAs: in.ExecuteAs, Impersonation: in.Impersonation}
-		l.Ceiling = in.Ceiling.String()
-		l.UpdatedAt = now
 		return nil
 	})
 	if err != nil {
 		return Link{}, err
 	}
-	r.changed()
 	r.audit.Info("OAuth 1.0a consumer updated", zap.String("link", l.Name), zap.String("link_id", id), zap.String("scope", l.Ceiling), zap.Bool("two_legged", in.TwoLegged), zap.Bool("impersonation", in.Impersonation), zap.String("by", by))
 	return runtimeLink(l), nil
 }

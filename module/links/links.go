@@ -279,14 +279,7 @@ var errConsumerEdit = errors.New("an OAuth 1.0a consumer has no redirect URLs or
 // from their next request on. An OAuth 1.0a consumer is changed with
 // UpdateConsumer.
 func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (Link, error) {
-	if _, ok := r.byID[id]; ok {
-		return Link{}, ErrReadOnly
-	}
-	if err := validateCeiling(in.Ceiling); err != nil {
-		return Link{}, err
-	}
-	now := r.now().UTC()
-	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+	l, err := r.updateRuntime(ctx, id, in.Ceiling, func(l *store.Link) error {
 		// An OAuth 1.0a consumer has no redirect URIs or PKCE.
 		if l.OAuth1 != nil {
 			return errConsumerEdit
@@ -295,17 +288,42 @@ func (r *Registry) Update(ctx context.Context, id string, in Edit, by string) (L
 			return err
 		}
 		l.RedirectURIs = slices.Clone(in.RedirectURIs)
-		l.Ceiling = in.Ceiling.String()
 		l.RequirePKCE = in.RequirePKCE
-		l.UpdatedAt = now
 		return nil
 	})
 	if err != nil {
 		return Link{}, err
 	}
-	r.changed()
 	r.audit.Info("link updated", zap.String("link", l.Name), zap.String("link_id", id), zap.String("scope", l.Ceiling), zap.Bool("require_pkce", l.RequirePKCE), zap.String("by", by))
 	return runtimeLink(l), nil
+}
+
+// updateRuntime changes the runtime link id in one store update: apply
+// changes what is particular to the link's kind, then the permission
+// ceiling and the time of the change are set. Declared links are
+// refused with ErrReadOnly; tokens already issued feel the change from
+// their next request on.
+func (r *Registry) updateRuntime(ctx context.Context, id string, ceiling scope.Scope, apply func(*store.Link) error) (store.Link, error) {
+	if _, ok := r.byID[id]; ok {
+		return store.Link{}, ErrReadOnly
+	}
+	if err := validateCeiling(ceiling); err != nil {
+		return store.Link{}, err
+	}
+	now := r.now().UTC()
+	l, err := r.store.UpdateLink(ctx, id, func(l *store.Link) error {
+		if err := apply(l); err != nil {
+			return err
+		}
+		l.Ceiling = ceiling.String()
+		l.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return store.Link{}, err
+	}
+	r.changed()
+	return l, nil
 }
 
 // RotateSecret gives a runtime link a new secret and keeps the previous
